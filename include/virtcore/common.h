@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Plumbing shared by every libvirtcore header: export and C++ linkage macros, the
+ * options-struct convention, error strings, the version, and the log hook.
+ */
+#ifndef VIRTCORE_COMMON_H
+#define VIRTCORE_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <virtcore/version.h>
+
+#ifdef __cplusplus
+#define VC_BEGIN_DECLS extern "C" {
+#define VC_END_DECLS }
+#else
+#define VC_BEGIN_DECLS
+#define VC_END_DECLS
+#endif
+
+/** Marks a function exported from libvirtcore.so; everything else is hidden. */
+#if defined(__GNUC__) || defined(__clang__)
+#define VC_API __attribute__((visibility("default")))
+#define VC_DEPRECATED(msg) __attribute__((deprecated(msg)))
+#else
+#define VC_API
+#define VC_DEPRECATED(msg)
+#endif
+
+/**
+ * Declares and zero-fills an options struct with its size set, then applies designated
+ * initialisers: `VC_OPTS(vc_ring_opts, o, .entries = 256);` declares `struct vc_ring_opts o`.
+ *
+ * Every options struct starts with `size_t sz`. The library reads only the fields that
+ * `sz` covers, so a program built against an older header keeps working, and rejects
+ * (with -EINVAL) non-zero bytes past the fields it knows, so a newer program does not
+ * silently lose an option on an older library.
+ */
+#define VC_OPTS(type, name, ...)                                                   \
+	struct type name = {.sz = sizeof(struct type), __VA_ARGS__}
+
+VC_BEGIN_DECLS
+
+/**
+ * @brief Describes an error code returned by any libvirtcore function.
+ *
+ * libvirtcore functions return 0 (or a count) on success and a negative errno-style
+ * code on failure; they never set `errno`. This gives the text for such a code, with
+ * the meaning libvirtcore gives it (for example -EBADMSG: malformed shared-memory or
+ * on-disk data).
+ *
+ * @param err a code, negative as returned (the sign is ignored, so `errno` values work too)
+ * @return a static, NUL-terminated string; never NULL. Safe to call from any thread.
+ */
+VC_API const char *vc_strerror(int err);
+
+/**
+ * @brief The version of the library that is running (not the headers compiled against).
+ *
+ * Compare with VC_VERSION_NUMBER to detect a header/library mismatch.
+ *
+ * @return VC_VERSION_ENCODE(major, minor, patch) of the loaded library.
+ */
+VC_API unsigned long vc_version(void);
+
+/**
+ * @brief The running library's version as text, e.g. "0.1.0".
+ * @return a static string; never NULL.
+ */
+VC_API const char *vc_version_string(void);
+
+/** Severity passed to the log callback. */
+enum vc_log_level {
+	VC_LOG_ERROR = 0, /**< an operation failed; the return code says which */
+	VC_LOG_WARN = 1,  /**< something looks wrong but the operation went on */
+	VC_LOG_INFO = 2,  /**< a notable, rare event (a ring marked broken, a recalibration) */
+	VC_LOG_DEBUG = 3, /**< detail for developers; may be frequent */
+};
+
+/**
+ * Receives the library's diagnostics. @p msg is one line without a trailing newline
+ * and is valid only during the call.
+ */
+typedef void (*vc_log_fn)(enum vc_log_level level, const char *msg, void *userdata);
+
+/**
+ * @brief Installs the function that receives the library's diagnostics.
+ *
+ * The library never prints; by default diagnostics are dropped. The callback may be
+ * called from any thread that calls into the library, and must not call
+ * vc_set_log_fn() itself.
+ *
+ * @param fn the new callback, or NULL to drop diagnostics again
+ * @param userdata passed unchanged to @p fn
+ * @return the callback that was installed before (NULL if none). Safe to call from
+ *         any thread; a diagnostic racing with the change goes to the old or the new
+ *         callback, never to a mix of one's function and the other's userdata.
+ */
+VC_API vc_log_fn vc_set_log_fn(vc_log_fn fn, void *userdata);
+
+VC_END_DECLS
+
+#endif /* VIRTCORE_COMMON_H */

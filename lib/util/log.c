@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: MIT
+// The log hook: silent by default, one callback + userdata pair swapped under a lock.
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "log.h"
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static vc_log_fn log_fn;
+static void *log_userdata;
+
+VC_API vc_log_fn vc_set_log_fn(vc_log_fn fn, void *userdata)
+{
+	pthread_mutex_lock(&log_lock);
+	vc_log_fn old = log_fn;
+	log_fn = fn;
+	log_userdata = userdata;
+	pthread_mutex_unlock(&log_lock);
+	return old;
+}
+
+void vc__log(enum vc_log_level level, const char *fmt, ...)
+{
+	/* Copy the pair under the lock so fn and userdata always match, then call outside
+	 * it so a slow callback never blocks vc_set_log_fn(). Logging is off hot paths. */
+	pthread_mutex_lock(&log_lock);
+	vc_log_fn fn = log_fn;
+	void *userdata = log_userdata;
+	pthread_mutex_unlock(&log_lock);
+	if (!fn)
+		return;
+
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fn(level, msg, userdata);
+}

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+/* The library's internal logging entry point; output goes to vc_set_log_fn()'s callback. */
+#ifndef VC_UTIL_LOG_H
+#define VC_UTIL_LOG_H
+
+#include <virtcore/common.h>
+
+#include "compiler.h"
+
+/* Formats and hands one line to the installed callback; does nothing when none is set. */
+void vc__log(enum vc_log_level level, const char *fmt, ...) VC_PRINTF(2, 3);
+
+#define vc__err(...) vc__log(VC_LOG_ERROR, __VA_ARGS__)
+#define vc__warn(...) vc__log(VC_LOG_WARN, __VA_ARGS__)
+#define vc__info(...) vc__log(VC_LOG_INFO, __VA_ARGS__)
+#define vc__debug(...) vc__log(VC_LOG_DEBUG, __VA_ARGS__)
+
+#endif /* VC_UTIL_LOG_H */
