@@ -51,4 +51,12 @@ for ex in "$src"/examples/*.c; do
 	fi
 done
 [ $n -gt 0 ] || { echo "FAIL: no examples found in $src/examples"; exit 1; }
+
+# The README's usage example must keep compiling and running as printed.
+sed -n '/^```c$/,/^```$/{/^```/d;p}' "$src/README.md" >"$stage/readme.c"
+[ -s "$stage/readme.c" ] || { echo "FAIL: no C block in README.md"; exit 1; }
+"$cc" -std=gnu11 -Wall -Wextra -Werror "${extra[@]}" "${cflags[@]}" "$stage/readme.c" \
+	-o "$stage/readme" "${libs[@]}"
+LD_LIBRARY_PATH=$libdir "$stage/readme" 2>/dev/null || { echo "FAIL: README example exited $?"; exit 1; }
+echo "ok   README.md usage example"
 echo "install: $n example(s) built out of tree and run"
