@@ -4,5 +4,9 @@
 #define VIRTCORE_VIRTCORE_H
 
 #include <virtcore/common.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <virtcore/timerpage.h>
+#include <virtcore/timerpage_abi.h>
+#endif
 
 #endif /* VIRTCORE_VIRTCORE_H */

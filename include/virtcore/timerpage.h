@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared timer page: one writer publishes the host's time on each tick into a page any
+ * process or VM can map; readers get nanosecond time lock-free with one TSC read, no
+ * system call and no VM exit. The page layout is in timerpage_abi.h.
+ */
+#ifndef VIRTCORE_TIMERPAGE_H
+#define VIRTCORE_TIMERPAGE_H
+
+#include <virtcore/common.h>
+#include <virtcore/timerpage_abi.h>
+
+VC_BEGIN_DECLS
+
+/** The writer: owns the update logic, the optional tick thread and the optional memfd. */
+typedef struct vc_timerpage vc_timerpage;
+
+/** opts.flags: never extrapolate with the TSC; readers get tick resolution. */
+#define VC_TIMERPAGE_OPT_NO_TSC (1u << 0)
+/** opts.flags: extrapolate with the TSC even if the CPU/kernel do not vouch for it. */
+#define VC_TIMERPAGE_OPT_FORCE_TSC (1u << 1)
+
+/** Options for vc_timerpage_create(); fill with VC_OPTS(vc_timerpage_opts, o, ...). */
+struct vc_timerpage_opts {
+	size_t sz;
+	/** Tick rate of the thread vc_timerpage_start() runs, in Hz (default 1000, max 100000). */
+	uint32_t tick_hz;
+	/** VC_TIMERPAGE_OPT_* (default 0: use the TSC when it is invariant and the kernel's clocksource). */
+	uint32_t flags;
+	/** Host clock to follow: VC_TIMERPAGE_CLOCK_* (default VC_TIMERPAGE_CLOCK_MONOTONIC). */
+	uint32_t clock_id;
+	/** With a stable TSC: how often the writer re-measures the rate and rebases, ms (default 1000). */
+	uint32_t rebase_ms;
+	/** Bound on the rate correction applied at a rebase, parts per million (default 500, max 10000). */
+	uint32_t max_slew_ppm;
+	uint32_t pad;
+	/** TSC frequency in Hz if the caller knows it; 0 calibrates (vc_timerpage_calibrate_tsc()). */
+	uint64_t tsc_hz;
+};
+
+/**
+ * @brief Formats a timer page in caller memory and publishes the first time value.
+ *
+ * The page is valid for readers when this returns. Updates then come from
+ * vc_timerpage_update() (a VMM with its own tick) or from vc_timerpage_start().
+ *
+ * @param out receives the writer; free with vc_timerpage_destroy()
+ * @param page at least VC_TIMERPAGE_SIZE bytes, 8-byte aligned (page-aligned to map it
+ *        into a guest); it must outlive the writer
+ * @param len size of @p page
+ * @param opts NULL for defaults
+ * @return 0; -EINVAL for a NULL/short/misaligned page or bad options; -ENOMEM;
+ *         -EOPNOTSUPP if the CPU has no TSC-capable x86 clock (non-x86 builds)
+ */
+VC_API int vc_timerpage_create(vc_timerpage **out, void *page, size_t len,
+			       const struct vc_timerpage_opts *opts);
+
+/**
+ * @brief Like vc_timerpage_create(), in a new memfd-backed page to share with other
+ * processes or to map into guests; vc_timerpage_fd() gives the descriptor.
+ * @return 0; -EINVAL for bad options; -ENOMEM; -EMFILE or another -errno from memfd_create/mmap
+ */
+VC_API int vc_timerpage_create_memfd(vc_timerpage **out, const struct vc_timerpage_opts *opts);
+
+/**
+ * @brief Stops the tick thread, marks the page invalid (readers then get -ENODATA rather
+ * than time from a writer that is gone), and frees the writer. Closes and unmaps a memfd
+ * page this writer created. Accepts NULL.
+ */
+VC_API void vc_timerpage_destroy(vc_timerpage *tp);
+
+/**
+ * @brief Processes one tick: advances the tick counter and, when due, re-measures the
+ * host clock against the TSC and rebases (with a stable TSC, every opts.rebase_ms; without,
+ * every tick).
+ *
+ * Never moves time backwards for any reader: a rebase starts from the old parameters'
+ * extrapolation and corrects the rate by at most opts.max_slew_ppm.
+ * Thread-safe (updates are serialised), but calling it while vc_timerpage_start()'s thread
+ * runs adds ticks of its own.
+ * @return 0; -EINVAL if @p tp is NULL
+ */
+VC_API int vc_timerpage_update(vc_timerpage *tp);
+
+/**
+ * @brief Starts a thread that calls vc_timerpage_update() opts.tick_hz times a second
+ * (a timerfd; missed ticks are counted, not replayed one by one).
+ * @return 0; -EBUSY if already running; -EINVAL if @p tp is NULL; -errno from timerfd/pthread
+ */
+VC_API int vc_timerpage_start(vc_timerpage *tp);
+
+/**
+ * @brief Stops the tick thread and waits for it; the page stays valid.
+ * @return 0; -EINVAL if @p tp is NULL or the thread is not running
+ */
+VC_API int vc_timerpage_stop(vc_timerpage *tp);
+
+/** @brief The page this writer publishes (borrowed; lives as long as @p tp). */
+VC_API const struct vc_timerpage_abi *vc_timerpage_page(const vc_timerpage *tp);
+
+/** @brief The memfd of a page made by vc_timerpage_create_memfd() (borrowed), else -1. */
+VC_API int vc_timerpage_fd(const vc_timerpage *tp);
+
+/** Where the TSC frequency came from (struct vc_timerpage_stats.tsc_source). */
+enum vc_timerpage_tsc_source {
+	VC_TIMERPAGE_TSC_CALLER = 0,   /**< opts.tsc_hz */
+	VC_TIMERPAGE_TSC_CPUID_15 = 1, /**< CPUID leaf 0x15 (crystal ratio): exact nominal */
+	VC_TIMERPAGE_TSC_CPUID_16 = 2, /**< CPUID leaf 0x16 (base MHz): within 1 MHz */
+	VC_TIMERPAGE_TSC_MEASURED = 3, /**< measured against CLOCK_MONOTONIC_RAW */
+};
+
+/** Writer statistics; vc_timerpage_get_stats() fills the fields @c sz covers. */
+struct vc_timerpage_stats {
+	size_t sz;
+	uint64_t ticks;           /**< tick counter published */
+	uint64_t rebases;         /**< rebases (base and rate changes) */
+	uint64_t forward_steps;   /**< rebases that stepped time forward (page was >1 ms behind) */
+	uint64_t bracket_retries; /**< clock samples retried because the TSC bracket was wide */
+	int64_t last_offset_ns;   /**< host clock minus page time at the last rebase */
+	double tsc_hz;            /**< current rate estimate */
+	double calibrated_hz;     /**< the initial calibration */
+	uint32_t tsc_source;      /**< enum vc_timerpage_tsc_source */
+	uint32_t tsc_stable;      /**< 1 if readers extrapolate with the TSC */
+};
+
+/**
+ * @brief Copies the writer's statistics.
+ * @param out its @c sz must be set (VC_OPTS(vc_timerpage_stats, s) does)
+ * @return 0; -EINVAL for NULL arguments or @c sz smaller than the first field
+ */
+VC_API int vc_timerpage_get_stats(const vc_timerpage *tp, struct vc_timerpage_stats *out);
+
+/**
+ * @brief Finds the TSC frequency: CPUID 0x15, else CPUID 0x16, else a ~20 ms measurement
+ * against CLOCK_MONOTONIC_RAW with bracketed clock reads.
+ * @param hz receives the frequency in Hz
+ * @param source receives an enum vc_timerpage_tsc_source (may be NULL)
+ * @return 0; -EINVAL if @p hz is NULL; -EOPNOTSUPP on non-x86; -EIO if the measurement
+ *         kept failing (clock reads too slow to bracket)
+ */
+VC_API int vc_timerpage_calibrate_tsc(uint64_t *hz, uint32_t *source);
+
+/**
+ * @brief Checks that @p page of @p len bytes is a timer page a reader can use: size,
+ * alignment, magic, version, page_size and a sane scale. Use it once when attaching to a
+ * page another process or VM publishes.
+ * @return 0; -EINVAL for NULL, short or misaligned memory; -EBADMSG for a bad magic,
+ *         version, page_size or scale; -ENODATA if nothing is published yet
+ */
+VC_API int vc_timerpage_check(const void *page, size_t len);
+
+/** @brief Exported twin of vc_timerpage_abi_read() (for FFI); same contract. */
+VC_API int vc_timerpage_read(const struct vc_timerpage_abi *page, uint64_t *ns);
+
+/** @brief Exported twin of vc_timerpage_abi_read_ordered() (for FFI); same contract. */
+VC_API int vc_timerpage_read_ordered(const struct vc_timerpage_abi *page, uint64_t *ns);
+
+/** @brief Exported twin of vc_timerpage_abi_ticks() (for FFI). */
+VC_API uint64_t vc_timerpage_ticks(const struct vc_timerpage_abi *page);
+
+VC_END_DECLS
+
+#endif /* VIRTCORE_TIMERPAGE_H */

@@ -1,0 +1,424 @@
+// SPDX-License-Identifier: MIT
+// The timer-page writer: formats the page, publishes time under the seqlock, and keeps
+// the page in step with the host clock by slewing the rate at rebases, never stepping back.
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include "timerpage-internal.h"
+#include "util/compiler.h"
+#include "util/log.h"
+#include "util/opts.h"
+
+_Static_assert(VC_TIMERPAGE_ERR_BADMSG == -EBADMSG, "freestanding error codes match errno");
+_Static_assert(VC_TIMERPAGE_ERR_NODATA == -ENODATA, "freestanding error codes match errno");
+_Static_assert(VC_TIMERPAGE_ERR_TIMEDOUT == -ETIMEDOUT, "freestanding error codes match errno");
+
+#define DEFAULT_TICK_HZ 1000u
+#define MAX_TICK_HZ 100000u
+#define DEFAULT_REBASE_MS 1000u
+#define DEFAULT_SLEW_PPM 500u
+#define MAX_SLEW_PPM 10000u
+/* A page this far behind the host clock steps forward instead of slewing for seconds. */
+#define STEP_THRESHOLD_NS 1000000.0
+/* An offset is worked off over this many rebase intervals. */
+#define CORRECTION_INTERVALS 2.0
+
+#define STORE(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
+#define LOAD(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+
+static void write_begin(struct vc_timerpage_abi *p)
+{
+	STORE(p->seq, LOAD(p->seq) + 1);
+	/* Full fence: the odd seq is visible to readers before any field changes and before
+	 * the writer samples the rebase TSC. Pairs with the readers' acquire fence before
+	 * their second seq load (timerpage_abi.h). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+static void write_end(struct vc_timerpage_abi *p)
+{
+	/* Release: every field store is visible before seq turns even. Pairs with the
+	 * readers' acquire load of seq at the top of their loop. */
+	__atomic_store_n(&p->seq, LOAD(p->seq) + 1, __ATOMIC_RELEASE);
+}
+
+void vc__timerpage_extrapolate(const struct vc_timerpage_abi *p, uint64_t tsc, uint64_t *ns,
+			       uint32_t *frac)
+{
+	uint64_t d = tsc - LOAD(p->base_tsc);
+	int32_t shift = LOAD(p->tsc_shift);
+	uint32_t mul = LOAD(p->tsc_mul);
+	uint64_t base_ns = LOAD(p->base_ns);
+
+	if ((int64_t)d < 0)
+		d = 0;
+	if (shift >= 0) {
+		if (d > (UINT64_MAX >> shift)) {
+			*ns = UINT64_MAX;
+			*frac = 0;
+			return;
+		}
+		d <<= shift;
+	} else {
+		d >>= -shift;
+	}
+	/* The reader's formula, keeping the low 32 bits it discards: a rebase continues
+	 * from the exact old value, so no reader sees the sub-nanosecond remainder lost. */
+	uint64_t lo = (d & 0xffffffffu) * mul + LOAD(p->base_frac);
+	uint64_t whole = (d >> 32) * mul + (lo >> 32);
+	*frac = (uint32_t)lo;
+	*ns = whole > UINT64_MAX - base_ns ? UINT64_MAX : base_ns + whole;
+}
+
+void vc__timerpage_scale_for(double rate, uint32_t *mul, int32_t *shift)
+{
+	/* ns = ((d << shift) * mul) >> 32, so rate = mul * 2^shift / 2^32 with mul < 2^32.
+	 * TSCs above 1 GHz need shift 0 and keep full TSC resolution. */
+	int32_t s = 0;
+	while (s < 63 && rate >= ldexp(1.0, s))
+		s++;
+	double m = ldexp(rate, 32 - s);
+	if (m >= 4294967295.5) {
+		s++;
+		m = ldexp(rate, 32 - s);
+	}
+	uint64_t r = (uint64_t)llround(m);
+	*mul = r ? (uint32_t)r : 1;
+	*shift = s;
+}
+
+/* Rebases at the current TSC from the old parameters' own extrapolation (never earlier),
+ * plus an optional forward step, with a new rate. */
+static void rebase(vc_timerpage *tp, double rate, uint64_t step_ns)
+{
+	struct vc_timerpage_abi *p = tp->page;
+	uint32_t mul;
+	int32_t shift;
+	vc__timerpage_scale_for(rate, &mul, &shift);
+
+	write_begin(p);
+	uint64_t tsc = vc__tsc_ordered();
+	uint64_t ns;
+	uint32_t frac;
+	vc__timerpage_extrapolate(p, tsc, &ns, &frac);
+	STORE(p->base_tsc, tsc);
+	STORE(p->base_ns, ns + step_ns);
+	STORE(p->base_frac, frac);
+	STORE(p->tsc_mul, mul);
+	STORE(p->tsc_shift, shift);
+	STORE(p->tsc_hz, (uint64_t)(1e9 / rate + 0.5));
+	STORE(p->rebase_count, LOAD(p->rebase_count) + 1);
+	write_end(p);
+
+	tp->rate = rate;
+	tp->last_rebase_tsc = tsc;
+	tp->stats.rebases++;
+	tp->stats.tsc_hz = 1e9 / rate;
+}
+
+static double clamp(double v, double lo, double hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* Stable TSC: re-measure the host clock, estimate the rate over the window of past
+ * samples (seconds, not one tick), and aim to cancel the offset over the next intervals. */
+static void adjust(vc_timerpage *tp)
+{
+	struct vc__clock_pair now;
+	if (vc__sample_pair(tp->clock, tp->bracket_limit, &now, &tp->stats.bracket_retries))
+		return;
+
+	uint64_t page_ns;
+	uint32_t frac;
+	vc__timerpage_extrapolate(tp->page, now.tsc, &page_ns, &frac);
+	double offset = (double)(int64_t)(now.ns - page_ns) - ldexp((double)frac, -32);
+
+	const struct vc__clock_pair *old =
+		&tp->window[tp->window_len < VC__RATE_WINDOW ? 0 : tp->window_next];
+	double est = tp->rate;
+	if (now.tsc > old->tsc && now.ns > old->ns)
+		est = (double)(now.ns - old->ns) / (double)(now.tsc - old->tsc);
+	tp->window[tp->window_next] = now;
+	tp->window_next = (tp->window_next + 1) % VC__RATE_WINDOW;
+	if (tp->window_len < VC__RATE_WINDOW)
+		tp->window_len++;
+
+	uint64_t step = 0;
+	tp->stats.last_offset_ns = (int64_t)offset;
+	if (offset > STEP_THRESHOLD_NS) {
+		step = (uint64_t)offset;
+		offset -= (double)step;
+		tp->stats.forward_steps++;
+	}
+	double slew = tp->opts.max_slew_ppm * 1e-6;
+	double horizon_ns = CORRECTION_INTERVALS * tp->opts.rebase_ms * 1e6;
+	double rate = est * (1 + clamp(offset / horizon_ns, -slew, slew));
+	/* Bounded change per rebase, and always a positive rate. */
+	rate = clamp(rate, tp->rate * (1 - slew), tp->rate * (1 + slew));
+	rebase(tp, rate, step);
+}
+
+/* Without a trusted TSC the page carries the host clock at each tick. */
+static void publish_tick_time(vc_timerpage *tp)
+{
+	struct vc__clock_pair now;
+	if (vc__sample_pair(tp->clock, tp->bracket_limit, &now, &tp->stats.bracket_retries))
+		return;
+	struct vc_timerpage_abi *p = tp->page;
+	write_begin(p);
+	if (now.ns > LOAD(p->base_ns))
+		STORE(p->base_ns, now.ns);
+	STORE(p->base_tsc, now.tsc);
+	write_end(p);
+}
+
+void vc__timerpage_tick(vc_timerpage *tp, uint64_t ticks)
+{
+	tp->ticks += ticks;
+	tp->stats.ticks = tp->ticks;
+	__atomic_store_n(&tp->page->tick_count, tp->ticks, __ATOMIC_RELEASE);
+	if (!tp->tsc_stable)
+		publish_tick_time(tp);
+	else if (vc__tsc_ordered() - tp->last_rebase_tsc >= tp->rebase_cycles)
+		adjust(tp);
+}
+
+VC_API int vc_timerpage_update(vc_timerpage *tp)
+{
+	if (!tp)
+		return -EINVAL;
+	pthread_mutex_lock(&tp->lock);
+	vc__timerpage_tick(tp, 1);
+	pthread_mutex_unlock(&tp->lock);
+	return 0;
+}
+
+static int resolve_opts(struct vc_timerpage_opts *o, const struct vc_timerpage_opts *in)
+{
+	int rc = vc__opts_copy(o, sizeof(*o), in);
+	if (rc)
+		return rc;
+	if (!o->tick_hz)
+		o->tick_hz = DEFAULT_TICK_HZ;
+	if (!o->clock_id)
+		o->clock_id = VC_TIMERPAGE_CLOCK_MONOTONIC;
+	if (!o->rebase_ms)
+		o->rebase_ms = DEFAULT_REBASE_MS;
+	if (!o->max_slew_ppm)
+		o->max_slew_ppm = DEFAULT_SLEW_PPM;
+	if (o->tick_hz > MAX_TICK_HZ || o->max_slew_ppm > MAX_SLEW_PPM ||
+	    o->rebase_ms > 3600u * 1000u || o->pad ||
+	    (o->flags & ~(VC_TIMERPAGE_OPT_NO_TSC | VC_TIMERPAGE_OPT_FORCE_TSC)) ||
+	    (o->flags & VC_TIMERPAGE_OPT_NO_TSC && o->flags & VC_TIMERPAGE_OPT_FORCE_TSC)) {
+		vc__err("timerpage: invalid options");
+		return -EINVAL;
+	}
+	switch (o->clock_id) {
+	case VC_TIMERPAGE_CLOCK_MONOTONIC:
+	case VC_TIMERPAGE_CLOCK_MONOTONIC_RAW:
+	case VC_TIMERPAGE_CLOCK_BOOTTIME:
+		return 0;
+	default:
+		vc__err("timerpage: unknown clock_id %u", o->clock_id);
+		return -EINVAL;
+	}
+}
+
+static int init_writer(vc_timerpage *tp, void *page, const struct vc_timerpage_opts *opts)
+{
+	int rc = resolve_opts(&tp->opts, opts);
+	if (rc)
+		return rc;
+	tp->page = page;
+	tp->clock = (clockid_t)tp->opts.clock_id; /* the ABI values are Linux's clockids */
+
+	if (tp->opts.flags & VC_TIMERPAGE_OPT_NO_TSC)
+		tp->tsc_stable = false;
+	else
+		tp->tsc_stable = (tp->opts.flags & VC_TIMERPAGE_OPT_FORCE_TSC) || vc__tsc_trusted();
+
+	uint64_t hz = tp->opts.tsc_hz;
+	tp->stats.tsc_source = VC_TIMERPAGE_TSC_CALLER;
+	if (!hz) {
+		rc = vc_timerpage_calibrate_tsc(&hz, &tp->stats.tsc_source);
+		if (rc) {
+			vc__err("timerpage: TSC calibration failed: %s", vc_strerror(rc));
+			return rc;
+		}
+	}
+	tp->rate = 1e9 / (double)hz;
+	tp->stats.tsc_hz = tp->stats.calibrated_hz = (double)hz;
+	tp->stats.tsc_stable = tp->tsc_stable;
+	tp->bracket_limit = vc__bracket_floor(tp->clock) * 2 + 64;
+	tp->rebase_cycles = (uint64_t)((double)hz * tp->opts.rebase_ms / 1000.0);
+
+	struct vc__clock_pair now;
+	rc = vc__sample_pair(tp->clock, tp->bracket_limit, &now, &tp->stats.bracket_retries);
+	if (rc)
+		return rc;
+	tp->window[0] = now;
+	tp->window_len = tp->window_next = 1;
+	tp->last_rebase_tsc = now.tsc;
+
+	struct vc_timerpage_abi *p = page;
+	memset(p, 0, sizeof(*p));
+	uint32_t mul;
+	int32_t shift;
+	vc__timerpage_scale_for(tp->rate, &mul, &shift);
+	p->version = VC_TIMERPAGE_VERSION;
+	p->page_size = VC_TIMERPAGE_SIZE;
+	p->clock_id = tp->opts.clock_id;
+	p->tick_period_ns = 1000000000u / tp->opts.tick_hz;
+	p->base_tsc = now.tsc;
+	p->base_ns = now.ns;
+	p->tsc_mul = mul;
+	p->tsc_shift = shift;
+	p->tsc_hz = hz;
+	p->flags = VC_TIMERPAGE_F_VALID | (tp->tsc_stable ? VC_TIMERPAGE_F_TSC_STABLE : 0);
+	/* Release: a reader that sees the magic sees a complete page. */
+	__atomic_store_n(&p->magic, VC_TIMERPAGE_MAGIC, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static vc_timerpage *new_writer(void)
+{
+	vc_timerpage *tp = calloc(1, sizeof(*tp));
+	if (!tp)
+		return NULL;
+	tp->memfd = tp->timer_fd = tp->stop_fd = -1;
+	pthread_mutex_init(&tp->lock, NULL);
+	return tp;
+}
+
+VC_API int vc_timerpage_create(vc_timerpage **out, void *page, size_t len,
+			       const struct vc_timerpage_opts *opts)
+{
+	if (!out || !page || len < VC_TIMERPAGE_SIZE || (uintptr_t)page % 8)
+		return -EINVAL;
+	vc_timerpage *tp = new_writer();
+	if (!tp)
+		return -ENOMEM;
+	int rc = init_writer(tp, page, opts);
+	if (rc) {
+		vc_timerpage_destroy(tp);
+		return rc;
+	}
+	*out = tp;
+	return 0;
+}
+
+VC_API int vc_timerpage_create_memfd(vc_timerpage **out, const struct vc_timerpage_opts *opts)
+{
+	if (!out)
+		return -EINVAL;
+	int fd = memfd_create("vc-timerpage", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	/* Sealed at one page so no process sharing it can shrink it under a reader. */
+	if (ftruncate(fd, VC_TIMERPAGE_SIZE) ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	void *page = mmap(NULL, VC_TIMERPAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (page == MAP_FAILED) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	vc_timerpage *tp = new_writer();
+	if (!tp) {
+		munmap(page, VC_TIMERPAGE_SIZE);
+		close(fd);
+		return -ENOMEM;
+	}
+	tp->memfd = fd;
+	tp->page = page;
+	int rc = init_writer(tp, page, opts);
+	if (rc) {
+		vc_timerpage_destroy(tp);
+		return rc;
+	}
+	*out = tp;
+	return 0;
+}
+
+VC_API void vc_timerpage_destroy(vc_timerpage *tp)
+{
+	if (!tp)
+		return;
+	if (tp->running)
+		vc_timerpage_stop(tp);
+	if (tp->page && LOAD(tp->page->magic) == VC_TIMERPAGE_MAGIC) {
+		/* Readers must not extrapolate from a writer that is gone. */
+		write_begin(tp->page);
+		STORE(tp->page->flags, LOAD(tp->page->flags) & ~VC_TIMERPAGE_F_VALID);
+		write_end(tp->page);
+	}
+	if (tp->memfd >= 0) {
+		if (tp->page)
+			munmap(tp->page, VC_TIMERPAGE_SIZE);
+		close(tp->memfd);
+	}
+	pthread_mutex_destroy(&tp->lock);
+	free(tp);
+}
+
+VC_API const struct vc_timerpage_abi *vc_timerpage_page(const vc_timerpage *tp)
+{
+	return tp ? tp->page : NULL;
+}
+
+VC_API int vc_timerpage_fd(const vc_timerpage *tp)
+{
+	return tp ? tp->memfd : -1;
+}
+
+VC_API int vc_timerpage_get_stats(const vc_timerpage *tp, struct vc_timerpage_stats *out)
+{
+	if (!tp || !out || out->sz < sizeof(out->sz))
+		return -EINVAL;
+	size_t n = out->sz < sizeof(*out) ? out->sz : sizeof(*out);
+	vc_timerpage *w = (vc_timerpage *)tp; /* the lock is not part of the logical state */
+	pthread_mutex_lock(&w->lock);
+	struct vc_timerpage_stats s = w->stats;
+	pthread_mutex_unlock(&w->lock);
+	s.sz = n;
+	memcpy(out, &s, n);
+	return 0;
+}
+
+VC_API int vc_timerpage_check(const void *page, size_t len)
+{
+	if (!page || len < VC_TIMERPAGE_SIZE || (uintptr_t)page % 8)
+		return -EINVAL;
+	const struct vc_timerpage_abi *p = page;
+	if (LOAD(p->magic) != VC_TIMERPAGE_MAGIC || LOAD(p->version) != VC_TIMERPAGE_VERSION ||
+	    LOAD(p->page_size) != VC_TIMERPAGE_SIZE)
+		return -EBADMSG;
+	uint64_t ns;
+	int rc = vc_timerpage_abi_read(p, &ns);
+	return rc == -ETIMEDOUT ? -EBADMSG : rc;
+}
+
+VC_API int vc_timerpage_read(const struct vc_timerpage_abi *page, uint64_t *ns)
+{
+	return vc_timerpage_abi_read(page, ns);
+}
+
+VC_API int vc_timerpage_read_ordered(const struct vc_timerpage_abi *page, uint64_t *ns)
+{
+	return vc_timerpage_abi_read_ordered(page, ns);
+}
+
+VC_API uint64_t vc_timerpage_ticks(const struct vc_timerpage_abi *page)
+{
+	return vc_timerpage_abi_ticks(page);
+}
