@@ -28,7 +28,8 @@ struct vc_timerpage {
 	pthread_mutex_t lock; /* serialises updates: one writer at a time */
 	uint64_t ticks;
 	uint64_t bracket_limit; /* widest acceptable clock_gettime bracket, TSC cycles */
-	uint64_t rebase_cycles; /* rebase interval in TSC cycles */
+	uint64_t rebase_cycles; /* rebase interval in TSC cycles (opts.rebase_ms) */
+	uint64_t interval_cycles; /* current interval: starts short, grows to rebase_cycles */
 	uint64_t last_rebase_tsc;
 	double rate;            /* ns per TSC cycle as published */
 	struct vc__clock_pair window[VC__RATE_WINDOW];

@@ -27,6 +27,11 @@ _Static_assert(VC_TIMERPAGE_ERR_TIMEDOUT == -ETIMEDOUT, "freestanding error code
 #define STEP_THRESHOLD_NS 1000000.0
 /* An offset is worked off over this many rebase intervals. */
 #define CORRECTION_INTERVALS 2.0
+/* The first rebase comes this soon, then intervals grow 4x up to opts.rebase_ms: the
+ * calibrated rate is the TSC's against CLOCK_MONOTONIC_RAW (or CPUID's nominal one),
+ * while the followed clock may be NTP-slewed by tens of ppm, so the page locks on
+ * within ~50 ms instead of drifting until the first full interval. */
+#define FIRST_INTERVAL_MS 10
 
 #define STORE(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
 #define LOAD(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
@@ -157,7 +162,9 @@ static void adjust(vc_timerpage *tp)
 		tp->stats.forward_steps++;
 	}
 	double slew = tp->opts.max_slew_ppm * 1e-6;
-	double horizon_ns = CORRECTION_INTERVALS * tp->opts.rebase_ms * 1e6;
+	double horizon_ns = CORRECTION_INTERVALS * (double)tp->interval_cycles * tp->rate;
+	tp->interval_cycles = tp->interval_cycles * 4 < tp->rebase_cycles ? tp->interval_cycles * 4
+									   : tp->rebase_cycles;
 	double rate = est * (1 + clamp(offset / horizon_ns, -slew, slew));
 	/* Bounded change per rebase, and always a positive rate. */
 	rate = clamp(rate, tp->rate * (1 - slew), tp->rate * (1 + slew));
@@ -185,7 +192,7 @@ void vc__timerpage_tick(vc_timerpage *tp, uint64_t ticks)
 	__atomic_store_n(&tp->page->tick_count, tp->ticks, __ATOMIC_RELEASE);
 	if (!tp->tsc_stable)
 		publish_tick_time(tp);
-	else if (vc__tsc_ordered() - tp->last_rebase_tsc >= tp->rebase_cycles)
+	else if (vc__tsc_ordered() - tp->last_rebase_tsc >= tp->interval_cycles)
 		adjust(tp);
 }
 
@@ -257,6 +264,9 @@ static int init_writer(vc_timerpage *tp, void *page, const struct vc_timerpage_o
 	tp->stats.tsc_stable = tp->tsc_stable;
 	tp->bracket_limit = vc__bracket_floor(tp->clock) * 2 + 64;
 	tp->rebase_cycles = (uint64_t)((double)hz * tp->opts.rebase_ms / 1000.0);
+	tp->interval_cycles = (uint64_t)((double)hz * FIRST_INTERVAL_MS / 1000.0);
+	if (tp->interval_cycles > tp->rebase_cycles)
+		tp->interval_cycles = tp->rebase_cycles;
 
 	struct vc__clock_pair now;
 	rc = vc__sample_pair(tp->clock, tp->bracket_limit, &now, &tp->stats.bracket_retries);
