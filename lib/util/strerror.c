@@ -46,6 +46,7 @@ static const struct err_text err_texts[] = {
 	{ETIMEDOUT, "Timed out"},
 	{ESTALE, "Stale state (peer restarted or object invalidated)"},
 	{ECANCELED, "Operation canceled"},
+	{EHOSTUNREACH, "No eligible CPU for the interrupt (held pending)"},
 	{EKEYREJECTED, "Rejected by the trust policy (verification failed)"},
 	{ENOTRECOVERABLE, "State not recoverable (object marked broken)"},
 };
