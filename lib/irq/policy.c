@@ -120,15 +120,19 @@ VC_API int vc_irq_cpu_add(vc_irq *irq, uint32_t cpu, uint32_t vm, bool intercept
 	return cpus_changed(irq);
 }
 
+/* Finds a CPU about to change and reserves the change list; NULL with *rc set if not. */
+static struct vc__irq_cpu *cpu_for_change(vc_irq *irq, uint32_t cpu, int *rc)
+{
+	struct vc__irq_cpu *c = irq ? vc__irq_find_cpu(irq, cpu) : NULL;
+	*rc = !irq ? -EINVAL : !c ? -ENOENT : begin_change(irq, 0);
+	return *rc ? NULL : c;
+}
+
 VC_API int vc_irq_cpu_remove(vc_irq *irq, uint32_t cpu)
 {
-	if (!irq)
-		return -EINVAL;
-	struct vc__irq_cpu *c = vc__irq_find_cpu(irq, cpu);
+	int rc;
+	struct vc__irq_cpu *c = cpu_for_change(irq, cpu, &rc);
 	if (!c)
-		return -ENOENT;
-	int rc = begin_change(irq, 0);
-	if (rc)
 		return rc;
 	size_t i = (size_t)(c - irq->cpus);
 	memmove(&irq->cpus[i], &irq->cpus[i + 1], (irq->ncpus - i - 1) * sizeof(irq->cpus[0]));
@@ -138,13 +142,9 @@ VC_API int vc_irq_cpu_remove(vc_irq *irq, uint32_t cpu)
 
 VC_API int vc_irq_cpu_assign(vc_irq *irq, uint32_t cpu, uint32_t vm)
 {
-	if (!irq)
-		return -EINVAL;
-	struct vc__irq_cpu *c = vc__irq_find_cpu(irq, cpu);
+	int rc;
+	struct vc__irq_cpu *c = cpu_for_change(irq, cpu, &rc);
 	if (!c)
-		return -ENOENT;
-	int rc = begin_change(irq, 0);
-	if (rc)
 		return rc;
 	c->vm = vm;
 	return cpus_changed(irq);
@@ -152,13 +152,9 @@ VC_API int vc_irq_cpu_assign(vc_irq *irq, uint32_t cpu, uint32_t vm)
 
 VC_API int vc_irq_cpu_set_intercept(vc_irq *irq, uint32_t cpu, bool intercept)
 {
-	if (!irq)
-		return -EINVAL;
-	struct vc__irq_cpu *c = vc__irq_find_cpu(irq, cpu);
+	int rc;
+	struct vc__irq_cpu *c = cpu_for_change(irq, cpu, &rc);
 	if (!c)
-		return -ENOENT;
-	int rc = begin_change(irq, 0);
-	if (rc)
 		return rc;
 	c->intercept = intercept;
 	return cpus_changed(irq);
