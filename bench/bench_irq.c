@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // irq benchmark: routing decisions and re-routing after CPU reassignment (incremental
 // against a from-scratch recompute), and indicator scans against linear bitmap scans.
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,7 +192,7 @@ static struct vcb_stats time_scans(void (*set)(void), unsigned (*scan)(void), do
 	unsigned samples = vcb_cfg.quick ? 200 : 20000;
 	double *s = malloc(samples * sizeof(*s));
 	if (!s)
-		die("malloc", -12);
+		die("malloc", -ENOMEM);
 	for (unsigned i = 0; i < samples; i++) {
 		set();
 		uint64_t t0 = vc_timerpage_abi_rdtsc_ordered();

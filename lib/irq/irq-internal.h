@@ -56,7 +56,7 @@ struct vc_irq {
 };
 
 /* route.c */
-int vc__irq_rebuild_counts(vc_irq *irq);
+void vc__irq_rebuild_counts(vc_irq *irq);
 enum vc__irq_tier vc__irq_best_tier(const vc_irq *irq, const struct vc__irq_dev *d);
 void vc__irq_unassign(vc_irq *irq, struct vc__irq_dev *d);
 void vc__irq_place(vc_irq *irq, struct vc__irq_dev *d);

@@ -93,8 +93,8 @@ static struct vc__irq_dev *find_dev_by_requester(const vc_irq *irq, uint32_t req
 /* A CPU change: recount the tiers, then re-place only what the change invalidated. */
 static int cpus_changed(vc_irq *irq)
 {
-	int rc = vc__irq_rebuild_counts(irq);
-	return rc ? rc : vc__irq_reconcile(irq);
+	vc__irq_rebuild_counts(irq);
+	return vc__irq_reconcile(irq);
 }
 
 VC_API int vc_irq_cpu_add(vc_irq *irq, uint32_t cpu, uint32_t vm, bool intercept, uint32_t load)
@@ -106,7 +106,7 @@ VC_API int vc_irq_cpu_add(vc_irq *irq, uint32_t cpu, uint32_t vm, bool intercept
 	int rc = begin_change(irq, 0);
 	if (!rc)
 		rc = grow((void **)&irq->cpus, &irq->cap_cpus, irq->ncpus + 1, sizeof(irq->cpus[0]));
-	if (!rc) /* the VM counts can need one more slot too: reserve before touching anything */
+	if (!rc) /* one VM-count slot per CPU: reserved here so the recount cannot fail */
 		rc = grow((void **)&irq->vms, &irq->cap_vms, irq->ncpus + 1, sizeof(irq->vms[0]));
 	if (rc)
 		return rc;

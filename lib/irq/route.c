@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Placement: which tier of CPUs a device may use, the least-loaded CPU in it, and the
 // reconciliation that re-places only the devices whose route a change made wrong.
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,16 +42,11 @@ static const struct vc__irq_vm_count *find_vm(const vc_irq *irq, uint32_t vm)
 }
 
 /* CPU changes are rare next to routing decisions: recount from scratch. The CPUs are
- * sorted by id, not VM, so counts are built with an insertion into the sorted VM list. */
-int vc__irq_rebuild_counts(vc_irq *irq)
+ * sorted by id, not VM, so counts are built with an insertion into the sorted VM list.
+ * vc_irq_cpu_add() reserved one slot per CPU, so this cannot fail. */
+void vc__irq_rebuild_counts(vc_irq *irq)
 {
-	if (irq->cap_vms < irq->ncpus) {
-		struct vc__irq_vm_count *v = realloc(irq->vms, irq->ncpus * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		irq->vms = v;
-		irq->cap_vms = irq->ncpus;
-	}
+	assert(irq->cap_vms >= irq->ncpus);
 	irq->nvms = 0;
 	irq->unowned_intercept = irq->total_intercept = 0;
 	for (size_t i = 0; i < irq->ncpus; i++) {
@@ -73,7 +69,6 @@ int vc__irq_rebuild_counts(vc_irq *irq)
 		else
 			irq->vms[j].direct++;
 	}
-	return 0;
 }
 
 enum vc__irq_tier vc__irq_best_tier(const vc_irq *irq, const struct vc__irq_dev *d)
