@@ -4,6 +4,7 @@
 #define VIRTCORE_VIRTCORE_H
 
 #include <virtcore/common.h>
+#include <virtcore/gmem.h>
 #include <virtcore/irq.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <virtcore/timerpage.h>
