@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: MIT
+// Hypercall port: the guest `out`s the physical address of a struct vcg_hcall;
+// the VMM reads it through the guest memory map (bounds-checked), runs it and
+// writes the result back. Writing 0 is a no-op round trip that reads no memory.
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "../guest/abi.h"
+#include "../vmm.h"
+
+#define CONSOLE_WRITE_MAX (1u << 20)
+
+static int64_t run_hcall(struct vm *vm, struct vcg_hcall *hc)
+{
+	switch (hc->nr) {
+	case VCG_HC_NOP:
+		return 0;
+	case VCG_HC_CONSOLE_WRITE: {
+		uint64_t len = hc->args[1];
+		if (len > CONSOLE_WRITE_MAX)
+			return -E2BIG;
+		const char *p = vc_gmem_ptr(vm->gmem, hc->args[0], (size_t)len, 0);
+		if (!p)
+			return -EFAULT;
+		console_write(p, (size_t)len);
+		return (int64_t)len;
+	}
+	case VCG_HC_EXIT:
+		vm_stop(vm, (int)(hc->args[0] & 0xff));
+		return 0;
+	case VCG_HC_ECHO:
+		return (int64_t)(hc->args[0] + 1);
+	case VCG_HC_CLOCK: {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	}
+	default:
+		return -ENOSYS;
+	}
+}
+
+static void hcall_access(struct vm *vm, bool is_write, uint8_t *data, unsigned size)
+{
+	if (!is_write) {
+		uint32_t magic = VCG_HCALL_MAGIC;
+		memcpy(data, &magic, size < 4 ? size : 4);
+		return;
+	}
+	if (size != 4)
+		return; /* only 32-bit writes carry an address */
+	uint32_t gpa;
+	memcpy(&gpa, data, 4);
+	if (gpa == 0)
+		return;
+	struct vcg_hcall *hc = vc_gmem_ptr(vm->gmem, gpa, sizeof(*hc), 1);
+	if (!hc) {
+		vmm_err("hypercall block at %#x is outside guest RAM; ignored", gpa);
+		return;
+	}
+	/* The guest may change the block while we run it: read it once. */
+	struct vcg_hcall copy;
+	memcpy(&copy, hc, sizeof(copy));
+	int64_t ret = run_hcall(vm, &copy);
+	memcpy(&hc->ret, &ret, sizeof(ret));
+}
+
+static void hcall_pio(struct vm *vm, void *opaque, uint16_t port, bool is_write, uint8_t *data,
+		      unsigned size)
+{
+	(void)opaque;
+	(void)port;
+	hcall_access(vm, is_write, data, size);
+}
+
+static void hcall_mmio(struct vm *vm, void *opaque, uint64_t addr, bool is_write, uint8_t *data,
+		       unsigned size)
+{
+	(void)opaque;
+	if (addr == VCG_MMIO_HCALL)
+		hcall_access(vm, is_write, data, size);
+	else if (!is_write)
+		memset(data, 0xff, size);
+}
+
+void hcall_dev_init(struct vm *vm)
+{
+	vm_register_pio(vm, VCG_PORT_HCALL, 4, hcall_pio, NULL);
+	vm_register_mmio(vm, VCG_MMIO_HCALL, 4096, hcall_mmio, NULL);
+}

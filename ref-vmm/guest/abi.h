@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The contract between vc-vmm and its guest runtime: I/O ports, the hypercall
+ * block and the PVH start-info layout. Included by the VMM (hosted C) and by the
+ * guest (freestanding C), so it uses only fixed-width types and no libc.
+ */
+#ifndef VC_REFVMM_GUEST_ABI_H
+#define VC_REFVMM_GUEST_ABI_H
+
+#ifndef __ASSEMBLER__
+#include <stdint.h>
+#endif
+
+/* Console: an 8250 UART at COM1 (works under QEMU too). */
+#define VCG_PORT_COM1 0x3f8
+
+/* Exit device: a write of the status ends vc-vmm with that status (0..255).
+ * Same port as QEMU's isa-debug-exit, which exits with (status << 1) | 1. */
+#define VCG_PORT_EXIT 0x501
+
+/*
+ * Hypercall port. A 32-bit `out` of the guest-physical address of a struct
+ * vcg_hcall asks the VMM to run it; the VMM writes @ret before the guest resumes.
+ * A 32-bit `in` returns VCG_HCALL_MAGIC, so the guest can tell vc-vmm from other
+ * VMMs (QEMU returns all ones) and fall back to the UART.
+ */
+#define VCG_PORT_HCALL 0x510
+#define VCG_HCALL_MAGIC 0x564d4d56u /* "VMMV" */
+
+/*
+ * The same hypercall as an MMIO doorbell: a 32-bit store of the block's address
+ * at offset 0 of this page (a 32-bit load returns VCG_HCALL_MAGIC). A CPL3 task
+ * can reach it with the page mapped, where port I/O would need IOPL (which
+ * kvm_pvm does not honour: `out` at CPL3 raises #GP there).
+ */
+#define VCG_MMIO_HCALL 0xfe000000u
+
+#define XEN_ELFNOTE_PHYS32_ENTRY 18
+#define HVM_START_MAGIC 0x336ec578u
+#define HVM_MEMMAP_TYPE_RAM 1
+#define HVM_MEMMAP_TYPE_RESERVED 2
+
+#ifndef __ASSEMBLER__
+enum vcg_hcall_nr {
+	VCG_HC_NOP = 0,           /* round trip only; ret = 0 */
+	VCG_HC_CONSOLE_WRITE = 1, /* args: gpa, len; writes to the console; ret = len */
+	VCG_HC_EXIT = 2,          /* args: status; ends the VM */
+	VCG_HC_ECHO = 3,          /* args: x; ret = x + 1 (proves the VMM saw the block) */
+	VCG_HC_CLOCK = 4,         /* ret = host CLOCK_MONOTONIC in ns */
+};
+
+struct vcg_hcall {
+	uint32_t nr;      /* enum vcg_hcall_nr */
+	uint32_t reserved;
+	uint64_t args[4];
+	int64_t ret;      /* written by the VMM: >= 0 result, < 0 -errno */
+};
+_Static_assert(sizeof(struct vcg_hcall) == 48, "vcg_hcall layout");
+
+/* ---- PVH boot protocol (Xen's arch-x86/hvm/start_info.h, version 1) ---- */
+
+
+struct hvm_start_info {
+	uint32_t magic;          /* HVM_START_MAGIC */
+	uint32_t version;        /* 1: memmap fields valid */
+	uint32_t flags;
+	uint32_t nr_modules;
+	uint64_t modlist_paddr;  /* array of struct hvm_modlist_entry */
+	uint64_t cmdline_paddr;  /* NUL-terminated */
+	uint64_t rsdp_paddr;
+	uint64_t memmap_paddr;   /* array of struct hvm_memmap_table_entry */
+	uint32_t memmap_entries;
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct hvm_start_info) == 56, "hvm_start_info layout");
+
+struct hvm_modlist_entry {
+	uint64_t paddr;
+	uint64_t size;
+	uint64_t cmdline_paddr;
+	uint64_t reserved;
+};
+_Static_assert(sizeof(struct hvm_modlist_entry) == 32, "hvm_modlist_entry layout");
+
+struct hvm_memmap_table_entry {
+	uint64_t addr;
+	uint64_t size;
+	uint32_t type;
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct hvm_memmap_table_entry) == 24, "hvm_memmap_table_entry layout");
+
+#endif /* !__ASSEMBLER__ */
+
+#endif /* VC_REFVMM_GUEST_ABI_H */

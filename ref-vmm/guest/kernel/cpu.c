@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: MIT
+// CPU tables (TSS, IDT, syscall MSRs) and the trap dispatcher.
+#include "kernel.h"
+
+struct tss {
+	uint32_t reserved0;
+	uint64_t rsp[3];
+	uint64_t reserved1;
+	uint64_t ist[7];
+	uint64_t reserved2;
+	uint16_t reserved3;
+	uint16_t iopb; /* offset past the limit: no I/O bitmap, IOPL decides */
+} __attribute__((packed));
+
+struct idt_gate {
+	uint16_t off_lo, sel;
+	uint8_t ist, type;
+	uint16_t off_mid;
+	uint32_t off_hi, reserved;
+};
+
+extern uint64_t gdt[];
+extern const char trap_stubs[], syscall_int80[], syscall_entry[], spurious_stub[];
+extern const char boot_stack_top[];
+
+static struct tss tss;
+static struct idt_gate idt[256];
+uint64_t kernel_stack_top;
+
+static void set_gate(int vec, const void *fn, int dpl)
+{
+	uint64_t a = (uint64_t)(uintptr_t)fn;
+	idt[vec] = (struct idt_gate){
+		.off_lo = (uint16_t)a,
+		.sel = KERNEL_CS,
+		.type = (uint8_t)(0x8e | (dpl << 5)), /* present, 64-bit interrupt gate */
+		.off_mid = (uint16_t)(a >> 16),
+		.off_hi = (uint32_t)(a >> 32),
+	};
+}
+
+void cpu_init(void)
+{
+	kernel_stack_top = (uint64_t)(uintptr_t)boot_stack_top;
+	tss.rsp[0] = kernel_stack_top;
+	tss.iopb = sizeof(tss);
+	uint64_t base = (uint64_t)(uintptr_t)&tss, limit = sizeof(tss) - 1;
+	gdt[TSS_SEL / 8] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ull << 40) |
+			   (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
+	gdt[TSS_SEL / 8 + 1] = base >> 32;
+	__asm__ volatile("ltr %w0" ::"r"(TSS_SEL));
+
+	/* Exceptions 0-31 and interrupts 32-47 have 16-byte stubs (entry.S). #BP is
+	 * reachable from CPL3 (int3), as is the int $0x80 system call. */
+	for (int v = 0; v < 48; v++)
+		set_gate(v, trap_stubs + 16 * v, v == 3 ? 3 : 0);
+	set_gate(VEC_SYSCALL, syscall_int80, 3);
+	set_gate(VEC_SPURIOUS, spurious_stub, 0);
+	struct {
+		uint16_t limit;
+		uint64_t base;
+	} __attribute__((packed)) idtr = {sizeof(idt) - 1, (uint64_t)(uintptr_t)idt};
+	__asm__ volatile("lidt %0" ::"m"(idtr));
+
+	/* `syscall`: EFER.SCE was set at entry (or preset by the VMM). */
+	wrmsr(MSR_STAR, ((uint64_t)STAR_USER_BASE << 48) | ((uint64_t)KERNEL_CS << 32));
+	wrmsr(MSR_LSTAR, (uint64_t)(uintptr_t)syscall_entry);
+	wrmsr(MSR_FMASK, 0x47700); /* IF, TF, DF, AC, NT cleared on entry */
+}
+
+static const char *const exc_names[32] = {
+	"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "#MF?", "#TS", "#NP",
+	"#SS", "#GP", "#PF", "15", "#MF", "#AC", "#MC", "#XM", "#VE", "#CP",
+};
+
+const char *exception_name(uint64_t vec);
+const char *exception_name(uint64_t vec)
+{
+	return vec < 32 && exc_names[vec] ? exc_names[vec] : "exception";
+}
+
+void trap(struct trapframe *tf);
+void trap(struct trapframe *tf)
+{
+	if (tf->vector == VEC_SYSCALL) {
+		syscall_dispatch(tf);
+		return;
+	}
+	if (tf->vector < 32 && (tf->cs & 3) == 3) {
+		task_fault(tf);
+		return;
+	}
+	if (tf->vector < 32)
+		panic("%s in the kernel: rip=%lx error=%lx cr2=%lx", exception_name(tf->vector), tf->rip,
+		      tf->error, read_cr2());
+	/* Interrupts: nothing is wired yet beyond acknowledging spurious ones. */
+}

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: MIT
+// kmain: from the PVH start info to the first CPL3 task.
+//
+// Command line: `run=PROG[:ARG][,PROG[:ARG]...]` picks the tasks (built-in
+// programs by name, or `module<N>` for boot module N as a flat binary loaded at
+// USER_BASE); `iopl` lets tasks issue port I/O themselves (hardware KVM; kvm_pvm
+// ignores IOPL); `kbench=N` times N hypercalls from CPL0 first; `quiet` skips the
+// banner.
+#include "kernel.h"
+
+#define DEFAULT_RUN "hello,isolate:red,isolate:blue,counter:3,counter:3,fault"
+
+static const struct hvm_start_info *start_info;
+
+int module_count(void)
+{
+	return (int)start_info->nr_modules;
+}
+
+const struct hvm_modlist_entry *module_get(int index)
+{
+	if (index < 0 || index >= module_count())
+		return NULL;
+	return (const struct hvm_modlist_entry *)(uintptr_t)start_info->modlist_paddr + index;
+}
+
+/* The value of `key=` in the command line (up to the next space), or NULL. */
+static const char *cmdline_value(const char *cmdline, const char *key, size_t *len)
+{
+	size_t klen = strlen(key);
+	for (const char *p = cmdline; *p;) {
+		while (*p == ' ')
+			p++;
+		const char *end = p;
+		while (*end && *end != ' ')
+			end++;
+		if ((size_t)(end - p) >= klen && !strncmp(p, key, klen)) {
+			*len = (size_t)(end - p) - klen;
+			return p + klen;
+		}
+		p = end;
+	}
+	return NULL;
+}
+
+static int parse_uint(const char *s, size_t len, int *out)
+{
+	int v = 0;
+	if (!len)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+static void start_program(const char *spec, size_t len, int iopl)
+{
+	size_t name_len = 0;
+	while (name_len < len && spec[name_len] != ':')
+		name_len++;
+	const char *arg = spec + name_len + (name_len < len);
+	size_t arg_len = len - name_len - (name_len < len);
+	int mod;
+
+	if (name_len > 6 && !strncmp(spec, "module", 6) && !parse_uint(spec + 6, name_len - 6, &mod)) {
+		const struct hvm_modlist_entry *m = module_get(mod);
+		if (!m)
+			panic("run=%.*s: there are %d boot modules", (int)len, spec, module_count());
+		task_create(spec, name_len, arg, arg_len, (const void *)(uintptr_t)m->paddr, m->size, iopl);
+		return;
+	}
+	const struct program *p = program_find(spec, name_len);
+	if (!p) {
+		kprintf("kernel: unknown program '%.*s'; built in:", (int)name_len, spec);
+		for (int i = 0; i < program_count; i++)
+			kprintf(" %s", programs[i].name);
+		kprintf("\n");
+		vm_exit(126);
+	}
+	task_create(spec, name_len, arg, arg_len, p->image, p->size, iopl);
+}
+
+static uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+/* kbench=N: N hypercall round trips from CPL0 (port `out` of 0, and of a block). */
+static void kernel_bench(const char *arg, size_t len)
+{
+	int n;
+	if (parse_uint(arg, len, &n) || n <= 0)
+		panic("kbench=%.*s: expected a positive count", (int)len, arg);
+	uint64_t t0 = rdtsc();
+	for (int i = 0; i < n; i++)
+		outl(VCG_PORT_HCALL, 0);
+	uint64_t t1 = rdtsc();
+	for (int i = 0; i < n; i++)
+		hcall(VCG_HC_NOP, 0, 0);
+	uint64_t t2 = rdtsc();
+	kprintf("kbench: port-nop %lu tsc/call\nkbench: port-hcall-block %lu tsc/call\n",
+		(t1 - t0) / (uint64_t)n, (t2 - t1) / (uint64_t)n);
+}
+
+void kmain(uint64_t start_info_paddr);
+void kmain(uint64_t start_info_paddr)
+{
+	console_init();
+	start_info = (const struct hvm_start_info *)(uintptr_t)start_info_paddr;
+	if (start_info->magic != HVM_START_MAGIC)
+		panic("bad PVH start info magic %x at %lx", start_info->magic, start_info_paddr);
+	const char *cmdline = start_info->cmdline_paddr ? (const char *)(uintptr_t)start_info->cmdline_paddr : "";
+	size_t len;
+	int quiet = cmdline_value(cmdline, "quiet", &len) != NULL;
+	int iopl = cmdline_value(cmdline, "iopl", &len) != NULL;
+
+	mm_init(start_info);
+	cpu_init();
+	if (!quiet)
+		kprintf("vc-guest: long mode, console via %s, %d boot module(s), %lu KiB free, cmdline \"%s\"\n",
+			console_has_hcall() ? "hypercall" : "COM1", module_count(), mm_free_bytes() / 1024,
+			cmdline);
+
+	const char *kb = cmdline_value(cmdline, "kbench=", &len);
+	if (kb)
+		kernel_bench(kb, len);
+
+	const char *run = cmdline_value(cmdline, "run=", &len);
+	if (!run) {
+		run = DEFAULT_RUN;
+		len = strlen(run);
+	}
+	for (size_t i = 0; i < len;) {
+		size_t j = i;
+		while (j < len && run[j] != ',')
+			j++;
+		if (j > i)
+			start_program(run + i, j - i, iopl);
+		i = j + 1;
+	}
+	if (!quiet)
+		kprintf("vc-guest: %d task(s), each in its own address space; entering CPL3\n", task_count());
+	sched_start();
+}

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/* The guest kernel's internal interfaces. Freestanding: no libc. */
+#ifndef VCG_KERNEL_H
+#define VCG_KERNEL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../abi.h"
+#include "../fmt.h"
+#include "layout.h"
+
+/* Saved by entry.S, in push order reversed. */
+struct trapframe {
+	uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
+	uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;
+	uint64_t vector, error;
+	uint64_t rip, cs, rflags, rsp, ss;
+};
+
+/* ---- low level (x86.h-style helpers) ---- */
+static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
+static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(port)); }
+static inline uint8_t inb(uint16_t port)
+{
+	uint8_t v;
+	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+static inline uint32_t inl(uint16_t port)
+{
+	uint32_t v;
+	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+static inline void write_cr3(uint64_t v) { __asm__ volatile("mov %0, %%cr3" ::"r"(v) : "memory"); }
+static inline uint64_t read_cr2(void)
+{
+	uint64_t v;
+	__asm__ volatile("mov %%cr2, %0" : "=r"(v));
+	return v;
+}
+static inline uint64_t rdmsr(uint32_t msr)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+	return ((uint64_t)hi << 32) | lo;
+}
+static inline void wrmsr(uint32_t msr, uint64_t v)
+{
+	__asm__ volatile("wrmsr" ::"c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
+}
+
+/* ---- lib.c ---- */
+void *memcpy(void *dst, const void *src, size_t n);
+void *memset(void *dst, int c, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
+int strncmp(const char *a, const char *b, size_t n);
+
+/* ---- console.c ---- */
+void console_init(void);
+int console_has_hcall(void);
+void console_write(const char *s, size_t len);
+void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- hcall.c ---- */
+int64_t hcall(uint32_t nr, uint64_t a0, uint64_t a1);
+_Noreturn void vm_exit(int status);
+
+/* ---- mm.c ---- */
+void mm_init(const struct hvm_start_info *si);
+void *page_alloc(void); /* zeroed 4 KiB page, identity-mapped; panics when out */
+uint64_t mm_free_bytes(void);
+
+/* ---- cpu.c ---- */
+extern uint64_t kernel_stack_top;
+void cpu_init(void);
+
+/* ---- task.c ---- */
+struct task;
+struct task *task_create(const char *name, size_t name_len, const char *arg, size_t arg_len,
+			 const void *image, size_t size, int allow_io);
+_Noreturn void sched_start(void);
+void sched_yield_from(struct trapframe *tf);
+void task_exit_from(struct trapframe *tf, int code);
+void task_fault(struct trapframe *tf);
+int task_count(void);
+int task_current_id(void);
+int copy_to_user(uint64_t uaddr, const void *src, size_t len);
+int copy_from_user(void *dst, uint64_t uaddr, size_t len);
+
+/* ---- syscall.c ---- */
+void syscall_dispatch(struct trapframe *tf);
+
+/* ---- programs.c: built-in user programs ---- */
+struct program {
+	const char *name;
+	const uint8_t *image;
+	size_t size;
+};
+const struct program *program_find(const char *name, size_t len);
+extern const struct program programs[];
+extern const int program_count;
+
+/* ---- kernel.c: boot modules ---- */
+int module_count(void);
+const struct hvm_modlist_entry *module_get(int index);
+
+#endif

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/* Constants shared by the guest kernel's assembly and C. */
+#ifndef VCG_LAYOUT_H
+#define VCG_LAYOUT_H
+
+#define KERNEL_CS 0x08
+#define KERNEL_DS 0x10
+#define USER_DS (0x18 | 3)
+#define USER_CS (0x20 | 3)
+#define TSS_SEL 0x30
+/* STAR[63:48]: sysret loads CS = this + 16, SS = this + 8 (both RPL 3). */
+#define STAR_USER_BASE 0x10
+
+#define CR0_PE 0x00000001
+#define CR0_WP 0x00010000
+#define CR0_PG 0x80000000
+#define CR4_PAE 0x00000020
+
+#define MSR_EFER 0xc0000080
+#define MSR_STAR 0xc0000081
+#define MSR_LSTAR 0xc0000082
+#define MSR_FMASK 0xc0000084
+#define EFER_SCE 0x001
+#define EFER_LME 0x100
+#define EFER_NXE 0x800
+
+#define PTE_P 0x001
+#define PTE_W 0x002
+#define PTE_U 0x004
+#define PTE_PWT 0x008
+#define PTE_PCD 0x010
+#define PTE_PS 0x080
+
+#define KERNEL_STACK_SIZE 16384
+
+/* User address space: PML4 slot 1. Image at USER_BASE, stack at the top of the
+ * same 2 MiB page table. */
+#define USER_BASE 0x8000000000
+#define USER_SPAN 0x200000
+#define USER_STACK_PAGES 4
+/* Below the stack: the task's hypercall block and the MMIO doorbell page. */
+#define USER_HCALL_PAGE 506
+#define USER_DOORBELL_PAGE 507
+#define USER_HCALL_VA (USER_BASE + USER_HCALL_PAGE * 4096)
+#define USER_DOORBELL_VA (USER_BASE + USER_DOORBELL_PAGE * 4096)
+
+/* Interrupt vectors. */
+#define VEC_SYSCALL 0x80
+#define VEC_TIMER 0x20
+#define VEC_SPURIOUS 0xff
+
+#endif

@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: MIT
+// Physical pages: a bump allocator over the RAM above the kernel image, below the
+// first boot module. Pages are never freed (tasks live until the VM exits).
+#include "kernel.h"
+
+extern char _end[];
+
+static uint64_t next_page, limit;
+
+void mm_init(const struct hvm_start_info *si)
+{
+	uint64_t start = ((uint64_t)(uintptr_t)_end + 0xfff) & ~0xfffull;
+
+	limit = 0;
+	const struct hvm_memmap_table_entry *mm = (const void *)(uintptr_t)si->memmap_paddr;
+	for (uint32_t i = 0; si->version >= 1 && i < si->memmap_entries; i++)
+		if (mm[i].type == HVM_MEMMAP_TYPE_RAM && mm[i].addr <= start &&
+		    mm[i].addr + mm[i].size > start)
+			limit = mm[i].addr + mm[i].size;
+	if (!limit)
+		panic("no RAM above the kernel at %lx in the memory map", start);
+	/* Keep the boot modules and the start info out of the pool. */
+	const struct hvm_modlist_entry *mod = (const void *)(uintptr_t)si->modlist_paddr;
+	for (uint32_t i = 0; i < si->nr_modules; i++)
+		if (mod[i].paddr >= start && mod[i].paddr < limit)
+			limit = mod[i].paddr & ~0xfffull;
+	if (limit > 0x100000000ull)
+		limit = 0x100000000ull; /* the kernel maps the first 4 GiB */
+	next_page = start;
+}
+
+void *page_alloc(void)
+{
+	if (next_page + 4096 > limit)
+		panic("out of guest memory");
+	void *page = (void *)(uintptr_t)next_page, *d = page;
+	uint64_t n = 512;
+	next_page += 4096;
+	/* One instruction, 512 emulated iterations; PVH does not promise zeroed RAM. */
+	__asm__ volatile("rep stosq" : "+D"(d), "+c"(n) : "a"(0ull) : "memory");
+	return page;
+}
+
+uint64_t mm_free_bytes(void)
+{
+	return limit - next_page;
+}

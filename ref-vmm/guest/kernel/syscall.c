@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: MIT
+// System-call dispatch for CPL3 tasks.
+#include "../syscalls.h"
+#include "kernel.h"
+
+int task_set_fault_handler(uint64_t handler, uint64_t trampoline);
+void task_fault_return(struct trapframe *tf, uint64_t resume_rip);
+int task_arg(char *buf, size_t len);
+
+#define EFAULT 14
+#define EINVAL 22
+#define ENOENT 2
+#define ENOSYS 38
+
+static int64_t sys_write(uint64_t buf, uint64_t len)
+{
+	char kbuf[512];
+	uint64_t done = 0;
+
+	while (done < len) {
+		size_t n = len - done < sizeof(kbuf) ? len - done : sizeof(kbuf);
+		if (copy_from_user(kbuf, buf + done, n))
+			return -EFAULT;
+		console_write(kbuf, n);
+		done += n;
+	}
+	return (int64_t)len;
+}
+
+static int64_t sys_module(uint64_t index, uint64_t buf, uint64_t len, uint64_t offset)
+{
+	const struct hvm_modlist_entry *m = module_get((int)index);
+	if (!m)
+		return -ENOENT;
+	if (!buf)
+		return (int64_t)m->size;
+	if (offset >= m->size)
+		return 0;
+	if (len > m->size - offset)
+		len = m->size - offset;
+	if (copy_to_user(buf, (const void *)(uintptr_t)(m->paddr + offset), len))
+		return -EFAULT;
+	return (int64_t)len;
+}
+
+void syscall_dispatch(struct trapframe *tf)
+{
+	int64_t ret;
+
+	switch (tf->rax) {
+	case SYS_WRITE:
+		ret = sys_write(tf->rdi, tf->rsi);
+		break;
+	case SYS_EXIT:
+		task_exit_from(tf, (int)tf->rdi);
+		return;
+	case SYS_YIELD:
+		tf->rax = 0;
+		sched_yield_from(tf);
+		return;
+	case SYS_GETID:
+		ret = task_current_id();
+		break;
+	case SYS_VM_EXIT:
+		kprintf("kernel: task %d ends the VM with status %d\n", task_current_id(), (int)tf->rdi);
+		vm_exit((int)tf->rdi);
+	case SYS_HCALL_NOP:
+		ret = hcall(VCG_HC_NOP, 0, 0);
+		break;
+	case SYS_HCALL_ECHO:
+		ret = hcall(VCG_HC_ECHO, tf->rdi, 0);
+		break;
+	case SYS_ON_FAULT:
+		ret = task_set_fault_handler(tf->rdi, tf->rsi);
+		break;
+	case SYS_FAULT_RETURN:
+		task_fault_return(tf, tf->rdi);
+		return;
+	case SYS_MODULE:
+		ret = sys_module(tf->rdi, tf->rsi, tf->rdx, tf->r10);
+		break;
+	case SYS_ARG: {
+		char arg[128];
+		int n = task_arg(arg, sizeof(arg));
+		ret = n;
+		if (tf->rdi && copy_to_user(tf->rdi, arg, (size_t)n + 1 <= tf->rsi ? (size_t)n + 1 : tf->rsi))
+			ret = -EFAULT;
+		break;
+	}
+	case SYS_NOP:
+		ret = 0;
+		break;
+	default:
+		ret = -ENOSYS;
+	}
+	tf->rax = (uint64_t)ret;
+}

@@ -1,0 +1,11 @@
+// SPDX-License-Identifier: MIT
+// hello: prints from CPL3 and shows where it runs.
+#include "../user/ulib.h"
+
+int main(int id)
+{
+	uint16_t cs;
+	__asm__ volatile("mov %%cs, %0" : "=r"(cs));
+	printf("hello: task %d running at CPL%d, code at %p\n", id, cs & 3, (void *)main);
+	return 0;
+}

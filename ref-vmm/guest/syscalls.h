@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+/* System calls of the guest kernel: number in %rax, arguments in %rdi, %rsi, %rdx,
+ * %r10, result in %rax (negative: -errno). Reached by `syscall` or `int $0x80`.
+ * Plain #defines: the user crt (assembly) includes this too. */
+#ifndef VCG_SYSCALLS_H
+#define VCG_SYSCALLS_H
+
+#define SYS_WRITE          0   /* (buf, len): console; returns len */
+#define SYS_EXIT           1   /* (code): end this task */
+#define SYS_YIELD          2   /* run the next task */
+#define SYS_GETID          3   /* this task's id */
+#define SYS_VM_EXIT        4   /* (status): end the whole VM now */
+#define SYS_HCALL_NOP      5   /* one hypercall round trip to the VMM from the kernel */
+#define SYS_ON_FAULT       6   /* (handler, trampoline): CPL3 exception handler */
+#define SYS_FAULT_RETURN   7   /* (rip): leave the handler, resume at rip (0 = die) */
+#define SYS_MODULE         8   /* (index, buf, len, offset): read boot module; buf 0 = size */
+#define SYS_ARG            9   /* (buf, len): this task's argument from the command line */
+#define SYS_HCALL_ECHO     10  /* (x): the VMM returns x + 1 */
+#define SYS_NOP            11  /* returns 0 without leaving the guest (kernel-entry cost) */
+
+#endif

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/* The user-program library of the guest runtime: system calls and printing. */
+#ifndef VCG_ULIB_H
+#define VCG_ULIB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../abi.h"
+#include "../fmt.h"
+#include "../kernel/layout.h"
+#include "../syscalls.h"
+
+static inline long syscall4(long nr, long a, long b, long c, long d)
+{
+	register long r10 __asm__("r10") = d;
+	long ret;
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+
+/* The same system call through the int $0x80 gate (compared in the benchmark). */
+static inline long int80(long nr, long a)
+{
+	long ret;
+	__asm__ volatile("int $0x80" : "=a"(ret) : "a"(nr), "D"(a) : "memory");
+	return ret;
+}
+
+static inline uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+/* A hypercall straight from CPL3 through the MMIO doorbell: no guest kernel. */
+extern uint64_t hcall_gpa;
+static inline int64_t hcall_direct(uint32_t nr, uint64_t a0, uint64_t a1)
+{
+	volatile struct vcg_hcall *b = (volatile struct vcg_hcall *)USER_HCALL_VA;
+	b->nr = nr;
+	b->args[0] = a0;
+	b->args[1] = a1;
+	b->ret = -38;
+	*(volatile uint32_t *)USER_DOORBELL_VA = (uint32_t)hcall_gpa;
+	return b->ret;
+}
+
+/* The cheapest round trip to the VMM: a doorbell store of 0 reads no memory. */
+static inline void doorbell_nop(void)
+{
+	*(volatile uint32_t *)USER_DOORBELL_VA = 0;
+}
+
+long write(const void *buf, size_t len);
+_Noreturn void exit(int code);
+void yield(void);
+int task_id(void);
+_Noreturn void vm_exit(int status);
+long module_read(int index, void *buf, size_t len, size_t offset);
+long module_size(int index);
+/* This task's argument (the part after ':' in run=NAME:ARG); "" when none. */
+const char *arg(void);
+long arg_long(long dflt);
+
+/* Fault handler: gets the vector, error code, faulting RIP and address (CR2 for
+ * #PF); returns the RIP to resume at, or 0 to let the task die. */
+typedef uint64_t (*fault_handler_t)(uint64_t vector, uint64_t error, uint64_t rip, uint64_t addr);
+int on_fault(fault_handler_t handler);
+
+int printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+size_t strlen(const char *s);
+int strcmp(const char *a, const char *b);
+
+#endif

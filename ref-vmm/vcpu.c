@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: MIT
+// vCPU: one thread each, a KVM_RUN loop that dispatches port I/O to the devices
+// using only kvm_run's fields (no extra vCPU ioctls on the exit path), and a
+// clear report of anything it cannot handle.
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#include "vmm.h"
+
+int vcpu_create(struct vm *vm, int index)
+{
+	struct vcpu *cpu = &vm->cpus[index];
+
+	cpu->vm = vm;
+	cpu->index = index;
+	cpu->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, index);
+	if (cpu->fd < 0) {
+		vmm_err("KVM_CREATE_VCPU %d: %s", index, strerror(errno));
+		return -errno;
+	}
+	cpu->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, cpu->fd, 0);
+	if (cpu->run == MAP_FAILED) {
+		cpu->run = NULL;
+		vmm_err("mmap of vCPU %d's kvm_run: %s", index, strerror(errno));
+		return -errno;
+	}
+	return x86_setup_cpuid(vm, cpu);
+}
+
+static void dispatch_pio(struct vcpu *cpu)
+{
+	struct kvm_run *run = cpu->run;
+	struct vm *vm = cpu->vm;
+	bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+
+	for (unsigned i = 0; i < vm->npio; i++) {
+		const struct pio_range *r = &vm->pio[i];
+		if (run->io.port >= r->base && run->io.port - r->base < r->len) {
+			/* `rep outs`/`ins` arrive as count back-to-back items. */
+			for (uint32_t k = 0; k < run->io.count; k++)
+				r->fn(vm, r->opaque, run->io.port, is_write, data + k * run->io.size,
+				      run->io.size);
+			return;
+		}
+	}
+	/* Unclaimed ports read as all ones and ignore writes, as on a PC. */
+	if (!is_write)
+		memset(data, 0xff, (size_t)run->io.size * run->io.count);
+}
+
+/* Returns false when no device claims the address (reported as a failure). */
+static bool dispatch_mmio(struct vcpu *cpu)
+{
+	struct kvm_run *run = cpu->run;
+	struct vm *vm = cpu->vm;
+
+	for (unsigned i = 0; i < vm->nmmio; i++) {
+		const struct mmio_range *r = &vm->mmio[i];
+		if (run->mmio.phys_addr >= r->base && run->mmio.phys_addr - r->base < r->len) {
+			r->fn(vm, r->opaque, run->mmio.phys_addr, run->mmio.is_write, run->mmio.data,
+			      run->mmio.len);
+			return true;
+		}
+	}
+	return false;
+}
+
+static const char *exit_name(uint32_t reason)
+{
+	switch (reason) {
+	case KVM_EXIT_UNKNOWN: return "KVM_EXIT_UNKNOWN";
+	case KVM_EXIT_EXCEPTION: return "KVM_EXIT_EXCEPTION";
+	case KVM_EXIT_HYPERCALL: return "KVM_EXIT_HYPERCALL";
+	case KVM_EXIT_DEBUG: return "KVM_EXIT_DEBUG";
+	case KVM_EXIT_HLT: return "KVM_EXIT_HLT";
+	case KVM_EXIT_MMIO: return "KVM_EXIT_MMIO";
+	case KVM_EXIT_SHUTDOWN: return "KVM_EXIT_SHUTDOWN (triple fault)";
+	case KVM_EXIT_FAIL_ENTRY: return "KVM_EXIT_FAIL_ENTRY";
+	case KVM_EXIT_INTERNAL_ERROR: return "KVM_EXIT_INTERNAL_ERROR";
+	case KVM_EXIT_SYSTEM_EVENT: return "KVM_EXIT_SYSTEM_EVENT";
+	default: return "exit";
+	}
+}
+
+/* Error path only: here extra ioctls are fine. Prints the exit, RIP and the bytes there. */
+void vcpu_report_failure(struct vcpu *cpu, const char *what)
+{
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	char bytes[64] = "";
+
+	console_flush();
+	if (ioctl(cpu->fd, KVM_GET_REGS, &regs) < 0 || ioctl(cpu->fd, KVM_GET_SREGS, &sregs) < 0) {
+		vmm_err("vCPU %d: %s (registers unavailable: %s)", cpu->index, what, strerror(errno));
+		return;
+	}
+	uint64_t linear = sregs.cs.base + regs.rip;
+	struct kvm_translation tr = {.linear_address = linear};
+	uint64_t gpa = linear;
+	if ((sregs.cr0 & 0x80000000u) && ioctl(cpu->fd, KVM_TRANSLATE, &tr) == 0 && tr.valid)
+		gpa = tr.physical_address;
+	uint8_t insn[15];
+	size_t n = 0;
+	for (; n < sizeof(insn) && vc_gmem_read(cpu->vm->gmem, gpa + n, &insn[n], 1) == 0; n++)
+		snprintf(bytes + 3 * n, sizeof(bytes) - 3 * n, " %02x", insn[n]);
+	vmm_err("vCPU %d: %s at rip=%#llx (cs=%#x cpl=%d, cr0=%#llx cr3=%#llx), instruction bytes:%s",
+		cpu->index, what, (unsigned long long)regs.rip, sregs.cs.selector, sregs.cs.selector & 3,
+		(unsigned long long)sregs.cr0, (unsigned long long)sregs.cr3, n ? bytes : " (unmapped)");
+}
+
+static void report_exit(struct vcpu *cpu)
+{
+	struct kvm_run *run = cpu->run;
+	char what[160];
+
+	switch (run->exit_reason) {
+	case KVM_EXIT_INTERNAL_ERROR:
+		snprintf(what, sizeof(what), "KVM_EXIT_INTERNAL_ERROR suberror %u%s", run->internal.suberror,
+			 run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ? " (emulation failure)" : "");
+		break;
+	case KVM_EXIT_FAIL_ENTRY:
+		snprintf(what, sizeof(what), "KVM_EXIT_FAIL_ENTRY, hardware reason %#llx",
+			 (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+		break;
+	case KVM_EXIT_MMIO:
+		snprintf(what, sizeof(what), "unhandled MMIO %s of %u bytes at %#llx",
+			 run->mmio.is_write ? "write" : "read", run->mmio.len,
+			 (unsigned long long)run->mmio.phys_addr);
+		break;
+	case KVM_EXIT_SYSTEM_EVENT:
+		snprintf(what, sizeof(what), "system event %u (guest reset or power-off)", run->system_event.type);
+		break;
+	default:
+		snprintf(what, sizeof(what), "unhandled %s (reason %u)", exit_name(run->exit_reason),
+			 run->exit_reason);
+	}
+	vcpu_report_failure(cpu, what);
+}
+
+void *vcpu_thread(void *arg)
+{
+	struct vcpu *cpu = arg;
+	struct vm *vm = cpu->vm;
+	struct kvm_run *run = cpu->run;
+
+	while (!atomic_load_explicit(&vm->stopping, memory_order_relaxed)) {
+		if (ioctl(cpu->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			vmm_err("vCPU %d: KVM_RUN: %s", cpu->index, strerror(errno));
+			vm_stop(vm, 1);
+			break;
+		}
+		cpu->exits++;
+		switch (run->exit_reason) {
+		case KVM_EXIT_IO:
+			dispatch_pio(cpu);
+			break;
+		case KVM_EXIT_MMIO:
+			if (dispatch_mmio(cpu))
+				break;
+			report_exit(cpu);
+			vm_stop(vm, 1);
+			return NULL;
+		case KVM_EXIT_SHUTDOWN:
+			vcpu_report_failure(cpu, "triple fault (KVM_EXIT_SHUTDOWN)");
+			vm_stop(vm, 1);
+			return NULL;
+		default:
+			report_exit(cpu);
+			vm_stop(vm, 1);
+			return NULL;
+		}
+	}
+	return NULL;
+}

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+/* vc-vmm's internal interfaces: the VM, its vCPUs, the port-I/O bus and devices. */
+#ifndef VC_REFVMM_VMM_H
+#define VC_REFVMM_VMM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <linux/kvm.h>
+
+#include <virtcore/gmem.h>
+
+#define VMM_MAX_CPUS 64
+
+struct vm;
+
+/* A port-I/O handler: @data holds @size bytes (1, 2 or 4); on an IN it fills them. */
+typedef void (*pio_fn)(struct vm *vm, void *opaque, uint16_t port, bool is_write, uint8_t *data,
+		       unsigned size);
+
+/* An MMIO handler: same contract, @addr is the guest-physical address. */
+typedef void (*mmio_fn)(struct vm *vm, void *opaque, uint64_t addr, bool is_write, uint8_t *data,
+			unsigned size);
+
+struct mmio_range {
+	uint64_t base, len;
+	mmio_fn fn;
+	void *opaque;
+};
+
+struct pio_range {
+	uint16_t base, len;
+	pio_fn fn;
+	void *opaque;
+};
+
+struct vcpu {
+	struct vm *vm;
+	int index;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	uint64_t exits; /* exits handled in user space */
+};
+
+struct vm {
+	int kvm_fd, vm_fd;
+	size_t run_size;
+	vc_gmem_t *gmem;
+	void *ram;           /* one anonymous mapping */
+	uint64_t ram_size;   /* bytes of guest RAM */
+	uint64_t low_size;   /* of which below the 3 GiB hole */
+
+	unsigned ncpus;
+	struct vcpu cpus[VMM_MAX_CPUS];
+
+	struct pio_range pio[16];
+	unsigned npio;
+	struct mmio_range mmio[8];
+	unsigned nmmio;
+
+	/* Set once by whichever vCPU ends the VM; the main thread waits for it. */
+	pthread_mutex_t lock;
+	pthread_cond_t stopped_cv;
+	bool stopped;
+	int exit_status;
+	atomic_bool stopping;
+	const char *guest_name;
+};
+
+/* vm.c */
+int vm_create(struct vm *vm, uint64_t ram_bytes, unsigned ncpus);
+void vm_destroy(struct vm *vm);
+void vm_register_pio(struct vm *vm, uint16_t base, uint16_t len, pio_fn fn, void *opaque);
+void vm_register_mmio(struct vm *vm, uint64_t base, uint64_t len, mmio_fn fn, void *opaque);
+/* Ends the VM with @status (first caller wins); safe from any vCPU thread. */
+void vm_stop(struct vm *vm, int status);
+int vm_run(struct vm *vm);
+
+/* vcpu.c */
+int vcpu_create(struct vm *vm, int index);
+void *vcpu_thread(void *arg);
+void vcpu_report_failure(struct vcpu *cpu, const char *what);
+
+/* arch/x86/cpu-setup.c */
+int x86_setup_cpuid(struct vm *vm, struct vcpu *cpu);
+int x86_setup_pvh_regs(struct vcpu *cpu, uint32_t entry, uint32_t start_info);
+
+/* devices */
+void console_init(void);
+void console_restore(void);
+void console_write(const char *buf, size_t len);
+void console_flush(void);
+int serial_init(struct vm *vm);
+void exit_dev_init(struct vm *vm);
+void hcall_dev_init(struct vm *vm);
+
+/* Messages: "vc-vmm: ..." on stderr. */
+void vmm_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif
