@@ -4,7 +4,7 @@
 // Command line: `run=PROG[:ARG][,PROG[:ARG]...]` picks the tasks (built-in
 // programs by name, or `module<N>` for boot module N as a flat binary loaded at
 // USER_BASE); `iopl` lets tasks issue port I/O themselves (hardware KVM; kvm_pvm
-// ignores IOPL); `kbench=N` times N hypercalls from CPL0 first; `quiet` skips the
+// ignores IOPL); `crash=triple|int3` fails on purpose; `kbench=N` times N hypercalls from CPL0 first; `quiet` skips the
 // banner.
 #include "kernel.h"
 
@@ -108,6 +108,21 @@ static void kernel_bench(const char *arg, size_t len)
 		(t1 - t0) / (uint64_t)n, (t2 - t1) / (uint64_t)n);
 }
 
+/* crash=triple|int3: fail on purpose, so tests see how the VMM reports it. */
+static void crash(const char *how, size_t len)
+{
+	if (len == 6 && !strncmp(how, "triple", 6)) {
+		struct {
+			uint16_t limit;
+			uint64_t base;
+		} __attribute__((packed)) none = {0, 0};
+		__asm__ volatile("lidt %0; ud2" ::"m"(none)); /* #UD -> #DF -> shutdown */
+	} else if (len == 4 && !strncmp(how, "int3", 4)) {
+		__asm__ volatile("int3"); /* kvm_pvm: emulation failure; hardware: #BP, a panic */
+	}
+	panic("crash=%.*s: unknown way to crash", (int)len, how);
+}
+
 void kmain(uint64_t start_info_paddr);
 void kmain(uint64_t start_info_paddr)
 {
@@ -127,6 +142,9 @@ void kmain(uint64_t start_info_paddr)
 			console_has_hcall() ? "hypercall" : "COM1", module_count(), mm_free_bytes() / 1024,
 			cmdline);
 
+	const char *how = cmdline_value(cmdline, "crash=", &len);
+	if (how)
+		crash(how, len);
 	const char *kb = cmdline_value(cmdline, "kbench=", &len);
 	if (kb)
 		kernel_bench(kb, len);

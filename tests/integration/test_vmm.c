@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: MIT
+// vc-vmm end to end: boots the bundled guest with one guest program per test and
+// checks what it prints and the status it exits with. Needs /dev/kvm; each test
+// skips with the reason when it cannot be opened.
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "elf_builder.h"
+
+struct result {
+	int status; /* exit status, or 128 + signal */
+	char out[65536], err[8192];
+};
+
+static void need_kvm(void)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		cr_skip_test("no usable /dev/kvm (%s): vc-vmm cannot run here", strerror(errno));
+	close(fd);
+}
+
+static const char *env(const char *name)
+{
+	const char *v = getenv(name);
+	if (!v)
+		cr_skip_test("%s is not set (run through meson test)", name);
+	return v;
+}
+
+static void slurp(FILE *f, char *buf, size_t cap)
+{
+	rewind(f);
+	size_t n = fread(buf, 1, cap - 1, f);
+	buf[n] = 0;
+}
+
+/* Runs vc-vmm with the NULL-terminated arguments; a 60 s alarm bounds it. */
+static void run(struct result *r, ...)
+{
+	const char *argv[32] = {env("VC_VMM")};
+	int argc = 1;
+	va_list ap;
+	va_start(ap, r);
+	for (const char *a; (a = va_arg(ap, const char *)) && argc < 31;)
+		argv[argc++] = a;
+	va_end(ap);
+	argv[argc] = NULL;
+
+	FILE *out = tmpfile(), *err = tmpfile();
+	cr_assert(out && err);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		dup2(fileno(out), 1);
+		dup2(fileno(err), 2);
+		int devnull = open("/dev/null", O_RDONLY);
+		dup2(devnull, 0);
+		alarm(60);
+		execv(argv[0], (char **)argv);
+		_exit(127);
+	}
+	int ws;
+	cr_assert_eq(waitpid(pid, &ws, 0), pid);
+	r->status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+	slurp(out, r->out, sizeof(r->out));
+	slurp(err, r->err, sizeof(r->err));
+	fclose(out);
+	fclose(err);
+}
+
+#define assert_has(hay, needle) \
+	cr_assert(strstr(hay, needle), "expected \"%s\" in:\n%s", needle, hay)
+
+static struct result r;
+
+Test(vmm, boots_the_default_demo)
+{
+	need_kvm();
+	run(&r, "--kernel", env("VC_GUEST"), NULL);
+	cr_assert_eq(r.status, 0, "status %d\nstdout:\n%s\nstderr:\n%s", r.status, r.out, r.err);
+	assert_has(r.out, "vc-guest: long mode");
+	assert_has(r.out, "hello: task 0 running at CPL3");
+	assert_has(r.out, "isolate: task 1 still reads \"red\"");
+	assert_has(r.out, "isolate: task 2 still reads \"blue\"");
+	assert_has(r.out, "fault: recovered from #UD, #GP, #PF and #BP: yes");
+	assert_has(r.out, "kernel: all 6 tasks exited, status 0");
+}
+
+Test(vmm, switches_between_tasks)
+{
+	need_kvm();
+	run(&r, "--kernel", env("VC_GUEST"), "--append", "run=counter:3,counter:3 quiet", NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	/* Each yield hands the CPU to the other task: strictly alternating steps. */
+	const char *order[] = {"task 0 step 1/3", "task 1 step 1/3", "task 0 step 2/3",
+			       "task 1 step 2/3", "task 0 step 3/3", "task 1 step 3/3"};
+	const char *at = r.out;
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		const char *p = strstr(at, order[i]);
+		cr_assert(p, "\"%s\" missing or out of order in:\n%s", order[i], r.out);
+		at = p;
+	}
+}
+
+Test(vmm, separate_address_spaces)
+{
+	need_kvm();
+	run(&r, "--kernel", env("VC_GUEST"), "--append", "run=isolate:aa,isolate:bb,isolate:cc quiet", NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	assert_has(r.out, "task 0 still reads \"aa\"");
+	assert_has(r.out, "task 1 still reads \"bb\"");
+	assert_has(r.out, "task 2 still reads \"cc\"");
+}
+
+Test(vmm, cpl3_exception_recovered_or_fatal)
+{
+	need_kvm();
+	run(&r, "--kernel", env("VC_GUEST"), "--append", "run=fault quiet", NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	assert_has(r.out, "caught vector 14 error 7");
+	assert_has(r.out, "recovered from #UD, #GP, #PF and #BP: yes");
+
+	run(&r, "--kernel", env("VC_GUEST"), "--append", "run=fault:die,hello quiet", NULL);
+	cr_assert_eq(r.status, 128 + 14, "a task killed by #PF exits 142: %s%s", r.out, r.err);
+	assert_has(r.out, "#PF at rip=");
+	cr_assert_null(strstr(r.out, "still alive"));
+	assert_has(r.out, "hello: task 1"); /* the other task still ran */
+}
+
+Test(vmm, hypercalls_reach_the_vmm)
+{
+	need_kvm();
+	run(&r, "--kernel", env("VC_GUEST"), "--append", "run=hcall:20 kbench=20 quiet", NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	assert_has(r.out, "kbench: port-nop");
+	assert_has(r.out, "hcall: mmio-doorbell");
+	assert_has(r.out, "hcall: 20 round trips per path done");
+	cr_assert_null(strstr(r.out, "failed"), "%s", r.out);
+}
+
+Test(vmm, passes_a_boot_module_through)
+{
+	need_kvm();
+	char path[] = "/tmp/vc-module-XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	char data[5000];
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < sizeof(data); i++) {
+		data[i] = i < 19 ? "boot module, line 1"[i] : i == 19 ? '\n' : (char)('a' + i % 26);
+		h = (h ^ (uint8_t)data[i]) * 0x100000001b3ull;
+	}
+	cr_assert_eq(write(fd, data, sizeof(data)), (ssize_t)sizeof(data));
+	close(fd);
+	run(&r, "--kernel", env("VC_GUEST"), "--module", path, "--append", "run=module:0 quiet", NULL);
+	unlink(path);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	char expect[160];
+	snprintf(expect, sizeof(expect), "module: 0: 5000 bytes, fnv1a64 %016llx, first line \"boot module, line 1\"",
+		 (unsigned long long)h);
+	assert_has(r.out, expect);
+}
+
+Test(vmm, exits_with_the_chosen_status)
+{
+	need_kvm();
+	run(&r, "--kernel", env("VC_GUEST"), "--append", "run=exit:42 quiet", NULL);
+	cr_assert_eq(r.status, 42, "%s%s", r.out, r.err);
+	run(&r, "--kernel", env("VC_GUEST"), "--append", "run=exit:0,hello quiet", NULL);
+	cr_assert_eq(r.status, 0);
+	cr_assert_null(strstr(r.out, "hello:"), "the VM ended before the second task");
+}
+
+Test(vmm, runs_with_more_vcpus_and_memory)
+{
+	need_kvm();
+	run(&r, "--kernel", env("VC_GUEST"), "--cpus", "2", "--mem", "256M", "--append", "run=hello", NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	assert_has(r.out, "hello: task 0");
+}
+
+Test(vmm, reports_guest_failures)
+{
+	need_kvm();
+	run(&r, "--kernel", env("VC_GUEST"), "--append", "crash=triple quiet", NULL);
+	cr_assert_eq(r.status, 1, "%s%s", r.out, r.err);
+	assert_has(r.err, "triple fault");
+	assert_has(r.err, "rip=");
+
+	/* int3 at CPL0: an emulation failure on kvm_pvm, a guest panic on hardware KVM. */
+	run(&r, "--kernel", env("VC_GUEST"), "--append", "crash=int3 quiet", NULL);
+	cr_assert_neq(r.status, 0);
+	cr_assert(strstr(r.err, "instruction bytes: cc") || strstr(r.out, "PANIC: #BP"),
+		  "stdout:\n%s\nstderr:\n%s", r.out, r.err);
+
+	run(&r, "--kernel", env("VC_GUEST"), "--append", "run=nosuchprogram", NULL);
+	cr_assert_eq(r.status, 126);
+	assert_has(r.out, "unknown program 'nosuchprogram'");
+}
+
+static const char *write_temp(const void *data, size_t len)
+{
+	static char path[64];
+	snprintf(path, sizeof(path), "/tmp/vc-kernel-XXXXXX");
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, data, len), (ssize_t)len);
+	close(fd);
+	return path;
+}
+
+Test(vmm, clear_errors_for_bad_input)
+{
+	run(&r, "--kernel", "/nonexistent/kernel.elf", NULL);
+	cr_assert_eq(r.status, 1);
+	assert_has(r.err, "vc-vmm: /nonexistent/kernel.elf: No such file or directory");
+
+	const char *p = write_temp("#!/bin/sh\necho hi\n", 18);
+	run(&r, "--kernel", p, NULL);
+	unlink(p);
+	cr_assert_eq(r.status, 1);
+	assert_has(r.err, "not an ELF file");
+
+	static uint8_t elf[65536];
+	struct eb_opts o = {.nseg = 1, .no_note = 1};
+	o.seg[0] = (struct eb_seg){0x100000, 0x100, 0x1000, -1, 0};
+	p = write_temp(elf, eb_build(elf, sizeof(elf), &o));
+	run(&r, "--kernel", p, NULL);
+	unlink(p);
+	cr_assert_eq(r.status, 1);
+	assert_has(r.err, "no PVH entry note");
+
+	o.no_note = 0;
+	o.seg[0] = (struct eb_seg){0x100000, 0x100, 0x10000000, -1, 0}; /* 256 MiB of bss */
+	p = write_temp(elf, eb_build(elf, sizeof(elf), &o));
+	run(&r, "--kernel", p, "--mem", "64M", NULL);
+	unlink(p);
+	cr_assert_eq(r.status, 1);
+	assert_has(r.err, "too little memory");
+
+	run(&r, "--kernel", env("VC_GUEST"), "--mem", "1M", NULL);
+	cr_assert_eq(r.status, 2);
+	assert_has(r.err, "--mem 1M");
+
+	char big[] = "/tmp/vc-bigmod-XXXXXX";
+	int fd = mkstemp(big);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, 4 << 20), 0); /* sparse 4 MiB */
+	close(fd);
+	run(&r, "--kernel", env("VC_GUEST"), "--mem", "3M", "--module", big, NULL);
+	unlink(big);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	assert_has(r.err, "does not fit");
+
+	run(&r, NULL);
+	cr_assert_eq(r.status, 2);
+	assert_has(r.err, "--kernel ELF is required");
+	run(&r, "--cpus", "0", "--kernel", env("VC_GUEST"), NULL);
+	cr_assert_eq(r.status, 2);
+	run(&r, "--help", NULL);
+	cr_assert_eq(r.status, 0);
+	assert_has(r.out, "Usage: vc-vmm --kernel ELF");
+}
