@@ -39,8 +39,24 @@ static void set_gate(int vec, const void *fn, int dpl)
 	};
 }
 
+/* The legacy 8259 PICs: moved off the exception vectors (a BIOS leaves IRQ 0 on
+ * vector 8, #DF) to 32-47, and masked; nothing here uses them yet. */
+static void pic_init(void)
+{
+	static const uint8_t seq[][2] = {
+		{0x20, 0x11}, {0xa0, 0x11}, /* ICW1: init, ICW4 follows */
+		{0x21, 0x20}, {0xa1, 0x28}, /* ICW2: vector bases */
+		{0x21, 0x04}, {0xa1, 0x02}, /* ICW3: cascade on IRQ 2 */
+		{0x21, 0x01}, {0xa1, 0x01}, /* ICW4: 8086 mode */
+		{0x21, 0xff}, {0xa1, 0xff}, /* mask everything */
+	};
+	for (unsigned i = 0; i < sizeof(seq) / sizeof(seq[0]); i++)
+		outb(seq[i][0], seq[i][1]);
+}
+
 void cpu_init(void)
 {
+	pic_init();
 	kernel_stack_top = (uint64_t)(uintptr_t)boot_stack_top;
 	tss.rsp[0] = kernel_stack_top;
 	tss.iopb = sizeof(tss);
@@ -93,5 +109,10 @@ void trap(struct trapframe *tf)
 	if (tf->vector < 32)
 		panic("%s in the kernel: rip=%lx error=%lx cr2=%lx", exception_name(tf->vector), tf->rip,
 		      tf->error, read_cr2());
-	/* Interrupts: nothing is wired yet beyond acknowledging spurious ones. */
+	/* Interrupts 32-47 (PIC) and spurious ones: acknowledge and go on. */
+	if (tf->vector >= 32 && tf->vector < 48) {
+		if (tf->vector >= 40)
+			outb(0xa0, 0x20);
+		outb(0x20, 0x20);
+	}
 }

@@ -13,7 +13,10 @@ static uint64_t per_call(uint64_t t0, long n)
 int main(void)
 {
 	long n = arg_long(1000);
-	if (syscall4(SYS_HCALL_ECHO, 41, 0, 0, 0) != 42) {
+	/* Under another VMM (QEMU) only the timings mean something: the doorbell and
+	 * the port are unassigned there, so the echo checks are skipped. */
+	int vc_vmm = *(volatile uint32_t *)USER_DOORBELL_VA == VCG_HCALL_MAGIC;
+	if (vc_vmm && syscall4(SYS_HCALL_ECHO, 41, 0, 0, 0) != 42) {
 		printf("hcall: echo failed\n");
 		return 1;
 	}
@@ -29,7 +32,7 @@ int main(void)
 	for (long i = 0; i < n; i++)
 		int80(SYS_HCALL_NOP, 0);
 	printf("hcall: int80+hypercall %lu tsc/call\n", per_call(t0, n));
-	if (hcall_direct(VCG_HC_ECHO, 99, 0) != 100) {
+	if (vc_vmm && hcall_direct(VCG_HC_ECHO, 99, 0) != 100) {
 		printf("hcall: MMIO doorbell echo failed\n");
 		return 1;
 	}
@@ -41,6 +44,6 @@ int main(void)
 	for (long i = 0; i < n; i++)
 		hcall_direct(VCG_HC_NOP, 0, 0);
 	printf("hcall: mmio-hcall-block %lu tsc/call\n", per_call(t0, n));
-	printf("hcall: %ld round trips per path done\n", n);
+	printf("hcall: %ld round trips per path done%s\n", n, vc_vmm ? "" : " (not vc-vmm: unchecked)");
 	return 0;
 }

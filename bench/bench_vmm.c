@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: MIT
+// vc-vmm against its peers, one run, side by side:
+//  1. boot: process start to the guest's first console line and to its exit,
+//     vc-vmm vs. QEMU (-M microvm and -M pc, -accel kvm) booting the same ELF;
+//  2. exit round trip from guest CPL0: vc-vmm's hypercall port vs. a bare KVM_RUN
+//     loop in this process (KVM's own cost) vs. QEMU handling the same port write;
+//  3. from a CPL3 task: every path the guest runtime has, in vc-vmm and QEMU.
+// Paths come from VC_VMM and VC_GUEST (meson sets them). QEMU rows are skipped,
+// saying so, when qemu-system-x86_64 is not installed.
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <virtcore/timerpage.h>
+
+#include "harness.h"
+
+static const char *vmm, *guest;
+static double ns_per_tsc;
+static int have_qemu;
+
+#define MAX_RUNS 32
+#define OUT_MAX 65536
+
+/* One child run: its stdout, and when its first line and its exit happened. */
+struct run {
+	char out[OUT_MAX];
+	size_t len;
+	double first_line_ns, exit_ns;
+	int status;
+};
+
+static int spawn(const char *const argv[], struct run *r)
+{
+	int p[2];
+	if (pipe(p) < 0)
+		return -errno;
+	uint64_t t0 = vcb_now_ns();
+	pid_t pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		dup2(p[1], 1);
+		int devnull = open("/dev/null", O_RDWR);
+		dup2(devnull, 0);
+		dup2(devnull, 2);
+		close(p[0]);
+		alarm(120);
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(p[1]);
+	r->len = 0;
+	r->first_line_ns = -1;
+	for (;;) {
+		ssize_t n = read(p[0], r->out + r->len, OUT_MAX - 1 - r->len);
+		if (n <= 0)
+			break;
+		if (r->first_line_ns < 0 && memchr(r->out + r->len, '\n', (size_t)n))
+			r->first_line_ns = (double)(vcb_now_ns() - t0);
+		r->len += (size_t)n;
+		if (r->len == OUT_MAX - 1)
+			break;
+	}
+	r->out[r->len] = 0;
+	close(p[0]);
+	int ws;
+	waitpid(pid, &ws, 0);
+	r->exit_ns = (double)(vcb_now_ns() - t0);
+	r->status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+	return 0;
+}
+
+enum peer { PEER_VCVMM, PEER_QEMU_MICROVM, PEER_QEMU_PC };
+static const char *const peer_names[] = {"vc-vmm", "qemu -M microvm -accel kvm", "qemu -M pc -accel kvm"};
+
+static int boot(enum peer peer, const char *append, struct run *r)
+{
+	if (peer == PEER_VCVMM) {
+		const char *argv[] = {vmm, "--kernel", guest, "--mem", "64M", "--append", append, NULL};
+		return spawn(argv, r);
+	}
+	const char *argv[] = {"qemu-system-x86_64", "-M",
+			peer == PEER_QEMU_PC ? "pc" : "microvm,x-option-roms=off,rtc=off",
+			"-accel", "kvm", "-m", "64M", "-nodefaults", "-no-user-config", "-nographic",
+			"-serial", "stdio", "-device", "isa-debug-exit,iobase=0x501,iosize=1",
+			"-kernel", guest, "-append", append, NULL};
+	return spawn(argv, r);
+}
+
+/* "prefix N tsc/call" in the output, as nanoseconds; -1 if absent. */
+static double parse_tsc(const char *out, const char *prefix)
+{
+	const char *p = strstr(out, prefix);
+	if (!p)
+		return -1;
+	return strtod(p + strlen(prefix), NULL) * ns_per_tsc;
+}
+
+static void bench_boot(void)
+{
+	unsigned runs = vcb_cfg.quick ? 1 : 10;
+	struct vcb_table *first = vcb_table_new("vmm", "boot: process start to the guest's first console line (ns/boot)",
+						peer_names[PEER_QEMU_MICROVM]);
+	struct vcb_table *done = vcb_table_new("vmm", "boot: process start to exit, 6 CPL3 tasks run (ns/boot)",
+					       peer_names[PEER_QEMU_MICROVM]);
+	for (int peer = 0; peer < 3; peer++) {
+		if (peer != PEER_VCVMM && (!have_qemu || (vcb_cfg.quick && peer == PEER_QEMU_PC)))
+			continue; /* -M pc boots through SeaBIOS: seconds, not for a smoke run */
+		double a[MAX_RUNS], b[MAX_RUNS];
+		unsigned n = 0;
+		for (unsigned i = 0; i < runs; i++) {
+			static struct run r;
+			if (boot((enum peer)peer, "", &r) || r.first_line_ns < 0) {
+				fprintf(stderr, "bench_vmm: %s did not boot the guest\n", peer_names[peer]);
+				continue;
+			}
+			if (!strstr(r.out, "all 6 tasks exited, status 0"))
+				fprintf(stderr, "bench_vmm: %s: the guest did not finish:\n%s\n", peer_names[peer], r.out);
+			a[n] = r.first_line_ns;
+			b[n++] = r.exit_ns;
+		}
+		struct vcb_stats s;
+		vcb_stats_compute(a, n, &s);
+		vcb_add(first, peer_names[peer], &s);
+		vcb_stats_compute(b, n, &s);
+		vcb_add(done, peer_names[peer], &s);
+	}
+	vcb_table_finish(first, stdout);
+	vcb_table_finish(done, stdout);
+}
+
+/* ---- a bare KVM_RUN loop: the least any VMM can pay per port exit ---- */
+
+static double bare_kvm_ns(int mmio, unsigned iters)
+{
+	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm < 0)
+		return -1;
+	int vmfd = ioctl(kvm, KVM_CREATE_VM, 0);
+	size_t mem_size = 1 << 20;
+	uint8_t *mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/* 32-bit code at 0x1000: mov edx, 0x510; xor eax, eax; 1: out dx, eax (or mov [0xfe000000], eax); jmp 1b */
+	static const uint8_t pio[] = {0xba, 0x10, 0x05, 0, 0, 0x31, 0xc0, 0xef, 0xeb, 0xfd};
+	static const uint8_t mm[] = {0xba, 0x10, 0x05, 0, 0, 0x31, 0xc0, 0xa3, 0, 0, 0, 0xfe, 0xeb, 0xf9};
+	memcpy(mem + 0x1000, mmio ? mm : pio, mmio ? sizeof(mm) : sizeof(pio));
+	struct kvm_userspace_memory_region region = {.memory_size = mem_size,
+						     .userspace_addr = (uint64_t)(uintptr_t)mem};
+	ioctl(vmfd, KVM_SET_USER_MEMORY_REGION, &region);
+	ioctl(vmfd, KVM_CREATE_IRQCHIP, 0);
+	int cpu = ioctl(vmfd, KVM_CREATE_VCPU, 0);
+	int run_size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+	struct kvm_run *run = mmap(NULL, (size_t)run_size, PROT_READ | PROT_WRITE, MAP_SHARED, cpu, 0);
+	struct kvm_sregs sregs;
+	ioctl(cpu, KVM_GET_SREGS, &sregs);
+	struct kvm_segment code = {.limit = 0xffffffff, .selector = 8, .type = 0xb, .present = 1,
+				   .db = 1, .s = 1, .g = 1};
+	struct kvm_segment data = code;
+	data.type = 3;
+	data.selector = 16;
+	sregs.cs = code;
+	sregs.ds = sregs.es = sregs.ss = sregs.fs = sregs.gs = data;
+	sregs.cr0 = 0x11;
+	ioctl(cpu, KVM_SET_SREGS, &sregs);
+	struct kvm_regs regs = {.rip = 0x1000, .rflags = 2};
+	ioctl(cpu, KVM_SET_REGS, &regs);
+
+	double ns = -1;
+	uint64_t t0 = 0;
+	for (unsigned i = 0; i < iters + 50; i++) {
+		if (i == 50)
+			t0 = vcb_now_ns(); /* after a warm-up */
+		if (ioctl(cpu, KVM_RUN, 0) < 0 ||
+		    run->exit_reason != (mmio ? KVM_EXIT_MMIO : KVM_EXIT_IO)) {
+			fprintf(stderr, "bench_vmm: bare loop: unexpected exit %u\n", run->exit_reason);
+			goto out;
+		}
+	}
+	ns = (double)(vcb_now_ns() - t0) / iters;
+out:
+	munmap(run, (size_t)run_size);
+	munmap(mem, mem_size);
+	close(cpu);
+	close(vmfd);
+	close(kvm);
+	return ns;
+}
+
+struct path {
+	const char *label, *prefix;
+};
+
+static void table_from_runs(struct vcb_table *t, const char *peer, const struct path *paths, size_t npaths,
+			    struct run *runs, unsigned nruns)
+{
+	for (size_t k = 0; k < npaths; k++) {
+		double v[MAX_RUNS];
+		unsigned n = 0;
+		for (unsigned i = 0; i < nruns; i++) {
+			double ns = parse_tsc(runs[i].out, paths[k].prefix);
+			if (ns >= 0)
+				v[n++] = ns;
+		}
+		if (!n)
+			continue;
+		char name[160];
+		snprintf(name, sizeof(name), "%s: %s", peer, paths[k].label);
+		struct vcb_stats s;
+		vcb_stats_compute(v, n, &s);
+		vcb_add(t, name, &s);
+	}
+}
+
+static void bench_round_trips(void)
+{
+	unsigned runs = vcb_cfg.quick ? 1 : 5, iters = vcb_cfg.quick ? 50 : 2000;
+	char append[128];
+	snprintf(append, sizeof(append), "quiet kbench=%u run=hcall:%u", iters, iters);
+
+	static struct run vc[MAX_RUNS], qemu[MAX_RUNS];
+	unsigned nq = 0;
+	for (unsigned i = 0; i < runs; i++) {
+		if (boot(PEER_VCVMM, append, &vc[i]) || vc[i].status != 0)
+			fprintf(stderr, "bench_vmm: vc-vmm round-trip run failed (status %d):\n%s\n", vc[i].status,
+				vc[i].out);
+		if (have_qemu && boot(PEER_QEMU_MICROVM, append, &qemu[nq]) == 0)
+			nq++;
+	}
+
+	struct vcb_table *t = vcb_table_new("vmm", "exit round trip from guest CPL0 (ns/round trip)",
+					    "bare KVM_RUN loop: out (KVM's own cost)");
+	struct vcb_stats s;
+	double v[MAX_RUNS];
+	for (int mmio = 0; mmio < 2; mmio++) {
+		unsigned n = 0;
+		for (unsigned i = 0; i < runs; i++) {
+			double ns = bare_kvm_ns(mmio, iters);
+			if (ns > 0)
+				v[n++] = ns;
+		}
+		vcb_stats_compute(v, n, &s);
+		vcb_add(t, mmio ? "bare KVM_RUN loop: MMIO store" : "bare KVM_RUN loop: out (KVM's own cost)", &s);
+	}
+	static const struct path cpl0[] = {
+		{"out 0 to the hypercall port (no-op)", "kbench: port-nop "},
+		{"hypercall through a block (C helper, emulated)", "kbench: port-hcall-block "},
+	};
+	table_from_runs(t, "vc-vmm", cpl0, 2, vc, runs);
+	table_from_runs(t, "qemu microvm", cpl0, 1, qemu, nq);
+	vcb_table_finish(t, stdout);
+
+	static const struct path cpl3[] = {
+		{"MMIO doorbell store from CPL3", "hcall: mmio-doorbell "},
+		{"MMIO doorbell + hypercall block", "hcall: mmio-hcall-block "},
+		{"syscall -> guest kernel -> out", "hcall: syscall+hypercall "},
+		{"int $0x80 -> guest kernel -> out", "hcall: int80+hypercall "},
+		{"syscall -> guest kernel, no exit", "hcall: syscall-only "},
+	};
+	t = vcb_table_new("vmm", "round trip from a CPL3 task (ns/round trip)",
+			  "vc-vmm: MMIO doorbell store from CPL3");
+	table_from_runs(t, "vc-vmm", cpl3, 5, vc, runs);
+	table_from_runs(t, "qemu microvm", cpl3, 1, qemu, nq);
+	vcb_table_finish(t, stdout);
+}
+
+int main(int argc, char **argv)
+{
+	vcb_init(argc, argv);
+	vmm = getenv("VC_VMM");
+	guest = getenv("VC_GUEST");
+	if (!vmm || !guest) {
+		fprintf(stderr, "bench_vmm: set VC_VMM and VC_GUEST (meson test --benchmark does)\n");
+		return 1;
+	}
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		printf("bench_vmm: skipped: no usable /dev/kvm (%s)\n", strerror(errno));
+		return 0;
+	}
+	close(fd);
+	uint64_t hz;
+	uint32_t source;
+	if (vc_timerpage_calibrate_tsc(&hz, &source) || !hz) {
+		fprintf(stderr, "bench_vmm: cannot calibrate the TSC\n");
+		return 1;
+	}
+	ns_per_tsc = 1e9 / (double)hz;
+	have_qemu = system("command -v qemu-system-x86_64 >/dev/null 2>&1") == 0;
+	if (!have_qemu)
+		printf("bench_vmm: qemu-system-x86_64 not installed: QEMU rows skipped (scripts/setup installs it)\n");
+	signal(SIGPIPE, SIG_IGN);
+	bench_boot();
+	bench_round_trips();
+	return 0;
+}
