@@ -84,9 +84,11 @@ static inline size_t eb_build(uint8_t *buf, size_t cap, const struct eb_opts *o)
 				data += (filesz + 15) & ~15ull;
 			}
 		}
-		uint8_t *p = buf + phoff + i * phsz;
-		if (phoff + (i + 1) * phsz > cap)
+		/* A hostile phoff points outside the buffer: the header then says so, and
+		 * no program header is written (written without overflowing). */
+		if (phoff > cap || (i + 1) * phsz > cap - phoff)
 			break;
+		uint8_t *p = buf + phoff + i * phsz;
 		if (o->elf32) {
 			Elf32_Phdr ph = {.p_type = type, .p_offset = (uint32_t)off, .p_vaddr = (uint32_t)paddr,
 					 .p_paddr = (uint32_t)paddr, .p_filesz = (uint32_t)filesz,
