@@ -200,7 +200,6 @@ int main(int argc, char **argv)
 	}
 
 	static struct vm vm;
-	vm.guest_name = kernel_path;
 	int status = 1;
 	if (vm_create(&vm, mem, ncpus))
 		goto out;

@@ -155,7 +155,6 @@ void *vcpu_thread(void *arg)
 			vm_stop(vm, 1);
 			break;
 		}
-		cpu->exits++;
 		switch (run->exit_reason) {
 		case KVM_EXIT_IO:
 			dispatch_pio(cpu);

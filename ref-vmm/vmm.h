@@ -42,7 +42,6 @@ struct vcpu {
 	int fd;
 	struct kvm_run *run;
 	pthread_t thread;
-	uint64_t exits; /* exits handled in user space */
 };
 
 struct vm {
@@ -67,7 +66,6 @@ struct vm {
 	bool stopped;
 	int exit_status;
 	atomic_bool stopping;
-	const char *guest_name;
 };
 
 /* vm.c */

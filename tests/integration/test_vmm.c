@@ -80,6 +80,17 @@ static void run(struct result *r, ...)
 #define assert_has(hay, needle) \
 	cr_assert(strstr(hay, needle), "expected \"%s\" in:\n%s", needle, hay)
 
+static const char *write_temp(const void *data, size_t len)
+{
+	static char path[64];
+	snprintf(path, sizeof(path), "/tmp/vc-test-XXXXXX");
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, data, len), (ssize_t)len);
+	close(fd);
+	return path;
+}
+
 static struct result r;
 
 Test(vmm, boots_the_default_demo)
@@ -150,17 +161,13 @@ Test(vmm, hypercalls_reach_the_vmm)
 Test(vmm, passes_a_boot_module_through)
 {
 	need_kvm();
-	char path[] = "/tmp/vc-module-XXXXXX";
-	int fd = mkstemp(path);
-	cr_assert_geq(fd, 0);
 	char data[5000];
 	uint64_t h = 0xcbf29ce484222325ull;
 	for (size_t i = 0; i < sizeof(data); i++) {
 		data[i] = i < 19 ? "boot module, line 1"[i] : i == 19 ? '\n' : (char)('a' + i % 26);
 		h = (h ^ (uint8_t)data[i]) * 0x100000001b3ull;
 	}
-	cr_assert_eq(write(fd, data, sizeof(data)), (ssize_t)sizeof(data));
-	close(fd);
+	const char *path = write_temp(data, sizeof(data));
 	run(&r, "--kernel", env("VC_GUEST"), "--module", path, "--append", "run=module:0 quiet", NULL);
 	unlink(path);
 	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
@@ -205,17 +212,6 @@ Test(vmm, reports_guest_failures)
 	run(&r, "--kernel", env("VC_GUEST"), "--append", "run=nosuchprogram", NULL);
 	cr_assert_eq(r.status, 126);
 	assert_has(r.out, "unknown program 'nosuchprogram'");
-}
-
-static const char *write_temp(const void *data, size_t len)
-{
-	static char path[64];
-	snprintf(path, sizeof(path), "/tmp/vc-kernel-XXXXXX");
-	int fd = mkstemp(path);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(write(fd, data, len), (ssize_t)len);
-	close(fd);
-	return path;
 }
 
 Test(vmm, clear_errors_for_bad_input)

@@ -89,7 +89,6 @@ static const char *const exc_names[32] = {
 	"#SS", "#GP", "#PF", "15", "#MF", "#AC", "#MC", "#XM", "#VE", "#CP",
 };
 
-const char *exception_name(uint64_t vec);
 const char *exception_name(uint64_t vec)
 {
 	return vec < 32 && exc_names[vec] ? exc_names[vec] : "exception";

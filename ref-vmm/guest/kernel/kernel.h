@@ -78,6 +78,7 @@ uint64_t mm_free_bytes(void);
 /* ---- cpu.c ---- */
 extern uint64_t kernel_stack_top;
 void cpu_init(void);
+const char *exception_name(uint64_t vec);
 
 /* ---- task.c ---- */
 struct task;
@@ -87,6 +88,9 @@ _Noreturn void sched_start(void);
 void sched_yield_from(struct trapframe *tf);
 void task_exit_from(struct trapframe *tf, int code);
 void task_fault(struct trapframe *tf);
+int task_set_fault_handler(uint64_t handler, uint64_t trampoline);
+void task_fault_return(struct trapframe *tf, uint64_t resume_rip);
+int task_arg(char *buf, size_t len);
 int task_count(void);
 int task_current_id(void);
 int copy_to_user(uint64_t uaddr, const void *src, size_t len);

@@ -3,10 +3,6 @@
 #include "../syscalls.h"
 #include "kernel.h"
 
-int task_set_fault_handler(uint64_t handler, uint64_t trampoline);
-void task_fault_return(struct trapframe *tf, uint64_t resume_rip);
-int task_arg(char *buf, size_t len);
-
 #define EFAULT 14
 #define EINVAL 22
 #define ENOENT 2

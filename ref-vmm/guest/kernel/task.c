@@ -95,7 +95,6 @@ struct task *task_create(const char *name, size_t name_len, const char *arg, siz
 	return t;
 }
 
-int task_arg(char *buf, size_t len);
 int task_arg(char *buf, size_t len)
 {
 	size_t n = strlen(cur()->arg);
@@ -174,8 +173,6 @@ void task_exit_from(struct trapframe *tf, int code)
 
 /* ---- faults ---- */
 
-const char *exception_name(uint64_t vec);
-
 /*
  * System calls that arrive as faults. On hardware both instructions enter the
  * kernel directly; kvm_pvm (which runs non-PVM guests' CPL0 in its emulator)
@@ -235,7 +232,6 @@ void task_fault(struct trapframe *tf)
 	task_exit_from(tf, 128 + (int)tf->vector);
 }
 
-int task_set_fault_handler(uint64_t handler, uint64_t trampoline);
 int task_set_fault_handler(uint64_t handler, uint64_t trampoline)
 {
 	cur()->fault_handler = handler;
@@ -243,7 +239,6 @@ int task_set_fault_handler(uint64_t handler, uint64_t trampoline)
 	return 0;
 }
 
-void task_fault_return(struct trapframe *tf, uint64_t resume_rip);
 void task_fault_return(struct trapframe *tf, uint64_t resume_rip)
 {
 	struct task *t = cur();
