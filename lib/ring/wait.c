@@ -28,20 +28,34 @@ int64_t vc__ring_now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+static long runnable_threads(void)
+{
+	/* /proc/loadavg's fourth field is "runnable/total"; runnable includes the caller */
+	FILE *f = fopen("/proc/loadavg", "re");
+	if (!f)
+		return -1;
+	double l1, l5, l15;
+	long running = 0, total = 0;
+	int got = fscanf(f, "%lf %lf %lf %ld/%ld", &l1, &l5, &l15, &running, &total);
+	fclose(f);
+	return got == 5 ? running : -1;
+}
+
 bool vc__ring_oversubscribed(void)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	if (cpus < 2)
 		return true; /* one CPU: the producer cannot run while we spin */
-	/* /proc/loadavg's fourth field is "runnable/total"; runnable includes us */
-	FILE *f = fopen("/proc/loadavg", "re");
-	if (!f)
-		return false;
-	double l1, l5, l15;
-	long running = 0, total = 0;
-	int got = fscanf(f, "%lf %lf %lf %ld/%ld", &l1, &l5, &l15, &running, &total);
-	fclose(f);
-	return got == 5 && running > cpus;
+	/* the minimum of three samples: a kernel thread waking for a moment is not load */
+	long least = -1;
+	for (int i = 0; i < 3; i++) {
+		long n = runnable_threads();
+		if (n < 0)
+			return false;
+		if (least < 0 || n < least)
+			least = n;
+	}
+	return least > cpus;
 }
 
 /* Spins up to the current window; returns entries found (> 0), 0, or an error. */
@@ -70,15 +84,16 @@ static int spin(struct vc_ring *r, int64_t deadline)
 }
 
 /*
- * halt_poll_ns-style adaptation after a doze of @slept ns: a sleep shorter than the bound
- * would have been avoided by a longer spin, so grow; a longer one means the spin was
- * wasted, so shrink.
+ * halt_poll_ns-style adaptation after a doze of @slept ns. The sleep includes the wake-up
+ * itself (about the bound when the bound is the measured wake cost), so the message came
+ * about slept - bound after the doze began: if that is within the bound, a longer spin
+ * would have caught it, so grow; otherwise the spin was wasted, so shrink.
  */
 static void adapt(struct vc_ring *r, int64_t slept)
 {
 	if (!r->spin_allowed || r->spin_bound_ns <= 0)
 		return;
-	if (slept <= r->spin_bound_ns) {
+	if (slept - r->spin_bound_ns <= r->spin_bound_ns) {
 		int64_t grown = r->spin_ns ? r->spin_ns * 2 : SPIN_START_NS;
 		r->spin_ns = grown < r->spin_bound_ns ? grown : r->spin_bound_ns;
 	} else {
