@@ -461,6 +461,11 @@ Test(ring, pair_layout)
 	cr_assert_eq(vc_ring_slot_size(r), 16);
 	vc_ring_detach(r);
 	cr_assert_eq(vc_ring_pair_format(mem, 1100, &req, &comp), -ENOSPC);
+	cr_assert_eq(vc_ring_pair_format(mem, len, NULL, NULL), -ENOSPC, "defaults need 33 KiB");
+	void *big = aligned_alloc(4096, 65536);
+	cr_assert_eq(vc_ring_pair_format(big, 65536, NULL, NULL), 0, "NULL means defaults");
+	cr_assert_eq(vc_ring_pair_offset(big, 65536), 16896);
+	free(big);
 	cr_assert_eq(vc_ring_pair_offset(mem, 1100), -EBADMSG);
 	free(mem);
 }

@@ -19,6 +19,7 @@ static int resolve_format(struct vc_ring_format_opts *o, const struct vc_ring_fo
 {
 	if (vc__opts_copy(o, sizeof(*o), in))
 		return -EINVAL;
+	o->sz = sizeof(*o); /* NULL leaves it 0; vc_ring_pair_format passes the copy on */
 	if (!o->slot_count)
 		o->slot_count = 256;
 	if (!o->slot_size)
