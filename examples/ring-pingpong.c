@@ -2,6 +2,9 @@
 // Two processes, one memfd: a driver sends requests on one ring, a device answers on the
 // other, and each side sleeps on an eventfd when its ring is empty. The doze protocol
 // means notifications are sent only to a side that is actually asleep.
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memfd_create */
+#endif
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
