@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Formatting, attaching, and the copy/zero-copy operations of both sides. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -195,6 +196,27 @@ VC_API int vc_ring_push(vc_ring *r, const void *msg, size_t len)
 	return rc ? rc : 1;
 }
 
+/*
+ * Copies @k slots starting at the side's own index between the ring and the caller's
+ * array @buf: at most two runs, up to the end of the slot array, then from its start.
+ */
+static void copy_slots(const struct vc_ring_view *v, uint32_t k, void *buf, bool into_ring)
+{
+	uint32_t at = v->own & v->mask;
+	uint32_t first = v->slot_count - at < k ? v->slot_count - at : k;
+	size_t sz = v->slot_size;
+	unsigned char *ring_part[2] = {vc_ring_abi_slot(v, v->own), v->slots};
+	unsigned char *user = buf;
+	size_t len[2] = {first * sz, (k - first) * sz};
+	for (int i = 0; i < 2 && len[i]; i++) {
+		if (into_ring)
+			memcpy(ring_part[i], user, len[i]);
+		else
+			memcpy(user, ring_part[i], len[i]);
+		user += len[i];
+	}
+}
+
 VC_API int vc_ring_push_batch(vc_ring *r, const void *msgs, uint32_t n)
 {
 	if (!r || (!msgs && n))
@@ -203,13 +225,7 @@ VC_API int vc_ring_push_batch(vc_ring *r, const void *msgs, uint32_t n)
 	if (room <= 0 || n == 0)
 		return room < 0 ? room : 0;
 	uint32_t k = n < (uint32_t)room ? n : (uint32_t)room;
-	/* at most two runs: up to the end of the slot array, then from its start */
-	uint32_t at = r->v.own & r->v.mask;
-	uint32_t first = r->v.slot_count - at < k ? r->v.slot_count - at : k;
-	size_t sz = r->v.slot_size;
-	memcpy(vc_ring_abi_slot(&r->v, r->v.own), msgs, first * sz);
-	if (k > first)
-		memcpy(r->v.slots, (const unsigned char *)msgs + first * sz, (k - first) * sz);
+	copy_slots(&r->v, k, (void *)msgs, true);
 	int rc = publish(r, k);
 	return rc ? rc : (int)k;
 }
@@ -273,12 +289,7 @@ VC_API int vc_ring_pop_batch(vc_ring *r, void *msgs, uint32_t max)
 	if (avail <= 0 || max == 0)
 		return avail < 0 ? avail : 0;
 	uint32_t k = max < (uint32_t)avail ? max : (uint32_t)avail;
-	uint32_t at = r->v.own & r->v.mask;
-	uint32_t first = r->v.slot_count - at < k ? r->v.slot_count - at : k;
-	size_t sz = r->v.slot_size;
-	memcpy(msgs, vc_ring_abi_slot(&r->v, r->v.own), first * sz);
-	if (k > first)
-		memcpy((unsigned char *)msgs + first * sz, r->v.slots, (k - first) * sz);
+	copy_slots(&r->v, k, msgs, false);
 	consumed(r, k);
 	return (int)k;
 }
