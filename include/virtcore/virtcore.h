@@ -6,6 +6,8 @@
 #include <virtcore/common.h>
 #include <virtcore/gmem.h>
 #include <virtcore/irq.h>
+#include <virtcore/pack.h>
+#include <virtcore/pack_format.h>
 #include <virtcore/ring.h>
 #include <virtcore/ring_abi.h>
 #if defined(__x86_64__) || defined(__i386__)

@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pack: many images in one fixed-size disk, with a fixed-size index at the front that is
+ * also a valid GPT (format: <virtcore/pack_format.h>, docs/pack-format.md). A host packs
+ * the images once; a guest sees each image as a named partition
+ * (/dev/disk/by-partlabel/NAME), and any program with this library extracts them by name,
+ * with exact byte sizes and SHA-256 digests checked.
+ *
+ * Writing: vc_pack_create(), vc_pack_add_path() / vc_pack_add_fd() per image,
+ * vc_pack_finish(). Reading: vc_pack_open(), vc_pack_count() / vc_pack_get() /
+ * vc_pack_find(), vc_pack_extract_*(), vc_pack_verify(), vc_pack_close().
+ *
+ * Data never passes through memory as a whole: images are copied in chunks with
+ * copy_file_range() (read/write where the kernel cannot), holes are kept (the disk and
+ * extracted images stay sparse), and the SHA-256 is computed during the copy.
+ *
+ * Errors: the functions return a negative errno code; detail (which field, which image)
+ * goes to the log callback (vc_set_log_fn()) at VC_LOG_ERROR.
+ */
+#ifndef VIRTCORE_PACK_H
+#define VIRTCORE_PACK_H
+
+#include <stdint.h>
+
+#include <virtcore/common.h>
+#include <virtcore/pack_format.h>
+
+VC_BEGIN_DECLS
+
+/** A disk being written (not thread-safe: one thread adds and finishes). */
+typedef struct vc_pack_writer vc_pack_writer_t;
+/** An open, validated packed disk (read-only). */
+typedef struct vc_pack vc_pack_t;
+
+/** vc_pack_create() flags. */
+enum vc_pack_create_flags {
+	/** fsync() the disk before it gets its name, so a crash leaves the old file or the
+	 *  whole new one. Without it the disk is complete but may still be in the page cache. */
+	VC_PACK_CREATE_SYNC = 1u << 0,
+	/** Copy with one thread. By default up to one image per online CPU (at most 4) is
+	 *  copied and hashed at a time, in the background of the vc_pack_add_*() calls. */
+	VC_PACK_CREATE_SERIAL = 1u << 1,
+};
+
+/** Options for vc_pack_create(); declare with VC_OPTS(vc_pack_create_opts, o, ...). */
+struct vc_pack_create_opts {
+	size_t sz;          /**< sizeof(struct vc_pack_create_opts) */
+	uint64_t disk_size; /**< bytes, a multiple of 512; 0 = the smallest disk that fits */
+	uint32_t align;     /**< image alignment: VC_PACK_ALIGN_4K (0 = default) or _1M */
+	uint32_t flags;     /**< enum vc_pack_create_flags */
+	uint32_t mode;      /**< permission bits of the new disk; 0 = 0644 (before umask) */
+};
+
+/**
+ * @brief Starts a new packed disk at @p path.
+ *
+ * Everything is written to a temporary file beside @p path (`.PATH.XXXXXX`), which gets
+ * the name @p path only in vc_pack_finish(): a failure or vc_pack_abort() leaves no
+ * half-written disk, and an existing file at @p path stays as it was until then.
+ *
+ * @param path the disk to create (replaced by vc_pack_finish() if it exists)
+ * @param opts NULL for defaults
+ * @param[out] out the writer
+ * @return 0; -EINVAL bad options (size not a multiple of 512, unknown alignment or flag);
+ *         -ENOSPC @c disk_size below the smallest packed disk (1 MiB + 33,280 bytes);
+ *         other -errno from creating the temporary file.
+ */
+VC_API int vc_pack_create(const char *path, const struct vc_pack_create_opts *opts,
+			  vc_pack_writer_t **out);
+
+/**
+ * @brief Adds the file at @p path as the next image.
+ *
+ * @param w the writer
+ * @param name the image's name, or NULL for the base name of @p path. Valid UTF-8 of 1 to
+ *        255 bytes, without '/', control characters, or the names "." and ".."
+ * @param path a file to read (regular files are copied with holes kept; anything else,
+ *        a pipe say, is read to its end)
+ * @return 0; -EEXIST the name is taken; -EILSEQ the name is not valid UTF-8 or has a
+ *         character names may not have; -ENAMETOOLONG name over 255 bytes; -E2BIG
+ *         already VC_PACK_MAX_IMAGES images; -ENOSPC the image does not fit in the fixed
+ *         disk size; -errno from opening or reading the file. After an error the writer
+ *         can go on (the image is not added) unless the error came from writing the disk,
+ *         in which case vc_pack_finish() returns it.
+ */
+VC_API int vc_pack_add_path(vc_pack_writer_t *w, const char *name, const char *path);
+
+/**
+ * @brief Adds the contents of @p fd as the next image.
+ *
+ * A regular file is copied from offset 0 to its size at the time of the call (the file
+ * must not change until vc_pack_finish()); anything else is read from its current position
+ * to end of file before this returns. The writer keeps its own duplicate of @p fd.
+ *
+ * @param w the writer
+ * @param name the image's name (required; rules as in vc_pack_add_path())
+ * @param fd an open readable file descriptor
+ * @return as vc_pack_add_path(); -EBADF @p fd is not open for reading.
+ */
+VC_API int vc_pack_add_fd(vc_pack_writer_t *w, const char *name, int fd);
+
+/**
+ * @brief Waits for the copies, writes the index (GPT + ours) and the backup GPT, and
+ *        gives the disk its name. Frees @p w whatever the result.
+ *
+ * @return 0; -ENOSPC the images do not fit in the fixed disk size; -EIO (or another
+ *         -errno) a copy or write failed, or an image changed size while being packed. On
+ *         failure the temporary file is removed and @c path is untouched.
+ */
+VC_API int vc_pack_finish(vc_pack_writer_t *w);
+
+/** @brief Abandons the disk: removes the temporary file, frees @p w. NULL is a no-op. */
+VC_API void vc_pack_abort(vc_pack_writer_t *w);
+
+/** One image of an open disk, as vc_pack_get() reports it. */
+struct vc_pack_image {
+	char name[VC_PACK_NAME_MAX + 1]; /**< NUL-terminated UTF-8 */
+	uint64_t offset;                 /**< bytes from the start of the disk */
+	uint64_t size;                   /**< exact size in bytes */
+	uint8_t sha256[32];              /**< digest of the image, from the index */
+	uint8_t uuid[16];                /**< RFC 4122 byte order (uuid_unparse() ready) */
+	uint32_t index;                  /**< position; GPT partition number is index + 1 */
+};
+
+/** A whole disk's description, from vc_pack_info(). */
+struct vc_pack_info {
+	uint64_t disk_size;  /**< bytes */
+	uint64_t data_start; /**< VC_PACK_INDEX_SIZE */
+	uint64_t data_end;   /**< first byte of the backup GPT area */
+	uint64_t used;       /**< bytes of images (sum of sizes) */
+	uint32_t align;      /**< image alignment */
+	uint32_t count;      /**< images */
+	uint8_t disk_uuid[16]; /**< RFC 4122 byte order; also the GPT disk GUID */
+};
+
+/**
+ * @brief Opens a packed disk read-only and validates all of its metadata.
+ *
+ * Checked: the protective MBR; the primary and backup GPT headers and arrays (signatures,
+ * CRCs, positions, the two copies identical); our header and entries (magic, version,
+ * CRCs, disk size equal to the file size); every image inside the data area, aligned, in
+ * order and not overlapping; names valid, unique, safe as file names; each GPT entry
+ * consistent with ours (GUIDs, sectors, name). Digests are checked by vc_pack_verify()
+ * and by every extraction, since they need the data read.
+ *
+ * @param path the disk
+ * @param[out] out the open disk
+ * @return 0; -EBADMSG the disk is not a valid packed disk (detail in the log); -ENOMEM;
+ *         -errno from open() or reading.
+ */
+VC_API int vc_pack_open(const char *path, vc_pack_t **out);
+
+/**
+ * @brief As vc_pack_open() on an open file descriptor, which the disk duplicates (the
+ *        caller keeps @p fd).
+ * @return as vc_pack_open(); -EBADF @p fd is not open for reading.
+ */
+VC_API int vc_pack_open_fd(int fd, vc_pack_t **out);
+
+/** @brief Closes the disk. NULL is a no-op. */
+VC_API void vc_pack_close(vc_pack_t *p);
+
+/** @brief Describes the disk. @return 0; -EINVAL a NULL argument. */
+VC_API int vc_pack_info(const vc_pack_t *p, struct vc_pack_info *info);
+
+/** @brief The number of images. Thread-safe (the disk is read-only). */
+VC_API unsigned vc_pack_count(const vc_pack_t *p);
+
+/**
+ * @brief Describes image @p index (in disk order).
+ * @return 0; -ENOENT @p index >= vc_pack_count(); -EINVAL a NULL argument.
+ */
+VC_API int vc_pack_get(const vc_pack_t *p, unsigned index, struct vc_pack_image *img);
+
+/**
+ * @brief Finds an image by its exact name (bytewise, case-sensitive).
+ * @param img may be NULL
+ * @return the image's index; -ENOENT no image has that name.
+ */
+VC_API int vc_pack_find(const vc_pack_t *p, const char *name, struct vc_pack_image *img);
+
+/**
+ * @brief Writes image @p index to @p fd (from its current position for non-seekable
+ *        files, else from offset 0 and truncated to the image's size), checking the digest.
+ *
+ * Costs time proportional to that image only. Holes of the disk stay holes when @p fd is
+ * a regular file.
+ *
+ * @return 0; -EBADMSG the data does not match the digest in the index (what was written
+ *         is not the image); -ENOENT no such image; -errno from writing.
+ */
+VC_API int vc_pack_extract_fd(vc_pack_t *p, unsigned index, int fd);
+
+/**
+ * @brief Writes image @p index to the file @p path, through a temporary file renamed at
+ *        the end: on any failure (digest mismatch included) @p path is left untouched.
+ * @param mode permission bits for a new file; 0 = 0644 (before umask)
+ * @return as vc_pack_extract_fd().
+ */
+VC_API int vc_pack_extract_path(vc_pack_t *p, unsigned index, const char *path,
+				unsigned mode);
+
+/**
+ * @brief Re-reads every image and checks it against its digest; the metadata was checked
+ *        by vc_pack_open() already.
+ * @param[out] bad_index if not NULL, the first image that failed (unchanged if none)
+ * @return 0 all images match; -EBADMSG an image does not match (detail in the log);
+ *         -errno from reading.
+ */
+VC_API int vc_pack_verify(vc_pack_t *p, unsigned *bad_index);
+
+/**
+ * @brief Formats a digest as 64 lowercase hex digits.
+ * @param out at least 65 bytes
+ */
+VC_API void vc_pack_hex(const uint8_t sha256[32], char out[65]);
+
+VC_END_DECLS
+
+#endif /* VIRTCORE_PACK_H */

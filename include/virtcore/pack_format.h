@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The packed disk's on-disk layout (docs/pack-format.md tells the whole story). One disk
+ * image of fixed size: a fixed 1 MiB index region at the front, then the images, then the
+ * backup GPT in the last 65 sectors. The index region is at the same time a valid GPT
+ * (protective MBR, header, partition array: each image a partition named after it) and
+ * libvirtcore's own index (full names, exact byte sizes, SHA-256 digests).
+ *
+ * Only fixed-width little-endian fields at fixed offsets, no pointers, no libc: a guest or
+ * another implementation can read a packed disk from this header alone.
+ */
+#ifndef VIRTCORE_PACK_FORMAT_H
+#define VIRTCORE_PACK_FORMAT_H
+
+#include <stdint.h>
+
+/** Logical sector size the GPT is laid out for (virtio-blk's and every disk file's). */
+#define VC_PACK_SECTOR 512u
+/** Size of the index region at the front of every packed disk; images start here. */
+#define VC_PACK_INDEX_SIZE (1024u * 1024u)
+/**
+ * GPT partition entries in each array. 256 because Linux shows at most 255 partitions of
+ * a disk (DISK_MAX_PARTS), so every image a guest can see has its partition.
+ */
+#define VC_PACK_GPT_ENTRIES 256u
+/** Images one disk holds: as many as a Linux guest can see as partitions. */
+#define VC_PACK_MAX_IMAGES 255u
+/** Longest image name, in bytes of UTF-8 (no NUL). */
+#define VC_PACK_NAME_MAX 255u
+/** Image alignments a disk may use (the header's @c align). */
+#define VC_PACK_ALIGN_4K 4096u
+#define VC_PACK_ALIGN_1M (1024u * 1024u)
+
+/* Where things are, in bytes from the start of the disk. */
+#define VC_PACK_MBR_OFFSET 0u
+#define VC_PACK_GPT_HEADER_OFFSET 512u            /* LBA 1 */
+#define VC_PACK_GPT_ARRAY_OFFSET 1024u            /* LBA 2 */
+#define VC_PACK_GPT_ARRAY_SIZE (VC_PACK_GPT_ENTRIES * 128u)   /* 32 KiB: LBA 2..65 */
+#define VC_PACK_HEADER_OFFSET (64u * 1024u)       /* our header */
+#define VC_PACK_ENTRIES_OFFSET (VC_PACK_HEADER_OFFSET + 512u) /* our entries */
+#define VC_PACK_ENTRIES_SIZE (VC_PACK_MAX_IMAGES * 512u)
+/** The backup GPT (array, then header in the last sector) takes this much at the end. */
+#define VC_PACK_BACKUP_SIZE (VC_PACK_GPT_ARRAY_SIZE + VC_PACK_SECTOR)
+
+/** Our header's magic: the 8 bytes "VCPACKIX". */
+#define VC_PACK_MAGIC "VCPACKIX"
+/** Format version; a reader refuses any other. */
+#define VC_PACK_VERSION 1u
+
+/**
+ * GPT partition type of every image, 1b12d3bb-8de0-4af0-88cd-d68f29e38bf9 ("libvirtcore
+ * packed image"). Deliberately not "Linux filesystem": an image can be anything (a kernel,
+ * an ELF module, a filesystem), and generators that mount by type must leave it alone.
+ * As it is stored (GPT's mixed-endian GUID encoding):
+ */
+#define VC_PACK_TYPE_GUID_BYTES                                                    \
+	{0xbb, 0xd3, 0x12, 0x1b, 0xe0, 0x8d, 0xf0, 0x4a,                           \
+	 0x88, 0xcd, 0xd6, 0x8f, 0x29, 0xe3, 0x8b, 0xf9}
+
+/**
+ * Our header, at VC_PACK_HEADER_OFFSET. CRC32 is the GPT/zlib one (reflected 0xEDB88320,
+ * initial and final XOR 0xFFFFFFFF).
+ */
+struct vc_pack_header {
+	char magic[8];            /* 0: VC_PACK_MAGIC, not NUL-terminated */
+	uint32_t version;         /* 8: VC_PACK_VERSION */
+	uint32_t header_size;     /* 12: sizeof(struct vc_pack_header) */
+	uint32_t entry_size;      /* 16: sizeof(struct vc_pack_entry) */
+	uint32_t max_entries;     /* 20: VC_PACK_MAX_IMAGES */
+	uint32_t count;           /* 24: images in use; entries [count, max) are all zero */
+	uint32_t align;           /* 28: VC_PACK_ALIGN_4K or VC_PACK_ALIGN_1M */
+	uint64_t disk_size;       /* 32: bytes; a multiple of VC_PACK_SECTOR */
+	uint64_t index_size;      /* 40: VC_PACK_INDEX_SIZE: first byte images may use */
+	uint64_t data_end;        /* 48: first byte past the area images may use (backup GPT) */
+	uint8_t disk_uuid[16];    /* 56: RFC 4122 byte order; the GPT disk GUID */
+	uint32_t entries_crc32;   /* 72: CRC32 of all max_entries entries */
+	uint32_t header_crc32;    /* 76: CRC32 of header_size bytes, this field as zero */
+	uint8_t reserved[432];    /* 80: zero */
+};
+
+/**
+ * One image, in the order of the images on the disk (ascending, non-overlapping offsets).
+ * Entry i is also GPT partition i + 1.
+ */
+struct vc_pack_entry {
+	uint8_t uuid[16];         /* 0: RFC 4122 byte order; the partition's unique GUID */
+	uint64_t offset;          /* 16: bytes from the start of the disk, a multiple of align */
+	uint64_t size;            /* 24: exact size of the image in bytes (may be 0) */
+	uint8_t sha256[32];       /* 32: SHA-256 of the image's @c size bytes */
+	uint16_t name_len;        /* 64: bytes of @c name in use, 1..VC_PACK_NAME_MAX */
+	uint16_t flags;           /* 66: zero (reserved) */
+	uint32_t reserved0;       /* 68: zero */
+	char name[256];           /* 72: UTF-8, NUL-padded; no '/', no control characters */
+	uint8_t reserved1[184];   /* 328: zero */
+};
+
+/** GPT header (UEFI 2.x, 5.3.2), at LBA 1 and in the disk's last sector. */
+struct vc_pack_gpt_header {
+	char signature[8];        /* 0: "EFI PART" */
+	uint32_t revision;        /* 8: 0x00010000 */
+	uint32_t header_size;     /* 12: 92 */
+	uint32_t header_crc32;    /* 16 */
+	uint32_t reserved;        /* 20 */
+	uint64_t my_lba;          /* 24 */
+	uint64_t alternate_lba;   /* 32 */
+	uint64_t first_usable_lba; /* 40 */
+	uint64_t last_usable_lba; /* 48 */
+	uint8_t disk_guid[16];    /* 56: mixed-endian */
+	uint64_t entries_lba;     /* 72 */
+	uint32_t num_entries;     /* 80 */
+	uint32_t entry_size;      /* 84: 128 */
+	uint32_t entries_crc32;   /* 88 */
+} __attribute__((packed));
+
+/** GPT partition entry (UEFI 2.x, 5.3.3). */
+struct vc_pack_gpt_entry {
+	uint8_t type_guid[16];    /* 0: VC_PACK_TYPE_GUID_BYTES, or zero when unused */
+	uint8_t unique_guid[16];  /* 16: the image's uuid, mixed-endian */
+	uint64_t first_lba;       /* 32 */
+	uint64_t last_lba;        /* 40: inclusive; the image's whole aligned span */
+	uint64_t attributes;      /* 48: zero */
+	uint16_t name[36];        /* 56: UTF-16LE, the name cut to 36 code units */
+};
+
+_Static_assert(sizeof(struct vc_pack_header) == 512, "pack header is one sector");
+_Static_assert(sizeof(struct vc_pack_entry) == 512, "pack entry is 512 bytes");
+_Static_assert(__builtin_offsetof(struct vc_pack_entry, name) == 72, "name at 72");
+_Static_assert(sizeof(struct vc_pack_gpt_header) == 92, "GPT header is 92 bytes");
+_Static_assert(sizeof(struct vc_pack_gpt_entry) == 128, "GPT entry is 128 bytes");
+_Static_assert(VC_PACK_ENTRIES_OFFSET + VC_PACK_ENTRIES_SIZE <= VC_PACK_INDEX_SIZE,
+	       "our index fits in the index region");
+_Static_assert(VC_PACK_GPT_ARRAY_OFFSET + VC_PACK_GPT_ARRAY_SIZE <= VC_PACK_HEADER_OFFSET,
+	       "the GPT array ends before our header");
+
+#endif /* VIRTCORE_PACK_FORMAT_H */

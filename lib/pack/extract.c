@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: MIT
+// Getting images out of an open disk (and checking them): each costs time proportional
+// to that image alone, and every byte that leaves is covered by the digest check.
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pack-internal.h"
+#include "util/log.h"
+
+/* Copies image @index to @dst (@dst_off as in vc__pack_copy(); @dst < 0 only hashes) and
+ * checks the digest. */
+static int copy_checked(vc_pack_t *p, unsigned index, int dst, int64_t dst_off)
+{
+	const struct vc_pack_entry *e = &p->meta.ent[index];
+	uint8_t sha[32];
+	int rc = vc__pack_copy(p->fd, e->offset, dst, dst_off, e->size, sha, NULL);
+
+	if (rc == -ENODATA)
+		rc = -EBADMSG; /* the disk shrank after it was opened */
+	if (rc) {
+		vc__err("pack: image %.*s: %s", (int)e->name_len, e->name, vc_strerror(rc));
+		return rc;
+	}
+	if (memcmp(sha, e->sha256, sizeof(sha)) != 0) {
+		char want[65], got[65];
+		vc_pack_hex(e->sha256, want);
+		vc_pack_hex(sha, got);
+		vc__err("pack: image %.*s is corrupt: SHA-256 %s, the index says %s",
+			(int)e->name_len, e->name, got, want);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+VC_API int vc_pack_extract_fd(vc_pack_t *p, unsigned index, int fd)
+{
+	struct stat st;
+	int rc;
+
+	if (!p)
+		return -EINVAL;
+	if (index >= p->meta.hdr.count)
+		return -ENOENT;
+	if (fstat(fd, &st) != 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return copy_checked(p, index, fd, -1);
+	/* Empty first, so that the holes left unwritten read as zeros. */
+	if (ftruncate(fd, 0) != 0)
+		return -errno;
+	rc = copy_checked(p, index, fd, 0);
+	if (!rc && ftruncate(fd, (off_t)p->meta.ent[index].size) != 0)
+		rc = -errno;
+	return rc;
+}
+
+VC_API int vc_pack_extract_path(vc_pack_t *p, unsigned index, const char *path,
+				unsigned mode)
+{
+	char *tmp = NULL;
+	int fd = -1, rc;
+
+	if (!p || !path || mode > 07777)
+		return -EINVAL;
+	if (index >= p->meta.hdr.count)
+		return -ENOENT;
+	fd = vc__pack_open_temp(path, mode ? mode : 0644, &tmp);
+	if (fd < 0) {
+		vc__err("pack: cannot create %s: %s", path, vc_strerror(fd));
+		return fd;
+	}
+	rc = vc_pack_extract_fd(p, index, fd);
+	if (close(fd) != 0 && !rc)
+		rc = -errno;
+	if (!rc && rename(tmp, path) != 0) {
+		rc = -errno;
+		vc__err("pack: cannot rename the extracted image to %s: %s", path,
+			vc_strerror(rc));
+	}
+	if (rc)
+		unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+VC_API int vc_pack_verify(vc_pack_t *p, unsigned *bad_index)
+{
+	if (!p)
+		return -EINVAL;
+	for (unsigned i = 0; i < p->meta.hdr.count; i++) {
+		int rc = copy_checked(p, i, -1, -1);
+		if (rc) {
+			if (bad_index)
+				*bad_index = i;
+			return rc;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,407 @@
+// SPDX-License-Identifier: MIT
+// Creating a packed disk: images are placed as they are added and copied in the
+// background by a few worker threads; finish() writes the index and renames the disk.
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <uuid/uuid.h>
+
+#include "pack-internal.h"
+#include "util/log.h"
+#include "util/opts.h"
+
+#define MAX_WORKERS 4
+
+/* One regular file waiting to be copied into its place. */
+struct job {
+	int fd;
+	uint64_t size;
+	int rc;
+};
+
+struct vc_pack_writer {
+	char *path, *tmp_path;
+	int fd;
+	struct vc_pack_create_opts opts;
+	uint32_t align;
+	uint64_t fixed_end; /* data end of a fixed-size disk; UINT64_MAX when growing */
+	uint64_t cursor;    /* where the next image goes */
+	uint32_t count;
+	struct vc__pack_meta meta;
+	struct job jobs[VC_PACK_MAX_IMAGES];
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_t workers[MAX_WORKERS];
+	unsigned nworkers;
+	uint32_t next_job; /* jobs [next_job, count) wait for a worker */
+	bool closing;
+	volatile bool stop;
+};
+
+static int run_job(vc_pack_writer_t *w, uint32_t i)
+{
+	struct vc_pack_entry *e = &w->meta.ent[i];
+	struct job *j = &w->jobs[i];
+	struct stat st;
+	int rc = vc__pack_copy(j->fd, 0, w->fd, (int64_t)e->offset, j->size, e->sha256, &w->stop);
+
+	/* A file that shrank reads as a hole past its end; one that grew was cut. */
+	if (rc == 0 && (fstat(j->fd, &st) != 0 || (uint64_t)st.st_size != j->size))
+		rc = -EIO;
+	if (rc && rc != -ECANCELED)
+		vc__err("pack: %s: copying image %.*s failed: %s", w->path, (int)e->name_len,
+			e->name, rc == -EIO ? "it changed size while being packed" :
+			rc == -ENODATA ? "it ended early" : vc_strerror(rc));
+	close(j->fd);
+	j->fd = -1;
+	return rc;
+}
+
+static void *worker_main(void *arg)
+{
+	vc_pack_writer_t *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		while (w->next_job == w->count && !w->closing)
+			pthread_cond_wait(&w->cond, &w->lock);
+		if (w->next_job == w->count)
+			break;
+		uint32_t i = w->next_job++;
+		if (w->jobs[i].fd < 0)
+			continue; /* a stream, copied by the adder */
+		pthread_mutex_unlock(&w->lock);
+		int rc = run_job(w, i);
+		pthread_mutex_lock(&w->lock);
+		w->jobs[i].rc = rc;
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+static unsigned worker_count(const vc_pack_writer_t *w)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (w->opts.flags & VC_PACK_CREATE_SERIAL || cpus < 2)
+		return 0;
+	return cpus > MAX_WORKERS ? MAX_WORKERS : (unsigned)cpus;
+}
+
+static void writer_free(vc_pack_writer_t *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->closing = true;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	for (unsigned i = 0; i < w->nworkers; i++)
+		pthread_join(w->workers[i], NULL);
+	for (uint32_t i = 0; i < w->count; i++)
+		if (w->jobs[i].fd >= 0)
+			close(w->jobs[i].fd);
+	if (w->fd >= 0)
+		close(w->fd);
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->cond);
+	free(w->tmp_path);
+	free(w->path);
+	free(w);
+}
+
+VC_API int vc_pack_create(const char *path, const struct vc_pack_create_opts *opts,
+			  vc_pack_writer_t **out)
+{
+	struct vc_pack_create_opts o;
+	vc_pack_writer_t *w;
+	int rc;
+
+	if (!path || !*path || !out || vc__opts_copy(&o, sizeof(o), opts) ||
+	    (o.align && o.align != VC_PACK_ALIGN_4K && o.align != VC_PACK_ALIGN_1M) ||
+	    o.disk_size % VC_PACK_SECTOR ||
+	    (o.flags & ~(uint32_t)(VC_PACK_CREATE_SYNC | VC_PACK_CREATE_SERIAL)) ||
+	    o.mode > 07777) {
+		vc__err("pack: create: invalid arguments (alignment 4096 or 1 MiB, size a "
+			"multiple of 512, known flags)");
+		return -EINVAL;
+	}
+	if (o.disk_size && o.disk_size < VC_PACK_INDEX_SIZE + VC_PACK_BACKUP_SIZE + VC_PACK_SECTOR) {
+		vc__err("pack: %s: a disk of %" PRIu64 " bytes cannot hold the index "
+			"(at least %u bytes)", path, o.disk_size,
+			VC_PACK_INDEX_SIZE + VC_PACK_BACKUP_SIZE + VC_PACK_SECTOR);
+		return -ENOSPC;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w || !(w->path = strdup(path))) {
+		free(w);
+		return -ENOMEM;
+	}
+	w->fd = -1;
+	w->opts = o;
+	w->align = o.align ? o.align : VC_PACK_ALIGN_4K;
+	w->fixed_end = o.disk_size ? o.disk_size - VC_PACK_BACKUP_SIZE : UINT64_MAX;
+	w->cursor = VC_PACK_INDEX_SIZE;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+
+	w->fd = vc__pack_open_temp(path, o.mode ? o.mode : 0644, &w->tmp_path);
+	rc = w->fd < 0 ? w->fd : 0;
+	if (rc == 0 && o.disk_size && ftruncate(w->fd, (off_t)o.disk_size) != 0)
+		rc = -errno;
+	if (rc) {
+		vc__err("pack: %s: cannot create the temporary disk: %s", path, vc_strerror(rc));
+		if (w->fd >= 0)
+			unlink(w->tmp_path);
+		writer_free(w);
+		return rc;
+	}
+	*out = w;
+	return 0;
+}
+
+/* Checks @name and reserves the next entry for an image of @size bytes (UINT64_MAX:
+ * unknown yet, a stream). */
+static int reserve(vc_pack_writer_t *w, const char *name, uint64_t size)
+{
+	size_t len = name ? strlen(name) : 0;
+	const char *why;
+	int rc = vc__pack_check_name(name ? name : "", len, &why);
+
+	if (rc) {
+		vc__err("pack: %s: cannot add \"%s\": %s", w->path, name ? name : "", why);
+		return rc;
+	}
+	for (uint32_t i = 0; i < w->count; i++) {
+		const struct vc_pack_entry *e = &w->meta.ent[i];
+		if (e->name_len == len && memcmp(e->name, name, len) == 0) {
+			vc__err("pack: %s: an image named \"%s\" is already in the disk",
+				w->path, name);
+			return -EEXIST;
+		}
+	}
+	if (w->count == VC_PACK_MAX_IMAGES) {
+		vc__err("pack: %s: cannot add \"%s\": a disk holds at most %u images", w->path,
+			name, VC_PACK_MAX_IMAGES);
+		return -E2BIG;
+	}
+	if (size != UINT64_MAX) {
+		uint64_t span = vc__pack_span(size, w->align);
+		uint64_t limit = w->fixed_end == UINT64_MAX ? (uint64_t)INT64_MAX / 2 : w->fixed_end;
+		if (span > limit || w->cursor > limit - span) {
+			vc__err("pack: %s: \"%s\" (%" PRIu64 " bytes) does not fit: the disk has "
+				"%" PRIu64 " bytes left", w->path, name, size,
+				limit > w->cursor ? limit - w->cursor : 0);
+			return -ENOSPC;
+		}
+	}
+	struct vc_pack_entry *e = &w->meta.ent[w->count];
+	memset(e, 0, sizeof(*e));
+	memcpy(e->name, name, len);
+	e->name_len = (uint16_t)len;
+	e->offset = w->cursor;
+	uuid_generate_random(e->uuid);
+	return 0;
+}
+
+/* Publishes entry w->count (its size set) and moves the cursor past it. */
+static void commit(vc_pack_writer_t *w, int fd, uint64_t size)
+{
+	struct vc_pack_entry *e = &w->meta.ent[w->count];
+
+	e->size = size;
+	w->cursor = e->offset + vc__pack_span(size, w->align);
+	pthread_mutex_lock(&w->lock);
+	w->jobs[w->count] = (struct job){.fd = fd, .size = size};
+	w->count++;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+static int start_workers(vc_pack_writer_t *w)
+{
+	unsigned want = worker_count(w);
+
+	while (w->nworkers < want) {
+		if (pthread_create(&w->workers[w->nworkers], NULL, worker_main, w) != 0)
+			break; /* fewer workers is slower, not wrong */
+		w->nworkers++;
+	}
+	return 0;
+}
+
+static int add_stream(vc_pack_writer_t *w, const char *name, int fd)
+{
+	int rc = reserve(w, name, UINT64_MAX);
+	if (rc)
+		return rc;
+
+	struct vc_pack_entry *e = &w->meta.ent[w->count];
+	uint64_t limit = w->fixed_end == UINT64_MAX ? (uint64_t)INT64_MAX / 2 : w->fixed_end;
+	/* Room for the data and the alignment padding after it. */
+	uint64_t room = limit > e->offset + w->align ? limit - e->offset - w->align + 1 : 0;
+	uint64_t len = 0;
+
+	rc = vc__pack_copy_stream(fd, w->fd, e->offset, room, &len, e->sha256);
+	if (rc) {
+		/* Give the space back (and keep the disk sparse). */
+		fallocate(w->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)e->offset,
+			  (off_t)(len + VC_PACK_SECTOR));
+		vc__err("pack: %s: reading \"%s\" failed: %s", w->path, name,
+			rc == -ENOSPC ? "it does not fit in the disk" : vc_strerror(rc));
+		return rc;
+	}
+	commit(w, -1, len);
+	return 0;
+}
+
+static int add_file(vc_pack_writer_t *w, const char *name, int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return add_stream(w, name, fd);
+	int rc = reserve(w, name, (uint64_t)st.st_size);
+	if (rc)
+		return rc;
+	int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (dup < 0)
+		return -errno;
+	commit(w, dup, (uint64_t)st.st_size);
+	start_workers(w);
+	if (w->nworkers == 0) {
+		uint32_t i = w->count - 1;
+		w->next_job = w->count;
+		w->jobs[i].rc = run_job(w, i);
+	}
+	return 0;
+}
+
+VC_API int vc_pack_add_fd(vc_pack_writer_t *w, const char *name, int fd)
+{
+	if (!w || !name)
+		return -EINVAL;
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || (fl & O_ACCMODE) == O_WRONLY) {
+		vc__err("pack: %s: cannot add \"%s\": the descriptor is not open for reading",
+			w->path, name);
+		return -EBADF;
+	}
+	return add_file(w, name, fd);
+}
+
+VC_API int vc_pack_add_path(vc_pack_writer_t *w, const char *name, const char *path)
+{
+	if (!w || !path)
+		return -EINVAL;
+	if (!name) {
+		const char *slash = strrchr(path, '/');
+		name = slash ? slash + 1 : path;
+	}
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int rc = -errno;
+		vc__err("pack: %s: cannot open %s: %s", w->path, path, vc_strerror(rc));
+		return rc;
+	}
+	int rc = add_file(w, name, fd);
+	close(fd);
+	return rc;
+}
+
+/* Waits for every copy; the first failure, by image order. */
+static int wait_jobs(vc_pack_writer_t *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->closing = true;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	for (unsigned i = 0; i < w->nworkers; i++)
+		pthread_join(w->workers[i], NULL);
+	w->nworkers = 0;
+	for (uint32_t i = 0; i < w->count; i++)
+		if (w->jobs[i].rc)
+			return w->jobs[i].rc;
+	return 0;
+}
+
+static int write_index(vc_pack_writer_t *w)
+{
+	uint64_t disk_size = w->opts.disk_size ? w->opts.disk_size
+					       : vc__pack_min_disk(w->cursor, w->align);
+	uint8_t disk_uuid[16];
+	uint8_t *front = malloc(VC__PACK_FRONT_SIZE + VC_PACK_BACKUP_SIZE);
+	int rc;
+
+	if (!front)
+		return -ENOMEM;
+	uuid_generate_random(disk_uuid);
+	vc__pack_seal(&w->meta, disk_size, w->align, w->count, disk_uuid);
+	vc__pack_render(&w->meta, front, front + VC__PACK_FRONT_SIZE);
+	rc = ftruncate(w->fd, (off_t)disk_size) ? -errno : 0;
+	if (!rc)
+		rc = vc__pack_pwrite_all(w->fd, front, VC__PACK_FRONT_SIZE, 0);
+	if (!rc)
+		rc = vc__pack_pwrite_all(w->fd, front + VC__PACK_FRONT_SIZE, VC_PACK_BACKUP_SIZE,
+					 disk_size - VC_PACK_BACKUP_SIZE);
+	if (!rc && (w->opts.flags & VC_PACK_CREATE_SYNC) && fsync(w->fd) != 0)
+		rc = -errno;
+	free(front);
+	if (rc)
+		vc__err("pack: %s: writing the index failed: %s", w->path, vc_strerror(rc));
+	return rc;
+}
+
+/* Makes the rename durable too; best effort (the data itself was synced). */
+static void sync_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? strndup(path, (size_t)(slash - path + 1)) : strdup(".");
+	int fd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	free(dir);
+}
+
+VC_API int vc_pack_finish(vc_pack_writer_t *w)
+{
+	int rc;
+
+	if (!w)
+		return -EINVAL;
+	rc = wait_jobs(w);
+	if (!rc)
+		rc = write_index(w);
+	if (!rc && rename(w->tmp_path, w->path) != 0) {
+		rc = -errno;
+		vc__err("pack: %s: cannot rename the finished disk into place: %s", w->path,
+			vc_strerror(rc));
+	}
+	if (!rc && (w->opts.flags & VC_PACK_CREATE_SYNC))
+		sync_dir(w->path);
+	if (rc)
+		unlink(w->tmp_path);
+	writer_free(w);
+	return rc;
+}
+
+VC_API void vc_pack_abort(vc_pack_writer_t *w)
+{
+	if (!w)
+		return;
+	w->stop = true;
+	wait_jobs(w);
+	unlink(w->tmp_path);
+	writer_free(w);
+}
