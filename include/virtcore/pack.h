@@ -54,7 +54,7 @@ struct vc_pack_create_opts {
 /**
  * @brief Starts a new packed disk at @p path.
  *
- * Everything is written to a temporary file beside @p path (`.PATH.XXXXXX`), which gets
+ * Everything is written to a temporary file in the directory of @p path (`.vcpack-XXXXXXXX.tmp`), which gets
  * the name @p path only in vc_pack_finish(): a failure or vc_pack_abort() leaves no
  * half-written disk, and an existing file at @p path stays as it was until then.
  *

@@ -71,6 +71,7 @@ struct copy {
 	int src, dst;
 	uint64_t src_off;
 	int64_t dst_off; /* < 0: sequential writes */
+	bool cfr;        /* try copy_file_range() (positional copies between two files) */
 	EVP_MD_CTX *md;
 	uint8_t *buf;
 };
@@ -121,6 +122,27 @@ static int copy_hole(struct copy *c, uint64_t pos, uint64_t n)
 	return 0;
 }
 
+/* copy_file_range() of @n bytes at @pos: in the kernel, and free on filesystems that
+ * share extents (XFS, btrfs) or copy on the server (NFS). Returns -errno for the caller to
+ * fall back on; only the first call may have copied part of the range then. */
+static int copy_range(struct copy *c, uint64_t pos, size_t n)
+{
+	loff_t in = (loff_t)(c->src_off + pos), out = (loff_t)((uint64_t)c->dst_off + pos);
+
+	while (n) {
+		ssize_t r = copy_file_range(c->src, &in, c->dst, &out, n, 0);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == 0)
+			return -ENODATA;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
 static int copy_data(struct copy *c, uint64_t pos, uint64_t n, const volatile bool *stop)
 {
 	while (n) {
@@ -129,13 +151,25 @@ static int copy_data(struct copy *c, uint64_t pos, uint64_t n, const volatile bo
 
 		if (stop && *stop)
 			return -ECANCELED;
+		if (c->cfr) {
+			rc = copy_range(c, pos, k);
+			if (rc == -EXDEV || rc == -EINVAL || rc == -EOPNOTSUPP || rc == -ENOSYS ||
+			    rc == -EBADF)
+				c->cfr = false; /* not between these two files: read/write */
+			else if (rc)
+				return rc;
+		}
+		/* After copy_file_range() the bytes are read once more to hash them (they
+		 * are in the page cache by now). */
 		rc = vc__pack_pread_all(c->src, c->buf, k, c->src_off + pos);
 		if (rc)
 			return rc;
 		EVP_DigestUpdate(c->md, c->buf, k);
-		rc = put(c, c->buf, k, pos);
-		if (rc)
-			return rc;
+		if (!c->cfr) {
+			rc = put(c, c->buf, k, pos);
+			if (rc)
+				return rc;
+		}
 		pos += k, n -= k;
 	}
 	return 0;
@@ -163,7 +197,8 @@ static int64_t next_run(int fd, uint64_t off, uint64_t left)
 int vc__pack_copy(int src, uint64_t src_off, int dst, int64_t dst_off, uint64_t len,
 		  uint8_t sha256[32], const volatile bool *stop)
 {
-	struct copy c = {.src = src, .dst = dst, .src_off = src_off, .dst_off = dst_off};
+	struct copy c = {.src = src, .dst = dst, .src_off = src_off, .dst_off = dst_off,
+			 .cfr = dst >= 0 && dst_off >= 0};
 	bool holes = true;
 	uint64_t pos = 0;
 	int rc = copy_begin(&c);

@@ -79,7 +79,7 @@ int vc__pack_pread_all(int fd, void *buf, size_t len, uint64_t off);
 
 /* --- tempfile.c --- */
 
-/* Creates ".BASE.vcpack-XXXXXXXX" beside @path with @mode (umask applies): the fd, and
+/* Creates ".vcpack-XXXXXXXX.tmp" in the directory of @path with @mode (umask applies): the fd, and
  * the name in @tmp_path (free() it); -errno on failure. */
 int vc__pack_open_temp(const char *path, unsigned mode, char **tmp_path);
 

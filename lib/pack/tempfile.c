@@ -23,8 +23,8 @@ int vc__pack_open_temp(const char *path, unsigned mode, char **tmp_path)
 		if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
 			rnd = (uint32_t)rand();
 		free(tmp);
-		if (asprintf(&tmp, "%.*s.%s.vcpack-%08" PRIx32, dir_len, path, path + dir_len,
-			     rnd) < 0)
+		/* Not derived from the final name, which may already be NAME_MAX long. */
+		if (asprintf(&tmp, "%.*s.vcpack-%08" PRIx32 ".tmp", dir_len, path, rnd) < 0)
 			return -ENOMEM;
 		/* O_EXCL: never reuse or follow anything already there. */
 		int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
