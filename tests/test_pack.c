@@ -187,6 +187,18 @@ static void check_roundtrip(const char *disk, const struct spec *s, int n, uint3
 	}
 	cr_assert_eq(vc_pack_find(p, "no such image", NULL), -ENOENT);
 	cr_assert_eq(vc_pack_verify(p, NULL), 0, "verify: %s", last_log);
+
+	/* All at once (several threads) gives the same files. */
+	nftw(path_in("all"), rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	mkdir(path_in("all"), 0755);
+	rc = vc_pack_extract_all(p, path_in("all"), 0);
+	cr_assert_eq(rc, 0, "extract_all: %s (%s)", vc_strerror(rc), last_log);
+	for (int i = 0; i < n; i++) {
+		char src[300], out[300];
+		snprintf(src, sizeof(src), "src/%s", s[i].name);
+		snprintf(out, sizeof(out), "all/%s", s[i].name);
+		cr_assert(same_file(path_in(src), path_in(out)), "extract_all: %s differs", s[i].name);
+	}
 	vc_pack_close(p);
 }
 
@@ -718,6 +730,10 @@ Test(pack, corrupt_data_is_caught_by_verify_and_extract)
 	cr_assert_eq(access(path_in("beta"), F_OK), -1, "a corrupt image was left behind");
 	cr_assert(!temp_files_left());
 	cr_assert_eq(vc_pack_extract_path(p, 0, path_in("alpha"), 0), 0);
+	mkdir(path_in("all"), 0755);
+	cr_assert_eq(vc_pack_extract_all(p, path_in("all"), 0), -EBADMSG);
+	cr_assert_eq(access(path_in("all/beta"), F_OK), -1, "a corrupt image was left behind");
+	cr_assert_eq(vc_pack_extract_all(p, path_in("no-such-dir"), 0), -ENOENT);
 	vc_pack_close(p);
 }
 

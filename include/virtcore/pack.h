@@ -180,11 +180,13 @@ VC_API int vc_pack_get(const vc_pack_t *p, unsigned index, struct vc_pack_image 
 VC_API int vc_pack_find(const vc_pack_t *p, const char *name, struct vc_pack_image *img);
 
 /**
- * @brief Writes image @p index to @p fd (from its current position for non-seekable
- *        files, else from offset 0 and truncated to the image's size), checking the digest.
+ * @brief Writes image @p index to @p fd (a regular file: from offset 0, truncated to the
+ *        image's size; anything else, a pipe say: from its current position), checking the
+ *        digest.
  *
  * Costs time proportional to that image only. Holes of the disk stay holes when @p fd is
- * a regular file.
+ * a regular file. Extractions (and vc_pack_verify()) may run concurrently on one disk
+ * from several threads: they only pread() it.
  *
  * @return 0; -EBADMSG the data does not match the digest in the index (what was written
  *         is not the image); -ENOENT no such image; -errno from writing.
@@ -199,6 +201,19 @@ VC_API int vc_pack_extract_fd(vc_pack_t *p, unsigned index, int fd);
  */
 VC_API int vc_pack_extract_path(vc_pack_t *p, unsigned index, const char *path,
 				unsigned mode);
+
+/**
+ * @brief Extracts every image as DIR/NAME (as vc_pack_extract_path() each), several at a
+ *        time (one per CPU, at most 4).
+ *
+ * Stops at the first failure; images already written stay (each is complete and checked),
+ * the failed one leaves no file.
+ *
+ * @param dir an existing directory
+ * @param mode as vc_pack_extract_path()
+ * @return 0; the first error of vc_pack_extract_path(); -EINVAL a NULL argument.
+ */
+VC_API int vc_pack_extract_all(vc_pack_t *p, const char *dir, unsigned mode);
 
 /**
  * @brief Re-reads every image and checks it against its digest; the metadata was checked

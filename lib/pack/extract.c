@@ -3,6 +3,8 @@
 // to that image alone, and every byte that leaves is covered by the digest check.
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,4 +103,66 @@ VC_API int vc_pack_verify(vc_pack_t *p, unsigned *bad_index)
 		}
 	}
 	return 0;
+}
+
+/* Extracting many images: workers take the next index until done or one fails. */
+struct extract_all {
+	vc_pack_t *p;
+	const char *dir;
+	unsigned mode;
+	pthread_mutex_t lock;
+	unsigned next;
+	int rc;
+};
+
+static void *extract_worker(void *arg)
+{
+	struct extract_all *x = arg;
+
+	for (;;) {
+		pthread_mutex_lock(&x->lock);
+		unsigned i = x->next++;
+		bool stop = x->rc != 0 || i >= x->p->meta.hdr.count;
+		pthread_mutex_unlock(&x->lock);
+		if (stop)
+			return NULL;
+
+		const struct vc_pack_entry *e = &x->p->meta.ent[i];
+		char *path;
+		int rc;
+		if (asprintf(&path, "%s/%.*s", x->dir, (int)e->name_len, e->name) < 0) {
+			rc = -ENOMEM;
+		} else {
+			rc = vc_pack_extract_path(x->p, i, path, x->mode);
+			free(path);
+		}
+		if (rc) {
+			pthread_mutex_lock(&x->lock);
+			if (!x->rc)
+				x->rc = rc;
+			pthread_mutex_unlock(&x->lock);
+		}
+	}
+}
+
+VC_API int vc_pack_extract_all(vc_pack_t *p, const char *dir, unsigned mode)
+{
+	struct extract_all x = {.p = p, .dir = dir, .mode = mode};
+	pthread_t th[4];
+	unsigned n = 0;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned want = cpus < 1 ? 1 : cpus > 4 ? 4 : (unsigned)cpus;
+
+	if (!p || !dir || mode > 07777)
+		return -EINVAL;
+	pthread_mutex_init(&x.lock, NULL);
+	/* The calling thread works too; the others only when there is more than one image. */
+	while (n + 1 < want && n + 1 < p->meta.hdr.count &&
+	       pthread_create(&th[n], NULL, extract_worker, &x) == 0)
+		n++;
+	extract_worker(&x);
+	for (unsigned i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&x.lock);
+	return x.rc;
 }

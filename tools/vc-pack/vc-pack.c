@@ -331,10 +331,14 @@ static int cmd_extract(int argc, char **argv)
 			rc = 1;
 		}
 	}
-	unsigned count = nnames ? (unsigned)nnames : vc_pack_count(p);
-	for (unsigned k = 0; rc == 0 && k < count; k++) {
+	if (rc == 0 && nnames == 0) {
+		int err = vc_pack_extract_all(p, dir, 0);
+		if (err)
+			rc = fail(disk, err);
+	}
+	for (int k = 0; rc == 0 && k < nnames; k++) {
 		struct vc_pack_image img;
-		int idx = nnames ? vc_pack_find(p, names[k], &img) : (int)k;
+		int idx = vc_pack_find(p, names[k], &img);
 		char *out;
 
 		vc_pack_get(p, (unsigned)idx, &img);
