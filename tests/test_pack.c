@@ -458,6 +458,7 @@ Test(pack, pipes_and_memfds)
 	cr_assert_eq(vc_pack_finish(w), 0, "%s", last_log);
 	pthread_join(t, NULL);
 	close(pfd[0]);
+	cr_assert_eq(lseek(mfd, 0, SEEK_CUR), (off_t)sizeof(data), "the caller's offset moved");
 
 	vc_pack_t *p;
 	struct vc_pack_image img;
@@ -743,7 +744,10 @@ Test(pack, open_fd_info_and_argument_checks)
 	valid_disk(&d);
 	int fd = open(path_in("disk.img"), O_RDONLY);
 	vc_pack_t *p;
+	cr_assert_eq(lseek(fd, 100, SEEK_SET), 100);
 	cr_assert_eq(vc_pack_open_fd(fd, &p), 0);
+	cr_assert_eq(vc_pack_verify(p, NULL), 0);
+	cr_assert_eq(lseek(fd, 0, SEEK_CUR), 100, "the caller's offset moved");
 	close(fd); /* the disk keeps its own descriptor */
 	struct vc_pack_info info;
 	cr_assert_eq(vc_pack_info(p, &info), 0);

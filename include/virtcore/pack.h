@@ -90,7 +90,8 @@ VC_API int vc_pack_add_path(vc_pack_writer_t *w, const char *name, const char *p
  *
  * A regular file is copied from offset 0 to its size at the time of the call (the file
  * must not change until vc_pack_finish()); anything else is read from its current position
- * to end of file before this returns. The writer keeps its own duplicate of @p fd.
+ * to end of file before this returns. The writer keeps its own descriptor of a regular
+ * file (reopened, so the caller's file offset never moves).
  *
  * @param w the writer
  * @param name the image's name (required; rules as in vc_pack_add_path())
@@ -151,8 +152,9 @@ struct vc_pack_info {
 VC_API int vc_pack_open(const char *path, vc_pack_t **out);
 
 /**
- * @brief As vc_pack_open() on an open file descriptor, which the disk duplicates (the
- *        caller keeps @p fd).
+ * @brief As vc_pack_open() on an open file descriptor (a regular file or a block device).
+ *        The disk reopens it for itself: the caller keeps @p fd, whose file offset never
+ *        moves.
  * @return as vc_pack_open(); -EBADF @p fd is not open for reading.
  */
 VC_API int vc_pack_open_fd(int fd, vc_pack_t **out);

@@ -2,6 +2,8 @@
 // Moving image bytes: chunked, hole-preserving, hashed on the way. Used to pack (file ->
 // disk), extract (disk -> file) and verify (disk -> nowhere).
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,6 +17,19 @@
 #define CHUNK (256u * 1024u)
 
 static const uint8_t zeros[64 * 1024];
+
+int vc__pack_private_fd(int fd)
+{
+	char proc[32];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	int own = open(proc, O_RDONLY | O_CLOEXEC);
+	if (own >= 0)
+		return own;
+	/* No /proc: share the offset after all (only SEEK_DATA/SEEK_HOLE move it). */
+	own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	return own >= 0 ? own : -errno;
+}
 
 int vc__pack_pread_all(int fd, void *buf, size_t len, uint64_t off)
 {

@@ -72,6 +72,10 @@ int vc__pack_copy(int src, uint64_t src_off, int dst, int64_t dst_off, uint64_t 
 int vc__pack_copy_stream(int src, int dst, uint64_t dst_off, uint64_t max, uint64_t *len,
 			 uint8_t sha256[32]);
 
+/* A read-only descriptor of the same file with its own file offset (reopened through
+ * /proc/self/fd), so that seeking for holes never moves the caller's offset. */
+int vc__pack_private_fd(int fd);
+
 /* Writes all of @buf at @off, retrying short writes and EINTR. */
 int vc__pack_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
 /* Reads all of @len bytes at @off; -ENODATA at end of file. */

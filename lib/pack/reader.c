@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,13 +16,21 @@
 
 static int load(vc_pack_t *p)
 {
-	off_t end = lseek(p->fd, 0, SEEK_END); /* works for block devices too */
+	struct stat st;
 	uint8_t *buf;
 	int rc;
 
-	if (end < 0)
+	if (fstat(p->fd, &st) != 0)
 		return -errno;
-	p->disk_size = (uint64_t)end;
+	if (S_ISBLK(st.st_mode)) {
+		if (ioctl(p->fd, BLKGETSIZE64, &p->disk_size) != 0)
+			return -errno;
+	} else if (S_ISREG(st.st_mode)) {
+		p->disk_size = (uint64_t)st.st_size;
+	} else {
+		vc__err("pack: not a regular file or block device");
+		return -EBADMSG;
+	}
 	if (p->disk_size < VC_PACK_INDEX_SIZE + VC_PACK_BACKUP_SIZE + VC_PACK_SECTOR) {
 		vc__err("pack: %llu bytes is too small for a packed disk (truncated?)",
 			(unsigned long long)p->disk_size);
@@ -54,9 +64,9 @@ VC_API int vc_pack_open_fd(int fd, vc_pack_t **out)
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	p->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	p->fd = vc__pack_private_fd(fd);
 	if (p->fd < 0) {
-		rc = -errno;
+		rc = p->fd;
 		free(p);
 		return rc;
 	}
@@ -139,8 +149,11 @@ VC_API int vc_pack_find(const vc_pack_t *p, const char *name, struct vc_pack_ima
 	size_t len = strlen(name);
 	for (uint32_t i = 0; i < p->meta.hdr.count; i++) {
 		const struct vc_pack_entry *e = &p->meta.ent[i];
-		if (e->name_len == len && memcmp(e->name, name, len) == 0)
-			return img ? (vc_pack_get(p, i, img) ?: (int)i) : (int)i;
+		if (e->name_len == len && memcmp(e->name, name, len) == 0) {
+			if (img)
+				vc_pack_get(p, i, img);
+			return (int)i;
+		}
 	}
 	return -ENOENT;
 }

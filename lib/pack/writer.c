@@ -244,11 +244,13 @@ static int add_stream(vc_pack_writer_t *w, const char *name, int fd)
 
 	struct vc_pack_entry *e = &w->meta.ent[w->count];
 	uint64_t limit = w->fixed_end == UINT64_MAX ? (uint64_t)INT64_MAX / 2 : w->fixed_end;
-	/* Room for the data and the alignment padding after it. */
-	uint64_t room = limit > e->offset + w->align ? limit - e->offset - w->align + 1 : 0;
+	/* Whole alignment units left: an image of up to that many bytes fits. */
+	uint64_t room = limit > e->offset ? (limit - e->offset) / w->align * w->align : 0;
 	uint64_t len = 0;
 
 	rc = vc__pack_copy_stream(fd, w->fd, e->offset, room, &len, e->sha256);
+	if (rc == 0 && vc__pack_span(len, w->align) > room)
+		rc = -ENOSPC; /* even an empty image takes one unit */
 	if (rc) {
 		/* Give the space back (and keep the disk sparse). */
 		fallocate(w->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)e->offset,
@@ -272,10 +274,10 @@ static int add_file(vc_pack_writer_t *w, const char *name, int fd)
 	int rc = reserve(w, name, (uint64_t)st.st_size);
 	if (rc)
 		return rc;
-	int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	if (dup < 0)
-		return -errno;
-	commit(w, dup, (uint64_t)st.st_size);
+	int own = vc__pack_private_fd(fd);
+	if (own < 0)
+		return own;
+	commit(w, own, (uint64_t)st.st_size);
 	start_workers(w);
 	if (w->nworkers == 0) {
 		uint32_t i = w->count - 1;
