@@ -32,10 +32,13 @@ void vmm_err(const char *fmt, ...)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: vc-vmm --kernel ELF [--module FILE]... [--append \"CMDLINE\"] [--mem 64M] [--cpus N]\n"
+		"Usage: vc-vmm --kernel ELF [--module FILE]... [--pack DISK] [--append \"CMDLINE\"]\n"
+		"              [--mem 64M] [--cpus N]\n"
 		"Boot a PVH kernel (an ELF with a XEN_ELFNOTE_PHYS32_ENTRY note) on /dev/kvm.\n\n"
 		"  --kernel ELF      the kernel to boot (required)\n"
 		"  --module FILE     a boot module, passed in the PVH start info (repeatable, up to %d)\n"
+		"  --pack DISK       every image of a packed disk (vc-pack) as a boot module named\n"
+		"                    after it, after --module ones; the disk is verified first\n"
 		"  --append CMDLINE  the kernel command line\n"
 		"  --mem SIZE        guest RAM, with an optional K, M or G suffix (default 64M)\n"
 		"  --cpus N          number of vCPUs, 1 to %d (default 1)\n"
@@ -116,9 +119,10 @@ int main(int argc, char **argv)
 		{"kernel", required_argument, NULL, 'k'}, {"module", required_argument, NULL, 'm'},
 		{"append", required_argument, NULL, 'a'}, {"mem", required_argument, NULL, 'M'},
 		{"cpus", required_argument, NULL, 'c'},   {"help", no_argument, NULL, 'h'},
+		{"pack", required_argument, NULL, 'p'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *kernel_path = NULL, *cmdline = "";
+	const char *kernel_path = NULL, *cmdline = "", *pack_path = NULL;
 	const char *module_paths[PVH_MAX_MODULES];
 	unsigned nmods = 0, ncpus = 1;
 	uint64_t mem = DEFAULT_MEM;
@@ -138,6 +142,9 @@ int main(int argc, char **argv)
 			break;
 		case 'a':
 			cmdline = optarg;
+			break;
+		case 'p':
+			pack_path = optarg;
 			break;
 		case 'M':
 			if (parse_size(optarg, &mem) || mem < MIN_MEM) {
@@ -186,6 +193,19 @@ int main(int argc, char **argv)
 		if (map_file(module_paths[i], &mods[i]))
 			return 1;
 
+	struct pvh_module pm[PVH_MAX_MODULES];
+	for (unsigned i = 0; i < nmods; i++)
+		pm[i] = (struct pvh_module){base_name(mods[i].path), mods[i].data, mods[i].size};
+	if (pack_path) {
+#ifdef VMM_HAVE_PACK
+		if (pack_load_modules(pack_path, pm, PVH_MAX_MODULES, &nmods))
+			return 1;
+#else
+		vmm_err("--pack: this vc-vmm was built without the pack module (uuid-dev, libssl-dev)");
+		return 2;
+#endif
+	}
+
 	char err[256];
 	struct pvh_image img;
 	uint64_t low_end = mem < (3ull << 30) ? mem : (3ull << 30);
@@ -207,9 +227,6 @@ int main(int argc, char **argv)
 		vmm_err("%s: cannot load its segments", kernel_path);
 		goto out;
 	}
-	struct pvh_module pm[PVH_MAX_MODULES];
-	for (unsigned i = 0; i < nmods; i++)
-		pm[i] = (struct pvh_module){base_name(mods[i].path), mods[i].data, mods[i].size};
 	struct pvh_ram ram = {low_end, mem - low_end};
 	int64_t si = pvh_setup(vm.gmem, &ram, &img, cmdline, pm, nmods, err, sizeof(err));
 	if (si < 0) {

@@ -95,6 +95,11 @@ int serial_init(struct vm *vm);
 void exit_dev_init(struct vm *vm);
 void hcall_dev_init(struct vm *vm);
 
+/* pack-modules.c: appends every image of packed disk @disk to @mods (at most @max in
+ * all, *@n so far), after validating it and checking every digest. 0, or -1 reported. */
+struct pvh_module;
+int pack_load_modules(const char *disk, struct pvh_module *mods, unsigned max, unsigned *n);
+
 /* Messages: "vc-vmm: ..." on stderr. */
 void vmm_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

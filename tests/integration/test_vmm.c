@@ -177,6 +177,45 @@ Test(vmm, passes_a_boot_module_through)
 	assert_has(r.out, expect);
 }
 
+/* --pack: the images of a packed disk become boot modules, after a digest check. */
+Test(vmm, boots_modules_from_a_packed_disk)
+{
+	need_kvm();
+	const char *vc_pack = getenv("VC_PACK");
+	if (!vc_pack || !*vc_pack)
+		cr_skip_test("VC_PACK not set: built without the pack module");
+	char data[3000], first[64], disk[64], cmd[512];
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < sizeof(data); i++) {
+		data[i] = i < 11 ? "packed line"[i] : i == 11 ? '\n' : (char)('A' + i % 26);
+		h = (h ^ (uint8_t)data[i]) * 0x100000001b3ull;
+	}
+	snprintf(first, sizeof(first), "%s", write_temp("first image\n", 12));
+	const char *second = write_temp(data, sizeof(data));
+	snprintf(disk, sizeof(disk), "%s.img", second);
+	snprintf(cmd, sizeof(cmd), "'%s' create '%s' one='%s' two='%s'", vc_pack, disk, first, second);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	unlink(first);
+	unlink(second);
+
+	run(&r, "--kernel", env("VC_GUEST"), "--pack", disk, "--append", "run=module:1 quiet", NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	char expect[160];
+	snprintf(expect, sizeof(expect), "module: 1: 3000 bytes, fnv1a64 %016llx, first line \"packed line\"",
+		 (unsigned long long)h);
+	assert_has(r.out, expect);
+
+	/* One flipped byte in the second image: refused before the VM exists. */
+	int fd = open(disk, O_RDWR);
+	cr_assert_eq(pwrite(fd, "#", 1, (1 << 20) + 4096 + 100), 1);
+	close(fd);
+	run(&r, "--kernel", env("VC_GUEST"), "--pack", disk, "--append", "run=module:1 quiet", NULL);
+	unlink(disk);
+	cr_assert_eq(r.status, 1, "%s%s", r.out, r.err);
+	assert_has(r.err, "image two is corrupt");
+	cr_assert_null(strstr(r.out, "module:"), "the guest ran: %s", r.out);
+}
+
 Test(vmm, exits_with_the_chosen_status)
 {
 	need_kvm();
