@@ -52,8 +52,9 @@ VC_API int vc_pack_extract_fd(vc_pack_t *p, unsigned index, int fd)
 		return -errno;
 	if (!S_ISREG(st.st_mode))
 		return copy_checked(p, index, fd, -1);
-	/* Empty first, so that the holes left unwritten read as zeros. */
-	if (ftruncate(fd, 0) != 0)
+	/* Empty first, so that the holes left unwritten read as zeros. Only when needed: on
+	 * ext4 a truncate to zero makes close() start writeback (auto_da_alloc). */
+	if (st.st_size != 0 && ftruncate(fd, 0) != 0)
 		return -errno;
 	rc = copy_checked(p, index, fd, 0);
 	if (!rc && ftruncate(fd, (off_t)p->meta.ent[index].size) != 0)
