@@ -775,3 +775,17 @@ Test(pack, open_fd_info_and_argument_checks)
 	close(w);
 	cr_assert_eq(vc_pack_count(NULL), 0);
 }
+
+Test(pack, abort_while_copying_leaves_nothing)
+{
+	const struct spec s[] = {{"big1", 24u << 20, RANDOM}, {"big2", 8u << 20, RANDOM}};
+	make_image(&s[0], 30);
+	make_image(&s[1], 31);
+	vc_pack_writer_t *w;
+	cr_assert_eq(vc_pack_create(path_in("disk.img"), NULL, &w), 0);
+	cr_assert_eq(vc_pack_add_path(w, NULL, path_in("src/big1")), 0);
+	cr_assert_eq(vc_pack_add_path(w, NULL, path_in("src/big2")), 0);
+	vc_pack_abort(w); /* the workers are mid-copy (or done): either way nothing stays */
+	cr_assert_eq(access(path_in("disk.img"), F_OK), -1);
+	cr_assert(!temp_files_left());
+}

@@ -158,13 +158,13 @@ static int copy_range(struct copy *c, uint64_t pos, size_t n)
 	return 0;
 }
 
-static int copy_data(struct copy *c, uint64_t pos, uint64_t n, const volatile bool *stop)
+static int copy_data(struct copy *c, uint64_t pos, uint64_t n, const atomic_bool *stop)
 {
 	while (n) {
 		size_t k = n < CHUNK ? (size_t)n : CHUNK;
 		int rc;
 
-		if (stop && *stop)
+		if (stop && atomic_load_explicit(stop, memory_order_relaxed))
 			return -ECANCELED;
 		if (c->cfr) {
 			rc = copy_range(c, pos, k);
@@ -210,7 +210,7 @@ static int64_t next_run(int fd, uint64_t off, uint64_t left)
 }
 
 int vc__pack_copy(int src, uint64_t src_off, int dst, int64_t dst_off, uint64_t len,
-		  uint8_t sha256[32], const volatile bool *stop)
+		  uint8_t sha256[32], const atomic_bool *stop)
 {
 	struct copy c = {.src = src, .dst = dst, .src_off = src_off, .dst_off = dst_off,
 			 .cfr = dst >= 0 && dst_off >= 0};

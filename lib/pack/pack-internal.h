@@ -3,6 +3,7 @@
 #ifndef VC_PACK_INTERNAL_H
 #define VC_PACK_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -65,7 +66,7 @@ void vc__pack_guid_swap(const uint8_t in[16], uint8_t out[16]);
  * (a pipe). @stop, if not NULL, is polled between chunks (returns -ECANCELED when set).
  * -ENODATA if @src ends before @len bytes. */
 int vc__pack_copy(int src, uint64_t src_off, int dst, int64_t dst_off, uint64_t len,
-		  uint8_t sha256[32], const volatile bool *stop);
+		  uint8_t sha256[32], const atomic_bool *stop);
 
 /* Reads @src to its end and writes it to @dst at @dst_off; at most @max bytes (-ENOSPC
  * beyond). Gives the length and SHA-256. */

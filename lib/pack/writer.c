@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,7 @@ struct vc_pack_writer {
 	unsigned nworkers;
 	uint32_t next_job; /* jobs [next_job, count) wait for a worker */
 	bool closing;
-	volatile bool stop;
+	atomic_bool stop; /* abort(): workers give up at their next chunk */
 };
 
 static int run_job(vc_pack_writer_t *w, uint32_t i)
@@ -224,7 +225,7 @@ static void commit(vc_pack_writer_t *w, int fd, uint64_t size)
 	pthread_mutex_unlock(&w->lock);
 }
 
-static int start_workers(vc_pack_writer_t *w)
+static void start_workers(vc_pack_writer_t *w)
 {
 	unsigned want = worker_count(w);
 
@@ -233,7 +234,6 @@ static int start_workers(vc_pack_writer_t *w)
 			break; /* fewer workers is slower, not wrong */
 		w->nworkers++;
 	}
-	return 0;
 }
 
 static int add_stream(vc_pack_writer_t *w, const char *name, int fd)
@@ -402,7 +402,7 @@ VC_API void vc_pack_abort(vc_pack_writer_t *w)
 {
 	if (!w)
 		return;
-	w->stop = true;
+	atomic_store_explicit(&w->stop, true, memory_order_relaxed);
 	wait_jobs(w);
 	unlink(w->tmp_path);
 	writer_free(w);
