@@ -12,6 +12,7 @@
 #ifndef VIRTCORE_PACK_FORMAT_H
 #define VIRTCORE_PACK_FORMAT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /** Logical sector size the GPT is laid out for (virtio-blk's and every disk file's). */
@@ -122,14 +123,19 @@ struct vc_pack_gpt_entry {
 	uint16_t name[36];        /* 56: UTF-16LE, the name cut to 36 code units */
 };
 
-_Static_assert(sizeof(struct vc_pack_header) == 512, "pack header is one sector");
-_Static_assert(sizeof(struct vc_pack_entry) == 512, "pack entry is 512 bytes");
-_Static_assert(__builtin_offsetof(struct vc_pack_entry, name) == 72, "name at 72");
-_Static_assert(sizeof(struct vc_pack_gpt_header) == 92, "GPT header is 92 bytes");
-_Static_assert(sizeof(struct vc_pack_gpt_entry) == 128, "GPT entry is 128 bytes");
-_Static_assert(VC_PACK_ENTRIES_OFFSET + VC_PACK_ENTRIES_SIZE <= VC_PACK_INDEX_SIZE,
+#ifndef __cplusplus
+#define VC_PACK_ASSERT(c, m) _Static_assert(c, m)
+#else
+#define VC_PACK_ASSERT(c, m) static_assert(c, m)
+#endif
+VC_PACK_ASSERT(sizeof(struct vc_pack_header) == 512, "pack header is one sector");
+VC_PACK_ASSERT(sizeof(struct vc_pack_entry) == 512, "pack entry is 512 bytes");
+VC_PACK_ASSERT(offsetof(struct vc_pack_entry, name) == 72, "name at 72");
+VC_PACK_ASSERT(sizeof(struct vc_pack_gpt_header) == 92, "GPT header is 92 bytes");
+VC_PACK_ASSERT(sizeof(struct vc_pack_gpt_entry) == 128, "GPT entry is 128 bytes");
+VC_PACK_ASSERT(VC_PACK_ENTRIES_OFFSET + VC_PACK_ENTRIES_SIZE <= VC_PACK_INDEX_SIZE,
 	       "our index fits in the index region");
-_Static_assert(VC_PACK_GPT_ARRAY_OFFSET + VC_PACK_GPT_ARRAY_SIZE <= VC_PACK_HEADER_OFFSET,
+VC_PACK_ASSERT(VC_PACK_GPT_ARRAY_OFFSET + VC_PACK_GPT_ARRAY_SIZE <= VC_PACK_HEADER_OFFSET,
 	       "the GPT array ends before our header");
 
 #endif /* VIRTCORE_PACK_FORMAT_H */
