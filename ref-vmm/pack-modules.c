@@ -62,16 +62,15 @@ int pack_load_modules(const char *disk, struct pvh_module *mods, unsigned max, u
 		vc_pack_close(p);
 		return -1;
 	}
-	for (unsigned i = 0; i < info.count; i++) {
+	/* The names must outlive this call (the start info is written later). */
+	static char names[PVH_MAX_MODULES][VC_PACK_NAME_MAX + 1];
+	for (unsigned i = 0; i < info.count && *n < PVH_MAX_MODULES; i++) {
 		struct vc_pack_image img;
 		vc_pack_get(p, i, &img);
-		char *name = strdup(img.name);
-		if (!name) {
-			vmm_err("out of memory");
-			vc_pack_close(p);
-			return -1;
-		}
-		mods[(*n)++] = (struct pvh_module){name, (const uint8_t *)base + img.offset, img.size};
+		memcpy(names[*n], img.name, sizeof(img.name));
+		mods[*n] = (struct pvh_module){names[*n], (const uint8_t *)base + img.offset,
+					       img.size};
+		(*n)++;
 	}
 	vc_pack_close(p);
 	return 0;
