@@ -13,6 +13,8 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <virtcore/timerpage.h>
 #include <virtcore/timerpage_abi.h>
+#include <virtcore/trust.h>
+#include <virtcore/trust_abi.h>
 #endif
 
 #endif /* VIRTCORE_VIRTCORE_H */

@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * trust: a signed list of reference values (one per boot stage, in chain order), and a
+ * chain verifier that checks each stage against it before control passes to that stage,
+ * extending a PCR-style register as it goes. The list's layout and the freestanding
+ * guest-side SHA-256 and parser are in <virtcore/trust_abi.h>; docs/trust-format.md.
+ *
+ * Host side: build a list (vc_trust_list_new(), vc_trust_list_add_*()), sign it with an
+ * Ed25519 key (vc_trust_list_sign()), serialise it (vc_trust_list_serialize()) into a
+ * file or into the buffer the VMM copies to a fixed guest address. Load it back with
+ * vc_trust_list_load(), which checks the signature against a pinned public key. Verify
+ * stages in order with a vc_trust_chain_t.
+ *
+ * Hashing goes through OpenSSL EVP (SHA-NI where the CPU has it), streaming: files are
+ * never read into memory whole.
+ */
+#ifndef VIRTCORE_TRUST_H
+#define VIRTCORE_TRUST_H
+
+#include <stdint.h>
+
+#include <virtcore/common.h>
+#include <virtcore/trust_abi.h>
+
+VC_BEGIN_DECLS
+
+/** A reference-value list in memory. Not thread-safe. */
+typedef struct vc_trust_list vc_trust_list_t;
+/** An Ed25519 key: a private key (can sign and verify) or a public key (verify only). */
+typedef struct vc_trust_key vc_trust_key_t;
+/** A chain being verified, stage by stage. Not thread-safe. */
+typedef struct vc_trust_chain vc_trust_chain_t;
+
+/* ---- measuring ---- */
+
+/** @brief Digest size of @p alg: 32, 48, or 0 if unknown. */
+VC_API unsigned vc_trust_digest_size(uint32_t alg);
+
+/**
+ * @brief Digest of @p len bytes at @p data.
+ * @param out at least vc_trust_digest_size(alg) bytes
+ * @return 0; -EINVAL unknown algorithm.
+ */
+VC_API int vc_trust_measure_mem(uint32_t alg, const void *data, size_t len, uint8_t *out);
+
+/**
+ * @brief Digest of a file read to its end from @p fd's current position, in chunks.
+ * @param[out] size bytes read (may be NULL)
+ * @return 0; -EINVAL unknown algorithm; -errno from read().
+ */
+VC_API int vc_trust_measure_fd(uint32_t alg, int fd, uint8_t *out, uint64_t *size);
+
+/** @brief As vc_trust_measure_fd() on the file at @p path. */
+VC_API int vc_trust_measure_path(uint32_t alg, const char *path, uint8_t *out,
+				 uint64_t *size);
+
+/* ---- keys ---- */
+
+/** @brief A new random Ed25519 key pair. @return 0; -ENOMEM; -EIO (OpenSSL failed). */
+VC_API int vc_trust_key_generate(vc_trust_key_t **out);
+
+/**
+ * @brief Loads a PEM key: a private key ("PRIVATE KEY", PKCS#8) or a public key
+ *        ("PUBLIC KEY", SubjectPublicKeyInfo). Only Ed25519 keys are accepted.
+ * @return 0; -ENOENT/-EACCES from open; -EBADMSG not a PEM Ed25519 key.
+ */
+VC_API int vc_trust_key_load(const char *path, vc_trust_key_t **out);
+
+/**
+ * @brief Writes the key as PEM: the private key (mode 0600) to @p private_path if not
+ *        NULL (the key must be private), the public key to @p public_path if not NULL.
+ *        Both through a temporary file and a rename.
+ * @return 0; -EINVAL a public-only key asked for its private half; -errno from writing.
+ */
+VC_API int vc_trust_key_save(const vc_trust_key_t *key, const char *private_path,
+			     const char *public_path);
+
+/** @brief SHA-256 of the raw 32-byte public key: the key id stored in signatures. */
+VC_API void vc_trust_key_id(const vc_trust_key_t *key, uint8_t id[32]);
+
+/** @brief Frees a key. NULL is a no-op. */
+VC_API void vc_trust_key_free(vc_trust_key_t *key);
+
+/* ---- the list ---- */
+
+/**
+ * @brief An empty list whose stages are measured with @p alg.
+ * @return 0; -EINVAL unknown algorithm; -ENOMEM.
+ */
+VC_API int vc_trust_list_new(uint32_t alg, vc_trust_list_t **out);
+
+/**
+ * @brief Appends a stage with a known digest. The order of additions is the chain order.
+ * @param digest vc_trust_digest_size() bytes
+ * @return 0; -EINVAL bad name (empty, over 47 bytes) or role; -EEXIST name taken;
+ *         -E2BIG already VC_TRUST_MAX_STAGES stages. Any change drops a signature.
+ */
+VC_API int vc_trust_list_add(vc_trust_list_t *l, const char *name, enum vc_trust_role role,
+			     const uint8_t *digest, uint64_t size);
+
+/** @brief Measures the file at @p path and appends it (errors of both calls). */
+VC_API int vc_trust_list_add_path(vc_trust_list_t *l, const char *name,
+				  enum vc_trust_role role, const char *path);
+
+/** @brief Signs the list with @p key (a private key). @return 0; -EINVAL public key. */
+VC_API int vc_trust_list_sign(vc_trust_list_t *l, const vc_trust_key_t *key);
+
+/**
+ * @brief Writes the list (signed or not) in its binary form.
+ * @param buf NULL to ask for the size
+ * @return the size in bytes; -ENOSPC @p len too small; -ENODATA an empty list.
+ */
+VC_API long vc_trust_list_serialize(const vc_trust_list_t *l, void *buf, size_t len);
+
+/** Options for vc_trust_list_load(); VC_OPTS(vc_trust_load_opts, o, ...). */
+struct vc_trust_load_opts {
+	size_t sz;
+	/** The pinned public key. Given: the list must be signed by exactly this key.
+	 *  NULL: the list may be unsigned; a signature is then checked against no key and
+	 *  the list is accepted only with VC_TRUST_LOAD_UNVERIFIED. */
+	const vc_trust_key_t *key;
+	uint32_t flags; /**< VC_TRUST_LOAD_* */
+};
+
+/** vc_trust_load_opts flags. */
+enum vc_trust_load_flags {
+	/** Accept a list without checking any signature (to inspect it, e.g. `show`). */
+	VC_TRUST_LOAD_UNVERIFIED = 1u << 0,
+};
+
+/**
+ * @brief Parses and validates a list from @p len bytes, checking its signature.
+ *
+ * With a key: refuses an unsigned list (-EKEYREJECTED "unsigned"), a list signed by
+ * another key (-EKEYREJECTED "signed by key ID..., expected ..."), a bad signature
+ * (-EKEYREJECTED). Without a key and without VC_TRUST_LOAD_UNVERIFIED: -EINVAL.
+ * Any structural problem or truncation: -EBADMSG. Bytes past the list: -EBADMSG.
+ *
+ * @return 0; the errors above; -ENOMEM.
+ */
+VC_API int vc_trust_list_load(const void *buf, size_t len, const struct vc_trust_load_opts *opts,
+			      vc_trust_list_t **out);
+
+/** @brief As vc_trust_list_load() on a file (at most 64 KiB). */
+VC_API int vc_trust_list_load_path(const char *path, const struct vc_trust_load_opts *opts,
+				   vc_trust_list_t **out);
+
+/** @brief Writes the serialised list to @p path (temporary file + rename). */
+VC_API int vc_trust_list_save(const vc_trust_list_t *l, const char *path);
+
+/** @brief Frees a list. NULL is a no-op. */
+VC_API void vc_trust_list_free(vc_trust_list_t *l);
+
+/** One stage of a list, as vc_trust_list_get() reports it. */
+struct vc_trust_stage {
+	char name[VC_TRUST_NAME_MAX + 1];
+	enum vc_trust_role role;
+	uint32_t alg;
+	unsigned digest_size;
+	uint8_t digest[VC_TRUST_DIGEST_MAX];
+	uint64_t size;
+};
+
+/** @brief Number of stages. */
+VC_API unsigned vc_trust_list_count(const vc_trust_list_t *l);
+/** @brief The hash algorithm of the list. */
+VC_API uint32_t vc_trust_list_alg(const vc_trust_list_t *l);
+/** @brief 1 if the list carries a signature (checked at load, or made by _sign()). */
+VC_API int vc_trust_list_signed(const vc_trust_list_t *l);
+/** @brief Describes stage @p index. @return 0; -ENOENT out of range. */
+VC_API int vc_trust_list_get(const vc_trust_list_t *l, unsigned index,
+			     struct vc_trust_stage *st);
+
+/**
+ * @brief The list as text, one stage per line, for people and diff:
+ *        `# vc-trust list v1, sha256, 3 stages, signed by key <id>` then
+ *        `<index> <name> <role> <size> <alg>:<hex digest>`.
+ * @return the length written (without NUL); -ENOSPC @p len too small (NULL: size query).
+ */
+VC_API long vc_trust_list_text(const vc_trust_list_t *l, char *buf, size_t len);
+
+/** @brief The name of a role ("stage", "firmware", ...), or "?" */
+VC_API const char *vc_trust_role_name(enum vc_trust_role role);
+
+/* ---- verifying a chain ---- */
+
+/** Why a stage was refused. */
+enum vc_trust_refusal {
+	VC_TRUST_OK = 0,
+	VC_TRUST_UNKNOWN_STAGE,  /**< the name is not in the list (-ENOENT) */
+	VC_TRUST_OUT_OF_ORDER,   /**< in the list, but not the next stage (-EPROTO) */
+	VC_TRUST_SIZE_MISMATCH,  /**< -EKEYREJECTED */
+	VC_TRUST_DIGEST_MISMATCH, /**< -EKEYREJECTED */
+	VC_TRUST_CHAIN_BROKEN,   /**< an earlier stage was refused: nothing more passes */
+	VC_TRUST_MISSING_STAGE,  /**< vc_trust_chain_finish() with stages left (-ENODATA) */
+};
+
+/** What vc_trust_chain_verify_*() found, filled on success and on refusal. */
+struct vc_trust_verdict {
+	enum vc_trust_refusal refusal;
+	int index;                          /**< the stage's place in the list, or -1 */
+	int expected_index;                 /**< the stage that should have come */
+	char name[VC_TRUST_NAME_MAX + 1];   /**< the stage presented */
+	unsigned digest_size;
+	uint8_t expected[VC_TRUST_DIGEST_MAX];
+	uint8_t actual[VC_TRUST_DIGEST_MAX];
+	uint64_t expected_size, actual_size;
+};
+
+/**
+ * @brief Starts verifying @p list from its first stage. The chain keeps a reference to
+ *        @p list (which must outlive it) and a register (PCR) of the list's algorithm,
+ *        initially zero, extended with every stage that verifies.
+ */
+VC_API int vc_trust_chain_new(const vc_trust_list_t *list, vc_trust_chain_t **out);
+
+/**
+ * @brief Verifies the next stage, already measured: @p name with @p digest over @p size
+ *        bytes. On success the register becomes H(register || digest).
+ *
+ * A refusal breaks the chain for good: every later call refuses too.
+ *
+ * @param verdict optional detail, filled in either case
+ * @return 0; -ENOENT unknown stage; -EPROTO out of order; -EKEYREJECTED size or digest
+ *         mismatch; -ECANCELED the chain broke earlier; -ENODATA every stage passed already.
+ */
+VC_API int vc_trust_chain_verify_digest(vc_trust_chain_t *c, const char *name,
+					const uint8_t *digest, uint64_t size,
+					struct vc_trust_verdict *verdict);
+
+/** @brief Measures @p len bytes at @p data and verifies them as the next stage. */
+VC_API int vc_trust_chain_verify_mem(vc_trust_chain_t *c, const char *name, const void *data,
+				     size_t len, struct vc_trust_verdict *verdict);
+
+/** @brief Measures the file at @p path and verifies it as the next stage. */
+VC_API int vc_trust_chain_verify_path(vc_trust_chain_t *c, const char *name, const char *path,
+				      struct vc_trust_verdict *verdict);
+
+/**
+ * @brief Ends the chain: 0 only if every stage of the list verified, in order.
+ * @return 0; -ENODATA stages missing (verdict names the first); -ECANCELED broken.
+ */
+VC_API int vc_trust_chain_finish(vc_trust_chain_t *c, struct vc_trust_verdict *verdict);
+
+/** @brief The register now; @p out gets vc_trust_digest_size(alg) bytes. @return its size. */
+VC_API unsigned vc_trust_chain_pcr(const vc_trust_chain_t *c, uint8_t *out);
+
+/** @brief Stages verified so far. */
+VC_API unsigned vc_trust_chain_position(const vc_trust_chain_t *c);
+
+/** @brief Frees a chain. NULL is a no-op. */
+VC_API void vc_trust_chain_free(vc_trust_chain_t *c);
+
+VC_END_DECLS
+
+#endif /* VIRTCORE_TRUST_H */

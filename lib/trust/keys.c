@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: MIT
+// Ed25519 keys through OpenSSL: generate, load and save as PEM, key ids.
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/pem.h>
+
+#include "trust-internal.h"
+#include "util/log.h"
+
+static int wrap(EVP_PKEY *pkey, bool has_private, vc_trust_key_t **out)
+{
+	vc_trust_key_t *k = calloc(1, sizeof(*k));
+
+	if (!k) {
+		EVP_PKEY_free(pkey);
+		return -ENOMEM;
+	}
+	k->pkey = pkey;
+	k->has_private = has_private;
+	*out = k;
+	return 0;
+}
+
+VC_API int vc_trust_key_generate(vc_trust_key_t **out)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, NULL);
+	EVP_PKEY *pkey = NULL;
+
+	if (!out)
+		return -EINVAL;
+	if (!ctx || EVP_PKEY_keygen_init(ctx) <= 0 || EVP_PKEY_keygen(ctx, &pkey) <= 0) {
+		EVP_PKEY_CTX_free(ctx);
+		vc__err("trust: Ed25519 key generation failed in OpenSSL");
+		return -EIO;
+	}
+	EVP_PKEY_CTX_free(ctx);
+	return wrap(pkey, true, out);
+}
+
+VC_API int vc_trust_key_load(const char *path, vc_trust_key_t **out)
+{
+	if (!path || !out)
+		return -EINVAL;
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		int rc = -errno;
+		vc__err("trust: cannot open key %s: %s", path, vc_strerror(rc));
+		return rc;
+	}
+	bool has_private = true;
+	EVP_PKEY *pkey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	if (!pkey) {
+		rewind(f);
+		pkey = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+		has_private = false;
+	}
+	fclose(f);
+	if (!pkey || EVP_PKEY_get_id(pkey) != EVP_PKEY_ED25519) {
+		vc__err("trust: %s: not a PEM Ed25519 %s", path,
+			pkey ? "key (another algorithm)" : "private or public key");
+		EVP_PKEY_free(pkey);
+		return -EBADMSG;
+	}
+	return wrap(pkey, has_private, out);
+}
+
+/* Renders a PEM into memory (private or public half). */
+static int pem_bytes(const vc_trust_key_t *key, bool private_half, char **data, size_t *len)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	int ok = bio && (private_half
+				 ? PEM_write_bio_PrivateKey(bio, key->pkey, NULL, NULL, 0, NULL, NULL)
+				 : PEM_write_bio_PUBKEY(bio, key->pkey));
+	char *p;
+	long n = ok ? BIO_get_mem_data(bio, &p) : 0;
+
+	if (n <= 0 || !(*data = malloc((size_t)n))) {
+		BIO_free(bio);
+		return -ENOMEM;
+	}
+	memcpy(*data, p, (size_t)n);
+	*len = (size_t)n;
+	BIO_free(bio);
+	return 0;
+}
+
+VC_API int vc_trust_key_save(const vc_trust_key_t *key, const char *private_path,
+			     const char *public_path)
+{
+	char *data;
+	size_t len;
+	int rc = 0;
+
+	if (!key || (private_path && !key->has_private))
+		return -EINVAL;
+	if (private_path) {
+		rc = pem_bytes(key, true, &data, &len);
+		if (!rc) {
+			rc = vc__trust_write_file(private_path, data, len, 0600);
+			OPENSSL_cleanse(data, len);
+			free(data);
+		}
+	}
+	if (!rc && public_path) {
+		rc = pem_bytes(key, false, &data, &len);
+		if (!rc) {
+			rc = vc__trust_write_file(public_path, data, len, 0644);
+			free(data);
+		}
+	}
+	return rc;
+}
+
+VC_API void vc_trust_key_id(const vc_trust_key_t *key, uint8_t id[32])
+{
+	uint8_t raw[32];
+	size_t len = sizeof(raw);
+
+	memset(id, 0, 32);
+	if (key && EVP_PKEY_get_raw_public_key(key->pkey, raw, &len) == 1 && len == 32)
+		EVP_Digest(raw, len, id, NULL, EVP_sha256(), NULL);
+}
+
+VC_API void vc_trust_key_free(vc_trust_key_t *key)
+{
+	if (!key)
+		return;
+	EVP_PKEY_free(key->pkey);
+	free(key);
+}
+
+int vc__trust_write_file(const char *path, const void *data, size_t len, unsigned mode)
+{
+	char *tmp;
+	int rc = 0;
+
+	if (asprintf(&tmp, "%s.vctrust-%d.tmp", path, (int)getpid()) < 0)
+		return -ENOMEM;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	if (fd < 0) {
+		rc = -errno;
+	} else {
+		const uint8_t *p = data;
+		while (len && rc == 0) {
+			ssize_t n = write(fd, p, len);
+			if (n < 0 && errno != EINTR)
+				rc = -errno;
+			else if (n > 0)
+				p += n, len -= (size_t)n;
+		}
+		if (close(fd) != 0 && !rc)
+			rc = -errno;
+		if (!rc && rename(tmp, path) != 0)
+			rc = -errno;
+		if (rc)
+			unlink(tmp);
+	}
+	if (rc)
+		vc__err("trust: cannot write %s: %s", path, vc_strerror(rc));
+	free(tmp);
+	return rc;
+}

@@ -1,0 +1,455 @@
+// SPDX-License-Identifier: MIT
+// trust: known answers, the freestanding SHA-256 against OpenSSL, lists (build, sign,
+// load with the signature policy, tampering with every byte), keys, and the chain
+// verifier's acceptance and each refusal.
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <virtcore/trust.h>
+
+#include "helpers.h"
+
+static char dir[PATH_MAX];
+static char last_log[1024];
+
+static void capture_log(enum vc_log_level level, const char *msg, void *ud)
+{
+	(void)ud;
+	if (level == VC_LOG_ERROR)
+		snprintf(last_log, sizeof(last_log), "%s", msg);
+}
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/vc-test-trust-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	last_log[0] = '\0';
+	vc_set_log_fn(capture_log, NULL);
+}
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(p);
+}
+
+static void teardown(void)
+{
+	vc_set_log_fn(NULL, NULL);
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+TestSuite(trust, .init = setup, .fini = teardown, .timeout = 120);
+
+static char *path_in(const char *name)
+{
+	static char buf[4][PATH_MAX + 64];
+	static int next;
+	char *p = buf[next++ % 4];
+	snprintf(p, sizeof(buf[0]), "%s/%s", dir, name);
+	return p;
+}
+
+static void unhex(const char *h, uint8_t *out)
+{
+	for (size_t i = 0; h[2 * i]; i++)
+		sscanf(h + 2 * i, "%2hhx", &out[i]);
+}
+
+/* ---- digests ---- */
+
+Test(trust, sha256_known_answers_freestanding_and_openssl)
+{
+	static const struct {
+		const char *msg;
+		const char *digest;
+	} kat[] = {
+		{"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+		{"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+		{"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+		 "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+		{"abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopq"
+		 "klmnopqrlmnopqrsmnopqrstnopqrstu",
+		 "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1"},
+	};
+	for (size_t i = 0; i < sizeof(kat) / sizeof(kat[0]); i++) {
+		uint8_t want[32], got[32];
+		unhex(kat[i].digest, want);
+		vc_sha256(kat[i].msg, strlen(kat[i].msg), got);
+		cr_assert_arr_eq(got, want, 32, "freestanding, vector %zu", i);
+		cr_assert_eq(vc_trust_measure_mem(VC_TRUST_ALG_SHA256, kat[i].msg,
+						  strlen(kat[i].msg), got), 0);
+		cr_assert_arr_eq(got, want, 32, "library, vector %zu", i);
+	}
+	/* one million 'a', fed in uneven pieces */
+	static char a[1000000];
+	memset(a, 'a', sizeof(a));
+	struct vc_sha256 s;
+	uint8_t want[32], got[32];
+	vc_sha256_init(&s);
+	for (size_t off = 0, step = 1; off < sizeof(a); off += step, step = step * 3 % 1000 + 1)
+		vc_sha256_update(&s, a + off, off + step > sizeof(a) ? sizeof(a) - off : step);
+	vc_sha256_final(&s, got);
+	unhex("cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0", want);
+	cr_assert_arr_eq(got, want, 32);
+
+	uint8_t w384[48], g384[48];
+	unhex("cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed8086072ba1e7cc23"
+	      "58baeca134c825a7", w384);
+	cr_assert_eq(vc_trust_measure_mem(VC_TRUST_ALG_SHA384, "abc", 3, g384), 0);
+	cr_assert_arr_eq(g384, w384, 48);
+	cr_assert_eq(vc_trust_measure_mem(7, "abc", 3, g384), -EINVAL);
+}
+
+Test(trust, freestanding_sha256_agrees_with_openssl_on_random_input)
+{
+	static uint8_t buf[20000];
+	uint64_t seed = 42;
+	for (int round = 0; round < 400; round++) {
+		size_t len = th_rand64(&seed) % sizeof(buf);
+		for (size_t i = 0; i < len; i++)
+			buf[i] = (uint8_t)th_rand64(&seed);
+		uint8_t a[32], b[32];
+		EVP_Digest(buf, len, a, NULL, EVP_sha256(), NULL);
+		struct vc_sha256 s;
+		vc_sha256_init(&s);
+		size_t cut = len ? th_rand64(&seed) % len : 0; /* two pieces, cut anywhere */
+		vc_sha256_update(&s, buf, cut);
+		vc_sha256_update(&s, buf + cut, len - cut);
+		vc_sha256_final(&s, b);
+		cr_assert_arr_eq(a, b, 32, "length %zu cut %zu", len, cut);
+	}
+}
+
+Test(trust, measures_files_by_streaming)
+{
+	static uint8_t data[700001];
+	uint64_t seed = 7;
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)th_rand64(&seed);
+	int fd = open(path_in("f"), O_WRONLY | O_CREAT, 0644);
+	cr_assert_eq(write(fd, data, sizeof(data)), (ssize_t)sizeof(data));
+	close(fd);
+	uint8_t want[48], got[48];
+	uint64_t size = 0;
+	for (uint32_t alg = VC_TRUST_ALG_SHA256; alg <= VC_TRUST_ALG_SHA384; alg++) {
+		cr_assert_eq(vc_trust_measure_mem(alg, data, sizeof(data), want), 0);
+		cr_assert_eq(vc_trust_measure_path(alg, path_in("f"), got, &size), 0);
+		cr_assert_eq(size, sizeof(data));
+		cr_assert_arr_eq(got, want, vc_trust_digest_size(alg));
+	}
+	cr_assert_eq(vc_trust_measure_path(VC_TRUST_ALG_SHA256, path_in("none"), got, &size),
+		     -ENOENT);
+}
+
+/* ---- keys and lists ---- */
+
+static vc_trust_list_t *three_stage_list(uint32_t alg)
+{
+	vc_trust_list_t *l;
+	cr_assert_eq(vc_trust_list_new(alg, &l), 0);
+	const char *names[] = {"Stage1", "Start", "Stage1_5"};
+	for (int i = 0; i < 3; i++) {
+		uint8_t d[48];
+		char data[32];
+		snprintf(data, sizeof(data), "code of %s", names[i]);
+		vc_trust_measure_mem(alg, data, strlen(data), d);
+		cr_assert_eq(vc_trust_list_add(l, names[i], VC_TRUST_ROLE_STAGE, d, strlen(data)), 0);
+	}
+	return l;
+}
+
+Test(trust, keys_round_trip_through_pem)
+{
+	vc_trust_key_t *k, *priv, *pub;
+	uint8_t a[32], b[32], c[32];
+	cr_assert_eq(vc_trust_key_generate(&k), 0);
+	cr_assert_eq(vc_trust_key_save(k, path_in("k.pem"), path_in("k.pub")), 0);
+	struct stat st;
+	cr_assert_eq(stat(path_in("k.pem"), &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0600, "the private key is readable by others");
+	cr_assert_eq(vc_trust_key_load(path_in("k.pem"), &priv), 0);
+	cr_assert_eq(vc_trust_key_load(path_in("k.pub"), &pub), 0);
+	vc_trust_key_id(k, a);
+	vc_trust_key_id(priv, b);
+	vc_trust_key_id(pub, c);
+	cr_assert_arr_eq(a, b, 32);
+	cr_assert_arr_eq(a, c, 32);
+	cr_assert_eq(vc_trust_key_save(pub, path_in("x.pem"), NULL), -EINVAL);
+
+	vc_trust_list_t *l = three_stage_list(VC_TRUST_ALG_SHA256);
+	cr_assert_eq(vc_trust_list_sign(l, pub), -EINVAL, "a public key cannot sign");
+	cr_assert_eq(vc_trust_list_sign(l, priv), 0);
+	vc_trust_list_free(l);
+
+	FILE *f = fopen(path_in("junk.pem"), "w");
+	fputs("-----BEGIN PUBLIC KEY-----\nnot base64 at all\n-----END PUBLIC KEY-----\n", f);
+	fclose(f);
+	vc_trust_key_t *bad = NULL;
+	cr_assert_eq(vc_trust_key_load(path_in("junk.pem"), &bad), -EBADMSG);
+	cr_assert_eq(vc_trust_key_load(path_in("missing.pem"), &bad), -ENOENT);
+	vc_trust_key_free(k);
+	vc_trust_key_free(priv);
+	vc_trust_key_free(pub);
+}
+
+Test(trust, signed_list_loads_only_with_its_key)
+{
+	vc_trust_key_t *k, *other;
+	cr_assert_eq(vc_trust_key_generate(&k), 0);
+	cr_assert_eq(vc_trust_key_generate(&other), 0);
+	vc_trust_list_t *l = three_stage_list(VC_TRUST_ALG_SHA384), *got;
+	uint8_t buf[16384];
+
+	/* unsigned */
+	long n = vc_trust_list_serialize(l, buf, sizeof(buf));
+	cr_assert_eq(n, 64 + 3 * 128);
+	VC_OPTS(vc_trust_load_opts, with_key, .key = k);
+	VC_OPTS(vc_trust_load_opts, unverified, .flags = VC_TRUST_LOAD_UNVERIFIED);
+	cr_assert_eq(vc_trust_list_load(buf, (size_t)n, &with_key, &got), -EKEYREJECTED);
+	cr_assert(strstr(last_log, "unsigned"), "%s", last_log);
+	cr_assert_eq(vc_trust_list_load(buf, (size_t)n, NULL, &got), -EINVAL);
+	cr_assert_eq(vc_trust_list_load(buf, (size_t)n, &unverified, &got), 0);
+	cr_assert_eq(vc_trust_list_count(got), 3);
+	cr_assert(!vc_trust_list_signed(got));
+	vc_trust_list_free(got);
+
+	/* signed */
+	cr_assert_eq(vc_trust_list_sign(l, k), 0);
+	n = vc_trust_list_serialize(l, buf, sizeof(buf));
+	cr_assert_eq(n, 64 + 3 * 128 + 96);
+	cr_assert_eq(vc_trust_list_load(buf, (size_t)n, &with_key, &got), 0, "%s", last_log);
+	cr_assert(vc_trust_list_signed(got));
+	struct vc_trust_stage st;
+	cr_assert_eq(vc_trust_list_get(got, 2, &st), 0);
+	cr_assert_str_eq(st.name, "Stage1_5");
+	cr_assert_eq(st.alg, VC_TRUST_ALG_SHA384);
+	cr_assert_eq(st.digest_size, 48);
+	cr_assert_eq(vc_trust_list_get(got, 3, &st), -ENOENT);
+	vc_trust_list_free(got);
+
+	VC_OPTS(vc_trust_load_opts, wrong_key, .key = other);
+	cr_assert_eq(vc_trust_list_load(buf, (size_t)n, &wrong_key, &got), -EKEYREJECTED);
+	cr_assert(strstr(last_log, "pinned key"), "%s", last_log);
+
+	/* Every single byte changed: refused, as malformed or as badly signed. */
+	for (long i = 0; i < n; i++) {
+		buf[i] ^= 0x01;
+		int rc = vc_trust_list_load(buf, (size_t)n, &with_key, &got);
+		cr_assert(rc == -EBADMSG || rc == -EKEYREJECTED, "byte %ld: %d", i, rc);
+		buf[i] ^= 0x01;
+	}
+	/* Truncated anywhere, or with a byte after it. */
+	for (long len = 0; len < n; len += 7)
+		cr_assert_eq(vc_trust_list_load(buf, (size_t)len, &with_key, &got), -EBADMSG,
+			     "length %ld", len);
+	buf[n] = 0;
+	cr_assert_eq(vc_trust_list_load(buf, (size_t)n + 1, &with_key, &got), -EBADMSG);
+
+	/* Changing the list drops the signature. */
+	uint8_t d[48] = {0};
+	cr_assert_eq(vc_trust_list_add(l, "Stage2", VC_TRUST_ROLE_STAGE, d, 1), 0);
+	cr_assert(!vc_trust_list_signed(l));
+	vc_trust_list_free(l);
+	vc_trust_key_free(k);
+	vc_trust_key_free(other);
+}
+
+Test(trust, list_rules_files_and_text)
+{
+	vc_trust_list_t *l;
+	uint8_t d[32] = {1};
+	cr_assert_eq(vc_trust_list_new(99, &l), -EINVAL);
+	cr_assert_eq(vc_trust_list_new(VC_TRUST_ALG_SHA256, &l), 0);
+	uint8_t buf[1024];
+	cr_assert_eq(vc_trust_list_serialize(l, buf, sizeof(buf)), -ENODATA);
+	cr_assert_eq(vc_trust_list_add(l, "", 0, d, 1), -EINVAL);
+	cr_assert_eq(vc_trust_list_add(l, "has space", 0, d, 1), -EINVAL);
+	cr_assert_eq(vc_trust_list_add(l, "a=b", 0, d, 1), -EINVAL);
+	cr_assert_eq(vc_trust_list_add(l, "x", (enum vc_trust_role)9, d, 1), -EINVAL);
+	char long_name[49];
+	memset(long_name, 'n', 48);
+	long_name[48] = 0;
+	cr_assert_eq(vc_trust_list_add(l, long_name, 0, d, 1), -EINVAL);
+	long_name[47] = 0;
+	cr_assert_eq(vc_trust_list_add(l, long_name, VC_TRUST_ROLE_KERNEL, d, 1), 0);
+	cr_assert_eq(vc_trust_list_add(l, long_name, 0, d, 1), -EEXIST);
+	for (unsigned i = 1; i < VC_TRUST_MAX_STAGES; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "s%u", i);
+		cr_assert_eq(vc_trust_list_add(l, name, 0, d, i), 0);
+	}
+	cr_assert_eq(vc_trust_list_add(l, "one-more", 0, d, 1), -E2BIG);
+	cr_assert_eq(vc_trust_list_serialize(l, buf, 100), -ENOSPC);
+
+	cr_assert_eq(vc_trust_list_save(l, path_in("list")), 0);
+	VC_OPTS(vc_trust_load_opts, unverified, .flags = VC_TRUST_LOAD_UNVERIFIED);
+	vc_trust_list_t *back;
+	cr_assert_eq(vc_trust_list_load_path(path_in("list"), &unverified, &back), 0);
+	cr_assert_eq(vc_trust_list_count(back), VC_TRUST_MAX_STAGES);
+
+	long tlen = vc_trust_list_text(back, NULL, 0);
+	cr_assert_gt(tlen, 0);
+	char *text = malloc((size_t)tlen + 1);
+	cr_assert_eq(vc_trust_list_text(back, text, (size_t)tlen + 1), tlen);
+	cr_assert(strstr(text, "# vc-trust list v1, sha256, 64 stages, unsigned\n"), "%s", text);
+	cr_assert(strstr(text, "\n0 nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn kernel 1 sha256:"
+			       "0100000000"), "%s", text);
+	cr_assert_eq(vc_trust_list_text(back, text, 10), -ENOSPC);
+	free(text);
+	vc_trust_list_free(back);
+	vc_trust_list_free(l);
+}
+
+Test(trust, freestanding_parser_refuses_malformed_entries)
+{
+	vc_trust_list_t *l = three_stage_list(VC_TRUST_ALG_SHA256);
+	static uint64_t raw[256];
+	uint8_t *b = (uint8_t *)raw;
+	long n = vc_trust_list_serialize(l, raw, sizeof(raw));
+	struct vc_trust_view v;
+	cr_assert_eq(vc_trust_abi_parse(raw, (size_t)n, &v), 0);
+	cr_assert_eq(vc_trust_abi_find(&v, "Start"), 1);
+	cr_assert_eq(vc_trust_abi_find(&v, "Stage2"), VC_TRUST_ERR_NOENT);
+	cr_assert_eq(vc_trust_abi_check(&v, 1, "code of Start", 13), 1);
+	cr_assert_eq(vc_trust_abi_check(&v, 1, "code of Start!", 14), 0);
+	cr_assert_eq(vc_trust_abi_check(&v, 1, "code of Stard", 13), 0);
+
+	struct vc_trust_entry *e = (struct vc_trust_entry *)(b + 64);
+	const struct {
+		size_t off;
+		uint8_t val;
+	} bad[] = {
+		{64 + 3, ' '},                  /* space in a name */
+		{64 + 2, '='},                  /* '=' in a name */
+		{64 + 10, 'x'},                 /* byte after the name's NUL */
+		{64 + 48, 6},                   /* unknown role */
+		{64 + 52, 0x0C},                /* entry alg differs from the header's */
+		{64 + 54, 48},                  /* digest size */
+		{64 + 64 + 40, 1},              /* digest padding */
+		{40, 1},                        /* header reserved */
+		{20, 0},                        /* count 0 */
+		{28, 1},                        /* says signed, sig_size 0 */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uint8_t old = b[bad[i].off];
+		b[bad[i].off] = bad[i].val;
+		int rc = vc_trust_abi_parse(raw, (size_t)n, &v);
+		if (old != bad[i].val)
+			cr_assert_eq(rc, VC_TRUST_ERR_BADMSG, "case %zu", i);
+		b[bad[i].off] = old;
+	}
+	/* duplicate names */
+	memcpy(e[1].name, e[0].name, sizeof(e[0].name));
+	cr_assert_eq(vc_trust_abi_parse(raw, (size_t)n, &v), VC_TRUST_ERR_BADMSG);
+	vc_trust_list_free(l);
+}
+
+/* ---- the chain ---- */
+
+Test(trust, chain_accepts_the_list_in_order_and_extends_the_register)
+{
+	vc_trust_list_t *l = three_stage_list(VC_TRUST_ALG_SHA256);
+	vc_trust_chain_t *c;
+	struct vc_trust_verdict v;
+	cr_assert_eq(vc_trust_chain_new(l, &c), 0);
+	uint8_t pcr[32] = {0}, d[32], cat[64];
+	const char *names[] = {"Stage1", "Start", "Stage1_5"};
+	for (int i = 0; i < 3; i++) {
+		char data[32];
+		snprintf(data, sizeof(data), "code of %s", names[i]);
+		cr_assert_eq(vc_trust_chain_verify_mem(c, names[i], data, strlen(data), &v), 0,
+			     "%s", last_log);
+		cr_assert_eq(v.refusal, VC_TRUST_OK);
+		vc_sha256(data, strlen(data), d);
+		memcpy(cat, pcr, 32);
+		memcpy(cat + 32, d, 32);
+		vc_sha256(cat, 64, pcr);
+	}
+	uint8_t got[32];
+	cr_assert_eq(vc_trust_chain_pcr(c, got), 32);
+	cr_assert_arr_eq(got, pcr, 32);
+	cr_assert_eq(vc_trust_chain_position(c), 3);
+	cr_assert_eq(vc_trust_chain_finish(c, &v), 0);
+	cr_assert_eq(vc_trust_chain_verify_mem(c, "Stage1", "x", 1, &v), -ENODATA);
+	vc_trust_chain_free(c);
+	vc_trust_list_free(l);
+}
+
+static void expect_refusal(const char *names[], const char *datas[], int n, int rc,
+			   enum vc_trust_refusal why, const char *log)
+{
+	vc_trust_list_t *l = three_stage_list(VC_TRUST_ALG_SHA256);
+	vc_trust_chain_t *c;
+	struct vc_trust_verdict v;
+	cr_assert_eq(vc_trust_chain_new(l, &c), 0);
+	for (int i = 0; i < n - 1; i++)
+		cr_assert_eq(vc_trust_chain_verify_mem(c, names[i], datas[i], strlen(datas[i]), &v), 0);
+	last_log[0] = '\0';
+	cr_assert_eq(vc_trust_chain_verify_mem(c, names[n - 1], datas[n - 1],
+					       strlen(datas[n - 1]), &v), rc);
+	cr_assert_eq(v.refusal, why);
+	cr_assert_str_eq(v.name, names[n - 1]);
+	cr_assert(strstr(last_log, log), "expected \"%s\" in \"%s\"", log, last_log);
+	/* broken for good: even the right next stage is refused now */
+	cr_assert_eq(vc_trust_chain_verify_mem(c, "Start", "code of Start", 13, &v), -ECANCELED);
+	cr_assert_eq(v.refusal, VC_TRUST_CHAIN_BROKEN);
+	cr_assert_eq(vc_trust_chain_finish(c, &v), -ECANCELED);
+	vc_trust_chain_free(c);
+	vc_trust_list_free(l);
+}
+
+Test(trust, chain_refuses_each_way_and_says_why)
+{
+	const char *unknown[] = {"Stage1", "Stage9"};
+	const char *unknown_d[] = {"code of Stage1", "anything"};
+	expect_refusal(unknown, unknown_d, 2, -ENOENT, VC_TRUST_UNKNOWN_STAGE,
+		       "stage Stage9: not in the list");
+
+	const char *order[] = {"Stage1", "Stage1_5"};
+	const char *order_d[] = {"code of Stage1", "code of Stage1_5"};
+	expect_refusal(order, order_d, 2, -EPROTO, VC_TRUST_OUT_OF_ORDER,
+		       "stage Stage1_5: out of order (stage 3 of the list, expected Start)");
+
+	const char *size[] = {"Stage1"};
+	const char *size_d[] = {"code of Stage1 plus"};
+	expect_refusal(size, size_d, 1, -EKEYREJECTED, VC_TRUST_SIZE_MISMATCH,
+		       "stage Stage1: size mismatch (expected 14 bytes, got 19)");
+
+	const char *dig[] = {"Stage1", "Start"};
+	const char *dig_d[] = {"code of Stage1", "code of Stark"};
+	uint8_t want[32], got[32];
+	char msg[300];
+	vc_sha256("code of Start", 13, want);
+	vc_sha256("code of Stark", 13, got);
+	snprintf(msg, sizeof(msg), "stage Start: digest mismatch (expected ");
+	for (int i = 0; i < 32; i++)
+		snprintf(msg + strlen(msg), 3, "%02x", want[i]);
+	strcat(msg, ", got ");
+	for (int i = 0; i < 32; i++)
+		snprintf(msg + strlen(msg), 3, "%02x", got[i]);
+	expect_refusal(dig, dig_d, 2, -EKEYREJECTED, VC_TRUST_DIGEST_MISMATCH, msg);
+}
+
+Test(trust, chain_finish_names_the_missing_stage)
+{
+	vc_trust_list_t *l = three_stage_list(VC_TRUST_ALG_SHA256);
+	vc_trust_chain_t *c;
+	struct vc_trust_verdict v;
+	cr_assert_eq(vc_trust_chain_new(l, &c), 0);
+	cr_assert_eq(vc_trust_chain_verify_mem(c, "Stage1", "code of Stage1", 14, &v), 0);
+	cr_assert_eq(vc_trust_chain_finish(c, &v), -ENODATA);
+	cr_assert_eq(v.refusal, VC_TRUST_MISSING_STAGE);
+	cr_assert_str_eq(v.name, "Start");
+	cr_assert(strstr(last_log, "stage Start: missing (1 of 3"), "%s", last_log);
+	vc_trust_chain_free(c);
+	vc_trust_list_free(l);
+}
