@@ -251,6 +251,96 @@ VC_API unsigned vc_trust_chain_position(const vc_trust_chain_t *c);
 /** @brief Frees a chain. NULL is a no-op. */
 VC_API void vc_trust_chain_free(vc_trust_chain_t *c);
 
+/* ---- the TCG event log ---- */
+
+/** A TCG PC Client crypto-agile event log with one digest bank (the list's algorithm). */
+typedef struct vc_trust_log vc_trust_log_t;
+
+/** Event types we write (TCG PC Client Platform Firmware Profile). */
+#define VC_TRUST_EV_NO_ACTION 0x00000003u /**< only the Spec ID header */
+#define VC_TRUST_EV_IPL 0x0000000Du       /**< a boot stage measured by a loader */
+/** The PCR chains extend by default (the one GRUB uses for the files it loads). */
+#define VC_TRUST_PCR_DEFAULT 9u
+/** PCRs a log may name (0..23). */
+#define VC_TRUST_PCR_COUNT 24u
+/** Longest event data we write or accept, in bytes. */
+#define VC_TRUST_EVENT_MAX 1024u
+
+/** One event, as vc_trust_log_event() reports it. */
+struct vc_trust_event {
+	uint32_t pcr;
+	uint32_t type;
+	unsigned digest_size;
+	uint8_t digest[VC_TRUST_DIGEST_MAX];
+	uint32_t data_size;
+	const uint8_t *data; /**< points into the log; valid while it lives */
+};
+
+/**
+ * @brief An empty log for @p alg: only the Spec ID Event03 header (EV_NO_ACTION, one
+ *        algorithm).
+ * @return 0; -EINVAL unknown algorithm; -ENOMEM.
+ */
+VC_API int vc_trust_log_new(uint32_t alg, vc_trust_log_t **out);
+
+/**
+ * @brief Appends a TCG_PCR_EVENT2.
+ * @param type any event type but EV_NO_ACTION
+ * @param digest vc_trust_digest_size() bytes of the log's algorithm
+ * @return 0; -EINVAL PCR over 23, EV_NO_ACTION, data over VC_TRUST_EVENT_MAX; -ENOMEM.
+ */
+VC_API int vc_trust_log_add(vc_trust_log_t *log, uint32_t pcr, uint32_t type,
+			    const uint8_t *digest, const void *data, uint32_t data_size);
+
+/**
+ * @brief The log's bytes: exactly the log, no padding.
+ * @param buf NULL to ask for the size
+ * @return the size; -ENOSPC @p len too small.
+ */
+VC_API long vc_trust_log_serialize(const vc_trust_log_t *log, void *buf, size_t len);
+
+/** @brief Writes the log to @p path (temporary file + rename). */
+VC_API int vc_trust_log_save(const vc_trust_log_t *log, const char *path);
+
+/**
+ * @brief Parses a log, more strictly than tpm2_eventlog (the Linux kernel's rules and
+ *        then some): the first event is the Spec ID Event03 header with 1 to 8 known
+ *        algorithms; every later event has exactly those digests in that order, a PCR
+ *        under 24, a type other than EV_NO_ACTION, data within VC_TRUST_EVENT_MAX; the
+ *        log ends exactly at the last event. Only logs with one SHA-256 or SHA-384 bank
+ *        (what this library writes) are accepted.
+ * @return 0; -EBADMSG (reason in the log callback); -ENOMEM.
+ */
+VC_API int vc_trust_log_load(const void *buf, size_t len, vc_trust_log_t **out);
+
+/** @brief As vc_trust_log_load() on a file (at most 16 MiB). */
+VC_API int vc_trust_log_load_path(const char *path, vc_trust_log_t **out);
+
+/** @brief The log's algorithm. */
+VC_API uint32_t vc_trust_log_alg(const vc_trust_log_t *log);
+/** @brief Events after the header. */
+VC_API unsigned vc_trust_log_count(const vc_trust_log_t *log);
+/** @brief Describes event @p index (0 = the first after the header). @return 0; -ENOENT. */
+VC_API int vc_trust_log_event(const vc_trust_log_t *log, unsigned index,
+			      struct vc_trust_event *ev);
+/**
+ * @brief Replays the log: the value PCR @p pcr has after every event (zeros if none
+ *        touches it). @return the digest size written to @p out; 0 for a bad PCR.
+ */
+VC_API unsigned vc_trust_log_pcr(const vc_trust_log_t *log, uint32_t pcr, uint8_t *out);
+
+/** @brief Frees a log. NULL is a no-op. */
+VC_API void vc_trust_log_free(vc_trust_log_t *log);
+
+/**
+ * @brief Records every stage the chain verifies from now on in @p log (an EV_IPL event
+ *        in PCR @p pcr whose data is the stage name), measured-boot style: a stage is
+ *        logged when it is presented, before the verdict, so a refused stage appears too.
+ *        The log must use the list's algorithm and outlive the chain.
+ * @return 0; -EINVAL other algorithm or PCR over 23.
+ */
+VC_API int vc_trust_chain_set_log(vc_trust_chain_t *c, vc_trust_log_t *log, uint32_t pcr);
+
 VC_END_DECLS
 
 #endif /* VIRTCORE_TRUST_H */

@@ -17,7 +17,18 @@ struct vc_trust_chain {
 	bool broken;
 	unsigned dsize;
 	uint8_t pcr[VC_TRUST_DIGEST_MAX];
+	vc_trust_log_t *log; /* optional: every stage presented is recorded here */
+	uint32_t log_pcr;
 };
+
+VC_API int vc_trust_chain_set_log(vc_trust_chain_t *c, vc_trust_log_t *log, uint32_t pcr)
+{
+	if (!c || (log && vc_trust_log_alg(log) != c->list->alg) || pcr >= VC_TRUST_PCR_COUNT)
+		return -EINVAL;
+	c->log = log;
+	c->log_pcr = pcr;
+	return 0;
+}
 
 VC_API int vc_trust_chain_new(const vc_trust_list_t *list, vc_trust_chain_t **out)
 {
@@ -94,6 +105,13 @@ VC_API int vc_trust_chain_verify_digest(vc_trust_chain_t *c, const char *name,
 		v->refusal = VC_TRUST_CHAIN_BROKEN;
 		vc__err("trust: stage %s: refused, an earlier stage broke the chain", name);
 		return -ECANCELED;
+	}
+	/* Measured boot: what was presented is recorded before the verdict. */
+	if (c->log) {
+		int rc = vc_trust_log_add(c->log, c->log_pcr, VC_TRUST_EV_IPL, digest, name,
+					  (uint32_t)strnlen(name, VC_TRUST_NAME_MAX));
+		if (rc)
+			return rc;
 	}
 	if (c->next == c->list->count) {
 		vc__err("trust: stage %s: every stage of the list has passed already", name);
