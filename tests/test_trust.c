@@ -453,3 +453,134 @@ Test(trust, chain_finish_names_the_missing_stage)
 	vc_trust_chain_free(c);
 	vc_trust_list_free(l);
 }
+
+/* ---- the event log ---- */
+
+Test(trust, event_log_round_trip_and_replay)
+{
+	for (uint32_t alg = VC_TRUST_ALG_SHA256; alg <= VC_TRUST_ALG_SHA384; alg++) {
+		vc_trust_log_t *log, *back;
+		unsigned ds = vc_trust_digest_size(alg);
+		uint8_t d[48], pcr[48] = {0}, cat[96], got[48];
+		cr_assert_eq(vc_trust_log_new(alg, &log), 0);
+		for (int i = 0; i < 5; i++) {
+			char name[16];
+			snprintf(name, sizeof(name), "stage%d", i);
+			vc_trust_measure_mem(alg, name, strlen(name), d);
+			cr_assert_eq(vc_trust_log_add(log, i == 3 ? 8 : 9, VC_TRUST_EV_IPL, d, name,
+						      (uint32_t)strlen(name)), 0);
+			if (i != 3) {
+				memcpy(cat, pcr, ds);
+				memcpy(cat + ds, d, ds);
+				vc_trust_measure_mem(alg, cat, 2 * ds, pcr);
+			}
+		}
+		cr_assert_eq(vc_trust_log_add(log, 24, VC_TRUST_EV_IPL, d, NULL, 0), -EINVAL);
+		cr_assert_eq(vc_trust_log_add(log, 9, VC_TRUST_EV_NO_ACTION, d, NULL, 0), -EINVAL);
+		static uint8_t buf[4096];
+		long n = vc_trust_log_serialize(log, buf, sizeof(buf));
+		/* header 32 + 33, then 5 events of 18 + digest + "stageN" */
+		cr_assert_eq(n, 65 + 5 * (18 + (long)ds + 6));
+		cr_assert_eq(vc_trust_log_load(buf, (size_t)n, &back), 0, "%s", last_log);
+		cr_assert_eq(vc_trust_log_count(back), 5);
+		cr_assert_eq(vc_trust_log_pcr(back, 9, got), ds);
+		cr_assert_arr_eq(got, pcr, ds);
+		struct vc_trust_event ev;
+		cr_assert_eq(vc_trust_log_event(back, 3, &ev), 0);
+		cr_assert_eq(ev.pcr, 8);
+		cr_assert_eq(ev.type, VC_TRUST_EV_IPL);
+		cr_assert_eq(ev.data_size, 6);
+		cr_assert_eq(memcmp(ev.data, "stage3", 6), 0);
+		cr_assert_eq(vc_trust_log_event(back, 5, &ev), -ENOENT);
+		vc_trust_log_free(back);
+		vc_trust_log_free(log);
+	}
+}
+
+Test(trust, event_log_reader_is_strict)
+{
+	vc_trust_log_t *log, *back;
+	uint8_t d[32] = {9};
+	cr_assert_eq(vc_trust_log_new(VC_TRUST_ALG_SHA256, &log), 0);
+	cr_assert_eq(vc_trust_log_add(log, 9, VC_TRUST_EV_IPL, d, "a", 1), 0);
+	cr_assert_eq(vc_trust_log_add(log, 9, VC_TRUST_EV_IPL, d, "b", 1), 0);
+	static uint8_t buf[4096], mod[4096];
+	long n = vc_trust_log_serialize(log, buf, sizeof(buf));
+	const long ev1 = 65, ev2 = 65 + 18 + 32 + 1;
+	static const struct {
+		long off;
+		uint32_t val;
+		int width;
+		const char *why;
+	} bad[] = {
+		{4, 1, 4, "EV_NO_ACTION in PCR 0"},        /* header type */
+		{32, 'X', 1, "no \"Spec ID Event03\""},
+		{32 + 24, 2, 4, "2 digest banks"},         /* algorithms: 2 (size mismatch first) */
+		{32 + 28, 0x0004, 2, "not SHA-256"},       /* SHA-1 */
+		{32 + 21, 1, 1, "version"},
+		{ev1, 24, 4, "names PCR 24"},
+		{ev2 + 4, 3, 4, "EV_NO_ACTION is allowed only as the header"},
+		{ev1 + 8, 2, 4, "not the header's one bank"},
+		{ev1 + 12, 0x000C, 2, "not the header's one bank"},
+		{ev2 + 14 + 32, 2000, 4, "does not fit"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memcpy(mod, buf, (size_t)n);
+		memcpy(mod + bad[i].off, &bad[i].val, (size_t)bad[i].width);
+		last_log[0] = '\0';
+		cr_assert_eq(vc_trust_log_load(mod, (size_t)n, &back), -EBADMSG, "case %zu", i);
+		cr_assert(strstr(last_log, bad[i].why) || (i == 2 && strstr(last_log, "size")),
+			  "case %zu: expected \"%s\" in \"%s\"", i, bad[i].why, last_log);
+	}
+	/* trailing padding (tpm2_eventlog would show phantom events): refused */
+	memcpy(mod, buf, (size_t)n);
+	memset(mod + n, 0, 64);
+	cr_assert_eq(vc_trust_log_load(mod, (size_t)n + 64, &back), -EBADMSG);
+	/* cut anywhere */
+	for (long len = 0; len < n; len++) {
+		int rc = vc_trust_log_load(buf, (size_t)len, &back);
+		if (len == 65 || len == ev2) { /* ends exactly after an event: a shorter log */
+			cr_assert_eq(rc, 0, "length %ld", len);
+			vc_trust_log_free(back);
+		} else {
+			cr_assert_eq(rc, -EBADMSG, "length %ld", len);
+		}
+	}
+	vc_trust_log_free(log);
+}
+
+Test(trust, chain_logs_every_stage_presented)
+{
+	vc_trust_list_t *l = three_stage_list(VC_TRUST_ALG_SHA256);
+	vc_trust_chain_t *c;
+	vc_trust_log_t *log, *log384;
+	cr_assert_eq(vc_trust_chain_new(l, &c), 0);
+	cr_assert_eq(vc_trust_log_new(VC_TRUST_ALG_SHA384, &log384), 0);
+	cr_assert_eq(vc_trust_chain_set_log(c, log384, 9), -EINVAL, "bank must match the list");
+	cr_assert_eq(vc_trust_log_new(VC_TRUST_ALG_SHA256, &log), 0);
+	cr_assert_eq(vc_trust_chain_set_log(c, log, 9), 0);
+	cr_assert_eq(vc_trust_chain_verify_mem(c, "Stage1", "code of Stage1", 14, NULL), 0);
+	cr_assert_eq(vc_trust_chain_verify_mem(c, "Start", "code of Start", 13, NULL), 0);
+	cr_assert_eq(vc_trust_chain_verify_mem(c, "Stage1_5", "code of Stage1_5", 16, NULL), 0);
+	uint8_t a[32], b[32];
+	vc_trust_chain_pcr(c, a);
+	vc_trust_log_pcr(log, 9, b);
+	cr_assert_arr_eq(a, b, 32, "the register and the log's PCR 9 agree");
+	cr_assert_eq(vc_trust_log_count(log), 3);
+
+	/* a refused stage is in the log too (measured, then refused) */
+	vc_trust_chain_t *c2;
+	vc_trust_log_t *log2;
+	cr_assert_eq(vc_trust_chain_new(l, &c2), 0);
+	cr_assert_eq(vc_trust_log_new(VC_TRUST_ALG_SHA256, &log2), 0);
+	cr_assert_eq(vc_trust_chain_set_log(c2, log2, 9), 0);
+	cr_assert_eq(vc_trust_chain_verify_mem(c2, "Stage1", "tampered code", 13, NULL),
+		     -EKEYREJECTED);
+	cr_assert_eq(vc_trust_log_count(log2), 1);
+	vc_trust_chain_free(c2);
+	vc_trust_log_free(log2);
+	vc_trust_chain_free(c);
+	vc_trust_log_free(log);
+	vc_trust_log_free(log384);
+	vc_trust_list_free(l);
+}
