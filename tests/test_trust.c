@@ -532,6 +532,14 @@ Test(trust, event_log_reader_is_strict)
 		cr_assert(strstr(last_log, bad[i].why) || (i == 2 && strstr(last_log, "size")),
 			  "case %zu: expected \"%s\" in \"%s\"", i, bad[i].why, last_log);
 	}
+	/* Found by fuzz-trust: a header claiming 8 algorithms in a 33-byte event made the
+	 * reader look for vendorInfoSize past the buffer (caught by ASan in build-san). */
+	uint8_t *hdr_only = malloc(65);
+	memcpy(hdr_only, buf, 65);
+	uint32_t eight = 8;
+	memcpy(hdr_only + 32 + 24, &eight, 4);
+	cr_assert_eq(vc_trust_log_load(hdr_only, 65, &back), -EBADMSG);
+	free(hdr_only);
 	/* trailing padding (tpm2_eventlog would show phantom events): refused */
 	memcpy(mod, buf, (size_t)n);
 	memset(mod + n, 0, 64);

@@ -189,7 +189,8 @@ static int parse_header(const uint8_t *b, size_t len, uint32_t *alg, unsigned *d
 	uint32_t n = get32(e + 24);
 	if (n < 1 || n > 8)
 		BAD("%u algorithms in the Spec ID header (1 to 8 allowed)", n);
-	if (esize != 28 + 4 * n + 1 + e[28 + 4 * n])
+	/* vendorInfoSize follows the algorithm table: read it only once it is inside. */
+	if (esize < 28 + 4 * n + 1 || esize != 28 + 4 * n + 1 + e[28 + 4 * n])
 		BAD("Spec ID event size %u does not match its contents", esize);
 	if (n != 1)
 		BAD("%u digest banks; this reader takes logs with one (SHA-256 or SHA-384)", n);

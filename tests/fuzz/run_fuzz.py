@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Builds the pack reader's libFuzzer target with clang (-fsanitize=fuzzer,address,undefined)
-and runs it for a bounded time from a seed corpus of real vc-pack disks.
+"""Builds one libFuzzer target with clang (-fsanitize=fuzzer,address,undefined) and runs it
+for a bounded time from a seed corpus made by the project's own tools:
+  pack:  the packed-disk reader, seeds from vc-pack disks;
+  trust: the reference-value list parser and the event-log reader, seeds from vc-measure.
 
-usage: run_fuzz.py --cc CLANG --src SRC_ROOT --build BUILD_ROOT --vc-pack VC_PACK
-                   --out DIR [--seconds N]
+usage: run_fuzz.py --target pack|trust --cc CLANG --src SRC_ROOT --build BUILD_ROOT
+                   --tool VC_PACK|VC_MEASURE --out DIR [--seconds N]
 VC_FUZZ_SECONDS in the environment overrides --seconds. Exit 77 (skip) when the clang at
 hand cannot link a fuzzer (libclang-rt-*-dev missing), 1 on a finding (the crashing input
-is left in DIR/crash-*; reproduce with DIR/fuzz_pack DIR/crash-...).
+is left in DIR/crash-*; reproduce with DIR/fuzz_TARGET DIR/crash-...).
 """
 import argparse
 import glob
@@ -21,15 +23,25 @@ HEADER_OFFSET = 64 * 1024
 ENTRIES_OFFSET = HEADER_OFFSET + 512
 
 
+TARGETS = {
+    "pack": {"dirs": ["lib/pack"], "util": ["crc32.c", "log.c", "strerror.c"],
+             "libs": ["-luuid", "-lcrypto", "-lpthread"], "max_len": 131073},
+    "trust": {"dirs": ["lib/trust"], "util": ["log.c", "strerror.c"],
+              "libs": ["-lcrypto", "-lpthread"], "max_len": 16384},
+}
+
+
 def build(a, exe):
     src = a.src
-    sources = [os.path.join(src, "tests/fuzz/fuzz_pack.c")]
-    sources += sorted(glob.glob(os.path.join(src, "lib/pack/*.c")))
-    sources += [os.path.join(src, "lib/util", f) for f in ("crc32.c", "log.c", "strerror.c")]
+    t = TARGETS[a.target]
+    sources = [os.path.join(src, f"tests/fuzz/fuzz_{a.target}.c")]
+    for d in t["dirs"]:
+        sources += sorted(glob.glob(os.path.join(src, d, "*.c")))
+    sources += [os.path.join(src, "lib/util", f) for f in t["util"]]
     cmd = [a.cc, "-g", "-O1", "-std=gnu11", "-D_GNU_SOURCE",
            "-fsanitize=fuzzer,address,undefined", "-fno-sanitize-recover=undefined",
            "-I", os.path.join(src, "include"), "-I", os.path.join(a.build, "include"),
-           "-I", os.path.join(src, "lib"), "-o", exe] + sources + ["-luuid", "-lcrypto", "-lpthread"]
+           "-I", os.path.join(src, "lib"), "-o", exe] + sources + t["libs"]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         if "fuzzer" in r.stderr and ("cannot find" in r.stderr or "not found" in r.stderr):
@@ -51,7 +63,7 @@ def seed_from_disk(path, flags):
     return bytes([flags]) + hdr + ents
 
 
-def make_seeds(a, seeds):
+def make_pack_seeds(a, seeds):
     os.makedirs(seeds, exist_ok=True)
     work = os.path.join(a.out, "seed-src")
     os.makedirs(work, exist_ok=True)
@@ -65,18 +77,49 @@ def make_seeds(a, seeds):
     for label, args in sets.items():
         for align in ("4k", "1m"):
             disk = os.path.join(work, f"{label}-{align}.img")
-            subprocess.run([a.vc_pack, "create", "--align", align, disk] + args, check=True)
+            subprocess.run([a.tool, "create", "--align", align, disk] + args, check=True)
             for flags in (3, 7, 1):
                 with open(os.path.join(seeds, f"{label}-{align}-{flags}"), "wb") as f:
                     f.write(seed_from_disk(disk, flags))
 
 
+def make_trust_seeds(a, seeds):
+    """Lists (selector 0) and event logs (selector 1) made by vc-measure."""
+    os.makedirs(seeds, exist_ok=True)
+    work = os.path.join(a.out, "seed-src")
+    os.makedirs(work, exist_ok=True)
+    files = []
+    for i, size in enumerate((0, 10, 5000)):
+        p = os.path.join(work, f"s{i}")
+        with open(p, "wb") as f:
+            f.write(bytes((j * 13 + i) & 0xFF for j in range(size)))
+        files.append(p)
+    key, pub = os.path.join(work, "k.pem"), os.path.join(work, "k.pub")
+    subprocess.run([a.tool, "keygen", key, pub], check=True)
+    for alg in ("sha256", "sha384"):
+        for n in (1, 3):
+            lst = os.path.join(work, f"list-{alg}-{n}")
+            stages = [f"stage{i}={files[i]}" for i in range(n)]
+            subprocess.run([a.tool, "make", "-o", lst, "--alg", alg] + stages, check=True)
+            with open(os.path.join(seeds, f"list-{alg}-{n}"), "wb") as f:
+                f.write(b"\0" + open(lst, "rb").read())
+            subprocess.run([a.tool, "sign", "-k", key, lst], check=True)
+            with open(os.path.join(seeds, f"signed-{alg}-{n}"), "wb") as f:
+                f.write(b"\0" + open(lst, "rb").read())
+            log = os.path.join(work, f"log-{alg}-{n}")
+            subprocess.run([a.tool, "verify", "--log", log, lst] + stages, check=True,
+                           capture_output=True)
+            with open(os.path.join(seeds, f"log-{alg}-{n}"), "wb") as f:
+                f.write(b"\1" + open(log, "rb").read())
+
+
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--target", choices=sorted(TARGETS), required=True)
     ap.add_argument("--cc", required=True)
     ap.add_argument("--src", required=True)
     ap.add_argument("--build", required=True)
-    ap.add_argument("--vc-pack", dest="vc_pack", required=True)
+    ap.add_argument("--tool", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--seconds", type=int, default=60)
     a = ap.parse_args()
@@ -84,13 +127,13 @@ def main():
 
     shutil.rmtree(a.out, ignore_errors=True)
     os.makedirs(a.out)
-    exe = os.path.join(a.out, "fuzz_pack")
+    exe = os.path.join(a.out, f"fuzz_{a.target}")
     build(a, exe)
     seeds = os.path.join(a.out, "seeds")
     corpus = os.path.join(a.out, "corpus")
     os.makedirs(corpus)
-    make_seeds(a, seeds)
-    cmd = [exe, corpus, seeds, f"-max_total_time={seconds}", "-max_len=131073",
+    (make_pack_seeds if a.target == "pack" else make_trust_seeds)(a, seeds)
+    cmd = [exe, corpus, seeds, f"-max_total_time={seconds}", f"-max_len={TARGETS[a.target]['max_len']}",
            "-timeout=20", "-rss_limit_mb=4096", "-print_final_stats=1",
            f"-artifact_prefix={a.out}/"]
     print("fuzz: " + " ".join(cmd), flush=True)
