@@ -116,22 +116,24 @@ static inline uint32_t vc__sha256_be32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/** Compresses @p blocks 64-byte blocks into @p h (portable C). */
-static inline void vc_sha256_blocks(uint32_t h[8], const uint8_t *p, size_t blocks)
+/* FIPS 180-4 round constants. */
+static const uint32_t vc__sha256_k[64] = {
+	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1,
+	0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
+	0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
+	0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+	0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147,
+	0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+	0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+	0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+	0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
+	0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
+	0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+};
+
+/* Compresses @p blocks 64-byte blocks into @p h: portable C. */
+static inline void vc__sha256_blocks_c(uint32_t h[8], const uint8_t *p, size_t blocks)
 {
-	static const uint32_t k[64] = {
-		0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1,
-		0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
-		0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
-		0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-		0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147,
-		0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
-		0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-		0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-		0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
-		0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
-		0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-	};
 	for (; blocks; blocks--, p += 64) {
 		uint32_t w[64], a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5],
 				g = h[6], hh = h[7];
@@ -147,7 +149,7 @@ static inline void vc_sha256_blocks(uint32_t h[8], const uint8_t *p, size_t bloc
 		for (int i = 0; i < 64; i++) {
 			uint32_t s1 = vc__sha256_ror(e, 6) ^ vc__sha256_ror(e, 11) ^ vc__sha256_ror(e, 25);
 			uint32_t ch = (e & f) ^ (~e & g);
-			uint32_t t1 = hh + s1 + ch + k[i] + w[i];
+			uint32_t t1 = hh + s1 + ch + vc__sha256_k[i] + w[i];
 			uint32_t s0 = vc__sha256_ror(a, 2) ^ vc__sha256_ror(a, 13) ^ vc__sha256_ror(a, 22);
 			uint32_t maj = (a & b) ^ (a & c) ^ (b & c);
 			uint32_t t2 = s0 + maj;
@@ -156,6 +158,82 @@ static inline void vc_sha256_blocks(uint32_t h[8], const uint8_t *p, size_t bloc
 		h[0] += a, h[1] += b, h[2] += c, h[3] += d;
 		h[4] += e, h[5] += f, h[6] += g, h[7] += hh;
 	}
+}
+
+/*
+ * With VC_TRUST_ABI_SHANI defined before this header is included, on x86, the SHA
+ * extensions are used when the CPU has them (checked once with CPUID). Opt-in because it
+ * needs <immintrin.h> (a hosted header with GCC) and SSE registers: a freestanding guest
+ * built with -mgeneral-regs-only, or whose kernel does not enable SSE, keeps the C path.
+ */
+#if defined(VC_TRUST_ABI_SHANI) && (defined(__x86_64__) || defined(__i386__))
+#include <cpuid.h>
+#include <immintrin.h>
+#define VC__SHA256_HAVE_SHANI 1
+
+static inline int vc__sha256_cpu_has_shani(void)
+{
+	static int cached = -1;
+	if (cached < 0) {
+		unsigned a, b, c, d;
+		int sha = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29));
+		int sse = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 9)) && (c & (1u << 19));
+		cached = sha && sse; /* SHA, SSSE3 (pshufb, palignr), SSE4.1 (pblendw) */
+	}
+	return cached;
+}
+
+/* Four rounds per step, message schedule with sha256msg1/msg2 (Intel's SHA extensions
+ * paper, section 4): the state lives as ABEF/CDGH pairs, as sha256rnds2 wants it. */
+__attribute__((target("sha,ssse3,sse4.1"))) static inline void
+vc__sha256_blocks_shani(uint32_t h[8], const uint8_t *p, size_t blocks)
+{
+	const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+	__m128i t = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[0]), 0xB1); /* CDAB */
+	__m128i s1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[4]), 0x1B); /* EFGH */
+	__m128i s0 = _mm_alignr_epi8(t, s1, 8);      /* ABEF */
+	s1 = _mm_blend_epi16(s1, t, 0xF0);           /* CDGH */
+
+	for (; blocks; blocks--, p += 64) {
+		__m128i save0 = s0, save1 = s1, w[4];
+		for (int i = 0; i < 16; i++) {
+			__m128i m;
+			if (i < 4) {
+				w[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * i)),
+							bswap);
+			} else {
+				/* W[4i..4i+3] from the four previous groups */
+				__m128i x = _mm_sha256msg1_epu32(w[i & 3], w[(i + 1) & 3]);
+				x = _mm_add_epi32(x, _mm_alignr_epi8(w[(i + 3) & 3], w[(i + 2) & 3], 4));
+				w[i & 3] = _mm_sha256msg2_epu32(x, w[(i + 3) & 3]);
+			}
+			m = _mm_add_epi32(w[i & 3],
+					  _mm_loadu_si128((const __m128i *)&vc__sha256_k[4 * i]));
+			s1 = _mm_sha256rnds2_epu32(s1, s0, m);
+			s0 = _mm_sha256rnds2_epu32(s0, s1, _mm_shuffle_epi32(m, 0x0E));
+		}
+		s0 = _mm_add_epi32(s0, save0);
+		s1 = _mm_add_epi32(s1, save1);
+	}
+	t = _mm_shuffle_epi32(s0, 0x1B);             /* FEBA */
+	s1 = _mm_shuffle_epi32(s1, 0xB1);            /* DCHG */
+	s0 = _mm_blend_epi16(t, s1, 0xF0);           /* DCBA */
+	s1 = _mm_alignr_epi8(s1, t, 8);              /* HGFE */
+	_mm_storeu_si128((__m128i *)&h[0], s0);
+	_mm_storeu_si128((__m128i *)&h[4], s1);
+}
+#endif
+
+/** Compresses @p blocks 64-byte blocks into @p h (SHA extensions when enabled, above). */
+static inline void vc_sha256_blocks(uint32_t h[8], const uint8_t *p, size_t blocks)
+{
+#ifdef VC__SHA256_HAVE_SHANI
+	if (vc__sha256_cpu_has_shani()) {
+		vc__sha256_blocks_shani(h, p, blocks);
+		return;
+	}
+#endif
+	vc__sha256_blocks_c(h, p, blocks);
 }
 
 /** Starts a digest. */
