@@ -32,13 +32,17 @@ void vmm_err(const char *fmt, ...)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: vc-vmm --kernel ELF [--module FILE]... [--pack DISK] [--append \"CMDLINE\"]\n"
-		"              [--mem 64M] [--cpus N]\n"
+		"Usage: vc-vmm --kernel ELF [--module FILE]... [--pack DISK] [--trust LIST\n"
+		"              [--trust-key PUB]] [--append \"CMDLINE\"] [--mem 64M] [--cpus N]\n"
 		"Boot a PVH kernel (an ELF with a XEN_ELFNOTE_PHYS32_ENTRY note) on /dev/kvm.\n\n"
 		"  --kernel ELF      the kernel to boot (required)\n"
 		"  --module FILE     a boot module, passed in the PVH start info (repeatable, up to %d)\n"
 		"  --pack DISK       every image of a packed disk (vc-pack) as a boot module named\n"
 		"                    after it, after --module ones; the disk is verified first\n"
+		"  --trust LIST      a reference-value list (vc-measure) whose stages are the boot\n"
+		"                    modules, in order; copied to guest address 0x30000\n"
+		"  --trust-key PUB   the public key LIST must be signed by; then every module is\n"
+		"                    verified before the VM starts\n"
 		"  --append CMDLINE  the kernel command line\n"
 		"  --mem SIZE        guest RAM, with an optional K, M or G suffix (default 64M)\n"
 		"  --cpus N          number of vCPUs, 1 to %d (default 1)\n"
@@ -120,9 +124,12 @@ int main(int argc, char **argv)
 		{"append", required_argument, NULL, 'a'}, {"mem", required_argument, NULL, 'M'},
 		{"cpus", required_argument, NULL, 'c'},   {"help", no_argument, NULL, 'h'},
 		{"pack", required_argument, NULL, 'p'},
+		{"trust", required_argument, NULL, 't'},
+		{"trust-key", required_argument, NULL, 'K'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *kernel_path = NULL, *cmdline = "", *pack_path = NULL;
+	const char *trust_path = NULL, *trust_key = NULL;
 	const char *module_paths[PVH_MAX_MODULES];
 	unsigned nmods = 0, ncpus = 1;
 	uint64_t mem = DEFAULT_MEM;
@@ -145,6 +152,12 @@ int main(int argc, char **argv)
 			break;
 		case 'p':
 			pack_path = optarg;
+			break;
+		case 't':
+			trust_path = optarg;
+			break;
+		case 'K':
+			trust_key = optarg;
 			break;
 		case 'M':
 			if (parse_size(optarg, &mem) || mem < MIN_MEM) {
@@ -206,6 +219,20 @@ int main(int argc, char **argv)
 #endif
 	}
 
+	if (trust_key && !trust_path) {
+		vmm_err("--trust-key needs --trust LIST");
+		return 2;
+	}
+	if (trust_path) {
+#ifdef VMM_HAVE_TRUST
+		if (trust_check_modules(trust_path, trust_key, pm, nmods))
+			return 1;
+#else
+		vmm_err("--trust: this vc-vmm was built without the trust module (libssl-dev)");
+		return 2;
+#endif
+	}
+
 	char err[256];
 	struct pvh_image img;
 	uint64_t low_end = mem < (3ull << 30) ? mem : (3ull << 30);
@@ -227,6 +254,10 @@ int main(int argc, char **argv)
 		vmm_err("%s: cannot load its segments", kernel_path);
 		goto out;
 	}
+#ifdef VMM_HAVE_TRUST
+	if (trust_place_list(vm.gmem))
+		goto out;
+#endif
 	struct pvh_ram ram = {low_end, mem - low_end};
 	int64_t si = pvh_setup(vm.gmem, &ram, &img, cmdline, pm, nmods, err, sizeof(err));
 	if (si < 0) {

@@ -100,6 +100,13 @@ void hcall_dev_init(struct vm *vm);
 struct pvh_module;
 int pack_load_modules(const char *disk, struct pvh_module *mods, unsigned max, unsigned *n);
 
+/* trust-stages.c: --trust. Loads the list (signature checked against @key_path if not
+ * NULL, then every module verified in order as the chain's stages); 0, or -1 reported. */
+int trust_check_modules(const char *list_path, const char *key_path,
+			const struct pvh_module *mods, unsigned nmods);
+/* Copies the loaded list to VCG_TRUST_LIST_GPA (nothing without --trust). */
+int trust_place_list(vc_gmem_t *gmem);
+
 /* Messages: "vc-vmm: ..." on stderr. */
 void vmm_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

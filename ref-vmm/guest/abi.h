@@ -35,6 +35,14 @@
  */
 #define VCG_MMIO_HCALL 0xfe000000u
 
+/*
+ * The reference-value list (include/virtcore/trust_abi.h) that `vc-vmm --trust` copies
+ * into guest memory before boot, for guest stages to verify each other with. Below 1 MiB,
+ * above the boot information; the guest's page allocator never hands it out.
+ */
+#define VCG_TRUST_LIST_GPA 0x30000u
+#define VCG_TRUST_LIST_MAX 0x4000u
+
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 #define HVM_START_MAGIC 0x336ec578u
 #define HVM_MEMMAP_TYPE_RAM 1

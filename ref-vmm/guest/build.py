@@ -20,6 +20,8 @@ COMMON = [
     '-fcf-protection=none', '-mgeneral-regs-only', '-mno-red-zone',
     '-fno-omit-frame-pointer', '-MD',
 ]
+# Guest programs may use libvirtcore's freestanding headers (ring_abi.h, trust_abi.h).
+COMMON += ['-I', os.path.join(HERE, '..', '..', 'include')]
 KERNEL = ['-fno-pic', '-mcmodel=small']
 USER = ['-fPIE']  # RIP-relative code, linked statically at USER_BASE
 LINK = ['-nostdlib', '-static', '-no-pie', '-Wl,--build-id=none', '-Wl,-z,noexecstack',

@@ -39,6 +39,21 @@ static int64_t sys_module(uint64_t index, uint64_t buf, uint64_t len, uint64_t o
 	return (int64_t)len;
 }
 
+/* The list at VCG_TRUST_LIST_GPA, if the VMM put one there (its magic says so). The
+ * bytes are the VMM's; the program that reads them validates them. */
+static int64_t sys_trust_list(uint64_t buf, uint64_t len)
+{
+	const char *list = (const char *)(uintptr_t)VCG_TRUST_LIST_GPA;
+
+	if (memcmp(list, "VCTRUST", 8) != 0)
+		return -ENOENT;
+	if (len > VCG_TRUST_LIST_MAX)
+		len = VCG_TRUST_LIST_MAX;
+	if (copy_to_user(buf, list, len))
+		return -EFAULT;
+	return (int64_t)len;
+}
+
 void syscall_dispatch(struct trapframe *tf)
 {
 	int64_t ret;
@@ -74,6 +89,9 @@ void syscall_dispatch(struct trapframe *tf)
 		return;
 	case SYS_MODULE:
 		ret = sys_module(tf->rdi, tf->rsi, tf->rdx, tf->r10);
+		break;
+	case SYS_TRUST_LIST:
+		ret = sys_trust_list(tf->rdi, tf->rsi);
 		break;
 	case SYS_ARG: {
 		char arg[128];

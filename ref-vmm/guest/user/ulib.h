@@ -63,6 +63,7 @@ int task_id(void);
 _Noreturn void vm_exit(int status);
 long module_read(int index, void *buf, size_t len, size_t offset);
 long module_size(int index);
+long trust_list(void *buf, size_t len); /* the VMM's reference-value list; -ENOENT: none */
 /* This task's argument (the part after ':' in run=NAME:ARG); "" when none. */
 const char *arg(void);
 long arg_long(long dflt);

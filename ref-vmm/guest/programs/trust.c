@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: MIT
+// trust — a guest stage verifying the next ones: every boot module against the
+// reference-value list the VMM placed at VCG_TRUST_LIST_GPA (`vc-vmm --trust`), with
+// libvirtcore's freestanding SHA-256 and list parser. Module i must be stage i, of the
+// stage's exact size and digest; the first refusal stops the chain (exit status 1).
+#include <virtcore/trust_abi.h>
+
+#include "../abi.h"
+#include "../user/ulib.h"
+
+static void print_hex(const uint8_t *d, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		printf("%02x", d[i]);
+}
+
+/* Hashes boot module @index while reading it in pieces (modules can be large). */
+static long hash_module(int index, uint8_t digest[32])
+{
+	static char buf[4096];
+	struct vc_sha256 s;
+	long size = module_size(index);
+
+	if (size < 0)
+		return size;
+	vc_sha256_init(&s);
+	for (long off = 0; off < size;) {
+		long n = module_read(index, buf, sizeof(buf), (size_t)off);
+		if (n <= 0)
+			return -5;
+		vc_sha256_update(&s, buf, (size_t)n);
+		off += n;
+	}
+	vc_sha256_final(&s, digest);
+	return size;
+}
+
+int main(void)
+{
+	static uint64_t list[VCG_TRUST_LIST_MAX / 8];
+	struct vc_trust_view v;
+	long n = trust_list(list, sizeof(list));
+
+	if (n < 0) {
+		printf("trust: no reference-value list from the VMM (error %ld)\n", n);
+		return 1;
+	}
+	if (vc_trust_abi_parse(list, (size_t)n, &v) != 0 || v.alg != VC_TRUST_ALG_SHA256) {
+		printf("trust: the list is malformed or not SHA-256\n");
+		return 1;
+	}
+	for (uint32_t i = 0; i < v.count; i++) {
+		const struct vc_trust_entry *e = &v.ent[i];
+		uint8_t d[32];
+		long size = hash_module((int)i, d);
+		if (size < 0) {
+			printf("trust: stage %s: missing (no boot module %u)\n", e->name, i);
+			return 1;
+		}
+		if ((uint64_t)size != e->size) {
+			printf("trust: stage %s: size mismatch (expected %lu bytes, got %ld)\n",
+			       e->name, (unsigned long)e->size, size);
+			return 1;
+		}
+		unsigned diff = 0;
+		for (int k = 0; k < 32; k++)
+			diff |= d[k] ^ e->digest[k];
+		if (diff) {
+			printf("trust: stage %s: digest mismatch (expected ", e->name);
+			print_hex(e->digest, 32);
+			printf(", got ");
+			print_hex(d, 32);
+			printf(")\n");
+			return 1;
+		}
+		printf("trust: stage %s: OK, %ld bytes, sha256 ", e->name, size);
+		print_hex(d, 32);
+		printf("\n");
+	}
+	if (module_size((int)v.count) >= 0) {
+		printf("trust: boot module %u is not in the list\n", v.count);
+		return 1;
+	}
+	printf("trust: %u stages verified in order%s\n", v.count,
+	       v.sig ? " (a signed list)" : " (an unsigned list)");
+	return 0;
+}

@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: MIT
+// --trust LIST [--trust-key PUBLIC.pem]: the boot modules are the chain's stages. With a
+// key, vc-vmm loads the list only if that key signed it and verifies every module, in
+// order, before the VM exists (a refusal names the stage and both digests). Either way
+// the list is copied to VCG_TRUST_LIST_GPA, where guest stages verify each other with
+// the freestanding parser (guest program `trust`).
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <virtcore/trust.h>
+
+#include "arch/x86/pvh.h"
+#include "guest/abi.h"
+#include "vmm.h"
+
+static char reason[512];
+
+static void on_trust_log(enum vc_log_level level, const char *msg, void *ud)
+{
+	(void)ud;
+	if (level == VC_LOG_ERROR && !reason[0])
+		snprintf(reason, sizeof(reason), "%s", strncmp(msg, "trust: ", 7) ? msg : msg + 7);
+}
+
+static vc_trust_list_t *list;
+static uint8_t serialized[VCG_TRUST_LIST_MAX];
+static long serialized_len;
+
+int trust_check_modules(const char *list_path, const char *key_path,
+			const struct pvh_module *mods, unsigned nmods)
+{
+	vc_trust_key_t *key = NULL;
+	vc_trust_chain_t *chain = NULL;
+	int rc;
+
+	vc_set_log_fn(on_trust_log, NULL);
+	rc = key_path ? vc_trust_key_load(key_path, &key) : 0;
+	if (rc) {
+		vmm_err("--trust-key %s: %s", key_path, reason[0] ? reason : vc_strerror(rc));
+		goto out;
+	}
+	VC_OPTS(vc_trust_load_opts, o, .key = key, .flags = key ? 0 : VC_TRUST_LOAD_UNVERIFIED);
+	rc = vc_trust_list_load_path(list_path, &o, &list);
+	if (rc) {
+		vmm_err("--trust %s: %s", list_path, reason[0] ? reason : vc_strerror(rc));
+		goto out;
+	}
+	serialized_len = vc_trust_list_serialize(list, serialized, sizeof(serialized));
+	if (serialized_len < 0) {
+		rc = (int)serialized_len;
+		vmm_err("--trust %s: %s", list_path, vc_strerror(rc));
+		goto out;
+	}
+	if (!key) {
+		fprintf(stderr, "vc-vmm: --trust %s: no --trust-key: the list's signature and the "
+			"modules are not checked here, only by the guest\n", list_path);
+		goto out;
+	}
+	rc = vc_trust_chain_new(list, &chain);
+	for (unsigned i = 0; rc == 0 && i < nmods; i++)
+		rc = vc_trust_chain_verify_mem(chain, mods[i].name, mods[i].data, mods[i].size, NULL);
+	if (rc == 0)
+		rc = vc_trust_chain_finish(chain, NULL);
+	if (rc)
+		vmm_err("--trust %s: %s", list_path, reason[0] ? reason : vc_strerror(rc));
+out:
+	vc_trust_chain_free(chain);
+	vc_trust_key_free(key);
+	vc_set_log_fn(NULL, NULL);
+	return rc ? -1 : 0;
+}
+
+int trust_place_list(vc_gmem_t *gmem)
+{
+	if (!list)
+		return 0;
+	int rc = vc_gmem_write(gmem, VCG_TRUST_LIST_GPA, serialized, (size_t)serialized_len);
+	vc_trust_list_free(list);
+	list = NULL;
+	if (rc)
+		vmm_err("--trust: cannot place the list at %#x: %s", VCG_TRUST_LIST_GPA,
+			vc_strerror(rc));
+	return rc ? -1 : 0;
+}
