@@ -13,6 +13,7 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <virtcore/timerpage.h>
 #include <virtcore/timerpage_abi.h>
+#include <virtcore/trace.h>
 #include <virtcore/trust.h>
 #include <virtcore/trust_abi.h>
 #endif
