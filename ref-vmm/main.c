@@ -271,6 +271,7 @@ int main(int argc, char **argv)
 	}
 	console_init();
 	exit_dev_init(&vm);
+	null_dev_init(&vm);
 	hcall_dev_init(&vm);
 	if (serial_init(&vm))
 		goto out;

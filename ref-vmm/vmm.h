@@ -93,6 +93,7 @@ void console_write(const char *buf, size_t len);
 void console_flush(void);
 int serial_init(struct vm *vm);
 void exit_dev_init(struct vm *vm);
+void null_dev_init(struct vm *vm);
 void hcall_dev_init(struct vm *vm);
 
 /* pack-modules.c: appends every image of packed disk @disk to @mods (at most @max in

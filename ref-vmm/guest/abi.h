@@ -18,6 +18,10 @@
  * Same port as QEMU's isa-debug-exit, which exits with (status << 1) | 1. */
 #define VCG_PORT_EXIT 0x501
 
+/* Null port: writes are ignored, reads return 0. Each access is one exit to the VMM
+ * and nothing else, which makes exits countable (vc-trace's test, exit benchmarks). */
+#define VCG_PORT_NULL 0x512
+
 /*
  * Hypercall port. A 32-bit `out` of the guest-physical address of a struct
  * vcg_hcall asks the VMM to run it; the VMM writes @ret before the guest resumes.

@@ -18,5 +18,6 @@
 #define SYS_HCALL_ECHO     10  /* (x): the VMM returns x + 1 */
 #define SYS_NOP            11  /* returns 0 without leaving the guest (kernel-entry cost) */
 #define SYS_TRUST_LIST     12  /* (buf, len): copy the reference-value list the VMM placed */
+#define SYS_PIO_BURST      13  /* (count): count writes to the null port, each one exit */
 
 #endif

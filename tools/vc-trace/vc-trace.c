@@ -216,9 +216,11 @@ int main(int argc, char **argv)
 	static struct vc_trace_row rows[MAX_ROWS], prev[MAX_ROWS];
 	int nprev = 0;
 	double t0 = now_s(), last = t0;
-	if (!json)
-		fprintf(stderr, "vc-trace: tracing %s%s; Ctrl-C for the summary\n",
-			o.pid ? "pid " : "every VMM", o.pid ? argv[optind - 1] : "");
+	/* On stderr in both modes: scripts wait for this line before starting the guest. */
+	if (o.pid)
+		fprintf(stderr, "vc-trace: tracing pid %d; Ctrl-C for the summary\n", o.pid);
+	else
+		fprintf(stderr, "vc-trace: tracing every VMM; Ctrl-C for the summary\n");
 	while (!stop) {
 		double now = now_s(), left = duration ? t0 + duration - now : 1.0;
 		if (left <= 0)

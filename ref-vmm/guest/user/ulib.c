@@ -41,6 +41,11 @@ long module_size(int index)
 	return syscall4(SYS_MODULE, index, 0, 0, 0);
 }
 
+long pio_burst(long count)
+{
+	return syscall4(SYS_PIO_BURST, count, 0, 0, 0);
+}
+
 long trust_list(void *buf, size_t len)
 {
 	return syscall4(SYS_TRUST_LIST, (long)buf, (long)len, 0, 0);

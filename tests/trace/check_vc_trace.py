@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""vc-trace end to end: its interface and errors, and exact counts. The guest program
+pio:N makes exactly N port writes to vc-vmm's null port (0x512), each one exit to the VMM;
+vc-trace --json must count exactly N, for every VMM and for one --pid.
+
+usage: check_vc_trace.py VC_TRACE VC_VMM GUEST
+Needs root and BPF (skips, exit 77, with the reason otherwise) and /dev/kvm.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+VC_TRACE, VC_VMM, GUEST = (os.path.abspath(a) for a in sys.argv[1:4])
+NULL_PORT = 0x512
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL " + what)
+
+
+def start_trace(*args):
+    p = subprocess.Popen([VC_TRACE, "--json", *args], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    line = p.stderr.readline()  # "vc-trace: tracing ..." once attached, or the error
+    return p, line
+
+
+def null_port_count(doc):
+    return sum(e["count"] for e in doc["exits"]
+               if e.get("port") == NULL_PORT and e.get("direction") == "out")
+
+
+def run_vmm(programs):
+    return subprocess.run([VC_VMM, "--kernel", GUEST, "--append", f"run={programs} quiet"],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_interface():
+    r = subprocess.run([VC_TRACE, "--help"], capture_output=True, text=True)
+    check(r.returncode == 0 and "usage: vc-trace [--pid PID] [--json] [--duration SECONDS]"
+          in r.stdout, "--help")
+    for bad in (["--pid", "abc"], ["--pid", "0"], ["--duration", "-1"], ["extra"]):
+        r = subprocess.run([VC_TRACE, *bad], capture_output=True, text=True)
+        check(r.returncode == 2, f"usage error {bad}: exit {r.returncode}")
+    r = subprocess.run([VC_TRACE, "--pid", "999999999", "--duration", "1"],
+                       capture_output=True, text=True)
+    check(r.returncode == 1 and "no process 999999999" in r.stderr, f"no such pid: {r.stderr}")
+    r = subprocess.run([VC_TRACE, "--pid", str(os.getpid()), "--duration", "1"],
+                       capture_output=True, text=True)
+    check(r.returncode == 1 and "is not a VMM" in r.stderr, f"not a VMM: {r.stderr}")
+
+
+def test_every_vmm():
+    trace, line = start_trace("--duration", "4")
+    check("tracing every VMM" in line, f"vc-trace did not start: {line}")
+    r = run_vmm("pio:1000")
+    check(r.returncode == 0 and "pio: 1000 writes" in r.stdout, f"vmm: {r.stdout}{r.stderr}")
+    r = run_vmm("pio:234")
+    out, err = trace.communicate(timeout=30)
+    check(trace.returncode == 0, f"vc-trace exit {trace.returncode}: {err}")
+    doc = json.loads(out)
+    check(null_port_count(doc) == 1234, f"counted {null_port_count(doc)} null-port exits, not 1234")
+    e = [x for x in doc["exits"] if x.get("port") == NULL_PORT][0]
+    check(e["timed"] == e["count"] and e["total_ns"] > 0 and sum(e["hist_log2_ns"]) == e["timed"],
+          f"timing fields: {e}")
+    check(doc["total_exits"] >= 1234, "total_exits")
+
+
+def test_one_pid():
+    # hcall:N first keeps the VM busy while vc-trace attaches; then exactly 777 null exits.
+    vmm = subprocess.Popen([VC_VMM, "--kernel", GUEST, "--append",
+                            "run=hcall:8000,pio:777 quiet"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # wait until the VM exists (vc-trace refuses a process without a KVM VM)
+    for _ in range(200):
+        fds = os.listdir(f"/proc/{vmm.pid}/fd") if os.path.exists(f"/proc/{vmm.pid}") else []
+        if any(os.readlink(f"/proc/{vmm.pid}/fd/{f}") == "anon_inode:kvm-vm"
+               for f in fds if os.path.exists(f"/proc/{vmm.pid}/fd/{f}")):
+            break
+        time.sleep(0.01)
+    trace, line = start_trace("--pid", str(vmm.pid))
+    check(f"tracing pid {vmm.pid}" in line, f"vc-trace --pid did not start: {line}")
+    other = run_vmm("pio:55")  # another VMM meanwhile: must not be counted
+    vout, verr = vmm.communicate(timeout=120)
+    out, err = trace.communicate(timeout=30)  # ends by itself when the VMM is gone
+    check(vmm.returncode == 0 and "pio: 777 writes" in vout, f"vmm: {vout}{verr}")
+    check(other.returncode == 0, "the other VMM")
+    doc = json.loads(out)
+    check(doc["pid"] == vmm.pid, "pid in the document")
+    check(null_port_count(doc) == 777, f"--pid counted {null_port_count(doc)} null-port exits, not 777")
+
+
+def main():
+    if os.geteuid() != 0:
+        print("SKIP: vc-trace needs root (BPF)")
+        return 77
+    if not os.path.exists("/dev/kvm"):
+        print("SKIP: no /dev/kvm")
+        return 77
+    probe = subprocess.run([VC_TRACE, "--duration", "0.1"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        print(f"SKIP: BPF tracing unavailable here: {probe.stderr.strip()}")
+        return 77
+    test_interface()
+    test_every_vmm()
+    test_one_pid()
+    print(f"vc-trace: {len(failures)} failure(s)")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
