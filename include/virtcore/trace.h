@@ -65,6 +65,22 @@ struct vc_trace_row {
  */
 VC_API int vc_trace_snapshot(vc_trace_t *t, struct vc_trace_row *rows, unsigned max);
 
+/** One of libvirtcore's USDT probes (provider "virtcore") and how often it fired. */
+struct vc_trace_probe {
+	const char *name;   /**< "ring_notify", "ring_suppressed", "ring_doze", "ring_wake",
+			     *   "trust_stage_verified", "trust_stage_refused" */
+	uint64_t count;
+	int attached;       /**< 0 if the library has no such probe (built without sys/sdt.h) */
+};
+
+/**
+ * @brief Counts of libvirtcore's USDT probes since vc_trace_open(), in the processes
+ *        traced, for the libvirtcore.so this program runs with (uprobes on its path:
+ *        programs that link libvirtcore statically are not seen).
+ * @return the number of probes (fills at most @p max); -errno.
+ */
+VC_API int vc_trace_probes(vc_trace_t *t, struct vc_trace_probe *probes, unsigned max);
+
 /** @brief "IO", "MMIO", "HLT", ... for a KVM_EXIT_* reason; "?" if unknown. */
 VC_API const char *vc_trace_reason_name(uint32_t reason);
 

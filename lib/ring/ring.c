@@ -8,6 +8,7 @@
 #include "ring-internal.h"
 #include "util/log.h"
 #include "util/opts.h"
+#include "util/probes.h"
 
 #define PAIR_ALIGN 128u
 
@@ -163,10 +164,12 @@ static int publish(struct vc_ring *r, uint32_t n)
 	r->stats.messages += n;
 	if ((need || (r->flags & VC_RING_ALWAYS_NOTIFY)) && r->notifier.notify) {
 		r->stats.notifications++;
+		VC_PROBE1(ring_notify, r);
 		if (r->notifier.notify(r->notifier.ctx) < 0)
 			r->stats.notify_errors++;
 	} else {
 		r->stats.suppressed++;
+		VC_PROBE1(ring_suppressed, r);
 	}
 	return 0;
 }

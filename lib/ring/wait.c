@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "ring-internal.h"
+#include "util/probes.h"
 
 /* How often an auto-spinning consumer re-reads the run queue length. */
 #define LOAD_CHECK_NS 1000000000LL
@@ -136,12 +137,15 @@ VC_API int vc_ring_wait(vc_ring *r, int64_t timeout_ns)
 			}
 		}
 		r->stats.dozes++;
+		VC_PROBE1(ring_doze, r);
 		int rc = r->notifier.wait(r->notifier.ctx, left);
 		vc_ring_abi_end_doze(&r->v);
 		adapt(r, vc__ring_now_ns() - t0);
 		n = vc_ring_abi_avail(&r->v);
-		if (rc == 0)
+		if (rc == 0) {
 			r->stats.wakeups++;
+			VC_PROBE1(ring_wake, r);
+		}
 		if (n != 0)
 			return n > 0 ? n : vc__ring_broken(r, "wrote an impossible producer index");
 		if (rc == 0) {

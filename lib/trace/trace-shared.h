@@ -30,4 +30,7 @@ struct vc__trace_val {
 	__u64 hist[VC__TRACE_BUCKETS];
 };
 
+/* libvirtcore's USDT probes vc-trace counts, by attach cookie (lib/util/probes.h). */
+#define VC__TRACE_MAX_PROBES 16
+
 #endif /* VC_TRACE_SHARED_H */

@@ -2,6 +2,7 @@
 // vc_trace_*: loads vc_trace.bpf.c (through its generated skeleton), attaches it, and
 // reads the per-CPU maps into sorted snapshots.
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -21,10 +22,48 @@
 #include "util/opts.h"
 #include "vc_trace.skel.h"
 
+static const char *const probe_names[] = {
+	"ring_notify", "ring_suppressed", "ring_doze", "ring_wake",
+	"trust_stage_verified", "trust_stage_refused",
+};
+#define NPROBES (sizeof(probe_names) / sizeof(probe_names[0]))
+_Static_assert(NPROBES <= VC__TRACE_MAX_PROBES, "probe table");
+
 struct vc_trace {
 	struct vc_trace_bpf *skel;
 	int ncpus;
+	struct bpf_link *probe_links[NPROBES];
 };
+
+/* The libvirtcore.so this process runs with: the probes live in it. */
+static int library_path(char *out, size_t len)
+{
+	Dl_info info;
+	if (!dladdr((void *)vc_trace_open, &info) || !info.dli_fname)
+		return -ENOENT;
+	if (!realpath(info.dli_fname, out) || strlen(out) >= len)
+		return -ENOENT;
+	return 0;
+}
+
+/* Attaches on_probe to each USDT probe; a probe that is missing is left unattached. */
+static void attach_probes(vc_trace_t *t, int pid)
+{
+	char lib[PATH_MAX];
+
+	if (library_path(lib, sizeof(lib)) != 0 || !strstr(lib, ".so")) {
+		vc__debug("trace: libvirtcore is linked statically here: no USDT probes to attach");
+		return;
+	}
+	for (unsigned i = 0; i < NPROBES; i++) {
+		LIBBPF_OPTS(bpf_usdt_opts, o, .usdt_cookie = i);
+		t->probe_links[i] = bpf_program__attach_usdt(t->skel->progs.on_probe,
+							     pid ? pid : -1, lib, "virtcore",
+							     probe_names[i], &o);
+		if (!t->probe_links[i])
+			vc__debug("trace: probe %s not attached in %s", probe_names[i], lib);
+	}
+}
 
 /* libbpf's diagnostics go to our log callback, never to stderr. */
 static int libbpf_to_log(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -125,9 +164,13 @@ VC_API int vc_trace_open(const struct vc_trace_opts *opts, vc_trace_t **out)
 	}
 	if (!tracepoint_exists("kvm_mmio"))
 		bpf_program__set_autoload(t->skel->progs.on_mmio, false);
+	/* on_probe is attached by hand, once per USDT probe */
+	bpf_program__set_autoattach(t->skel->progs.on_probe, false);
 	rc = vc_trace_bpf__load(t->skel);
 	if (!rc)
 		rc = vc_trace_bpf__attach(t->skel);
+	if (!rc)
+		attach_probes(t, o.pid);
 	if (rc) {
 		rc = rc < 0 ? rc : -EIO;
 		if (rc == -EPERM || rc == -EACCES)
@@ -146,6 +189,8 @@ VC_API void vc_trace_close(vc_trace_t *t)
 {
 	if (!t)
 		return;
+	for (unsigned i = 0; i < NPROBES; i++)
+		bpf_link__destroy(t->probe_links[i]);
 	vc_trace_bpf__destroy(t->skel);
 	free(t);
 }
@@ -202,6 +247,27 @@ out:
 	free(vals);
 	free(all);
 	return rc;
+}
+
+VC_API int vc_trace_probes(vc_trace_t *t, struct vc_trace_probe *probes, unsigned max)
+{
+	if (!t || (max && !probes))
+		return -EINVAL;
+	int fd = bpf_map__fd(t->skel->maps.probe_counts);
+	uint64_t *vals = calloc((size_t)t->ncpus, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	for (unsigned i = 0; i < NPROBES && i < max; i++) {
+		__u32 key = i;
+		probes[i].name = probe_names[i];
+		probes[i].attached = t->probe_links[i] != NULL;
+		probes[i].count = 0;
+		if (bpf_map_lookup_elem(fd, &key, vals) == 0)
+			for (int c = 0; c < t->ncpus; c++)
+				probes[i].count += vals[c];
+	}
+	free(vals);
+	return (int)NPROBES;
 }
 
 VC_API const char *vc_trace_reason_name(uint32_t reason)

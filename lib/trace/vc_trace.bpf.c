@@ -11,6 +11,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/usdt.bpf.h>
 
 #include "trace-shared.h"
 
@@ -244,5 +245,24 @@ int on_kernel_entry(void *ctx)
 	struct vc__trace_key k = {.source = VC__TRACE_SRC_KERNEL, .reason = p->kernel_reason};
 	add_time(&k, bpf_ktime_get_ns() - p->kernel_exit_ns);
 	p->kernel_exit_ns = 0;
+	return 0;
+}
+
+/* libvirtcore's USDT probes: one program attached to each, the cookie says which. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VC__TRACE_MAX_PROBES);
+	__type(key, __u32);
+	__type(value, __u64);
+} probe_counts SEC(".maps");
+
+SEC("usdt")
+int on_probe(struct pt_regs *ctx)
+{
+	__u32 id = (__u32)bpf_usdt_cookie(ctx);
+	__u64 *n;
+
+	if (wanted() && (n = bpf_map_lookup_elem(&probe_counts, &id)))
+		(*n)++;
 	return 0;
 }

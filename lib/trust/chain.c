@@ -10,6 +10,7 @@
 
 #include "trust-internal.h"
 #include "util/log.h"
+#include "util/probes.h"
 
 struct vc_trust_chain {
 	const vc_trust_list_t *list;
@@ -63,6 +64,7 @@ static int refuse(vc_trust_chain_t *c, struct vc_trust_verdict *v, enum vc_trust
 
 	v->refusal = why;
 	c->broken = true;
+	VC_PROBE2(trust_stage_refused, v->index, (int)why);
 	switch (why) {
 	case VC_TRUST_UNKNOWN_STAGE:
 		vc__err("trust: stage %s: not in the list", v->name);
@@ -137,6 +139,7 @@ VC_API int vc_trust_chain_verify_digest(vc_trust_chain_t *c, const char *name,
 	vc_trust_measure_mem(c->list->alg, cat, 2 * c->dsize, c->pcr);
 	c->next++;
 	v->refusal = VC_TRUST_OK;
+	VC_PROBE1(trust_stage_verified, v->index);
 	return 0;
 }
 

@@ -4,16 +4,20 @@
 pio:N makes exactly N port writes to vc-vmm's null port (0x512), each one exit to the VMM;
 vc-trace --json must count exactly N, for every VMM and for one --pid.
 
-usage: check_vc_trace.py VC_TRACE VC_VMM GUEST
+usage: check_vc_trace.py VC_TRACE VC_VMM GUEST [RING_PINGPONG]
+With RING_PINGPONG (examples/ring-pingpong.c), libvirtcore's USDT probes are checked too:
+vc-trace must count exactly the notifications, suppressions and dozes the example reports.
 Needs root and BPF (skips, exit 77, with the reason otherwise) and /dev/kvm.
 """
 import json
+import re
 import os
 import subprocess
 import sys
 import time
 
 VC_TRACE, VC_VMM, GUEST = (os.path.abspath(a) for a in sys.argv[1:4])
+PINGPONG = os.path.abspath(sys.argv[4]) if len(sys.argv) > 4 else None
 NULL_PORT = 0x512
 failures = []
 
@@ -96,6 +100,24 @@ def test_one_pid():
     check(null_port_count(doc) == 777, f"--pid counted {null_port_count(doc)} null-port exits, not 777")
 
 
+def test_usdt_probes():
+    trace, line = start_trace("--duration", "4")
+    check("tracing" in line, f"vc-trace did not start: {line}")
+    r = subprocess.run([PINGPONG], capture_output=True, text=True, timeout=60)
+    out, err = trace.communicate(timeout=30)
+    check(r.returncode == 0, f"ring-pingpong: {r.stderr}")
+    want = {"ring_notify": 0, "ring_suppressed": 0, "ring_doze": 0}
+    for m in re.finditer(r"notifications (\d+) \(suppressed (\d+)\); received \d+, dozes (\d+)",
+                         r.stdout):
+        want["ring_notify"] += int(m.group(1))
+        want["ring_suppressed"] += int(m.group(2))
+        want["ring_doze"] += int(m.group(3))
+    got = json.loads(out)["probes"]
+    for k, v in want.items():
+        check(got.get(k) == v, f"probe {k}: vc-trace counted {got.get(k)}, the ring says {v}")
+    check(want["ring_suppressed"] > 0, f"ring-pingpong printed no counts: {r.stdout}")
+
+
 def main():
     if os.geteuid() != 0:
         print("SKIP: vc-trace needs root (BPF)")
@@ -110,6 +132,8 @@ def main():
     test_interface()
     test_every_vmm()
     test_one_pid()
+    if PINGPONG:
+        test_usdt_probes()
     print(f"vc-trace: {len(failures)} failure(s)")
     return 1 if failures else 0
 

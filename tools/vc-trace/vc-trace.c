@@ -116,6 +116,18 @@ static void print_table(const struct vc_trace_row *rows, int n, double secs,
 	fflush(stdout);
 }
 
+static struct vc_trace_probe probes[32];
+static int nprobes;
+
+static void print_probes(void)
+{
+	printf("libvirtcore probes:");
+	for (int i = 0; i < nprobes; i++)
+		if (probes[i].attached)
+			printf(" %s %" PRIu64, probes[i].name, probes[i].count);
+	printf("\n");
+}
+
 static void print_json(const struct vc_trace_row *rows, int n, double secs, int pid)
 {
 	uint64_t total = 0;
@@ -146,7 +158,11 @@ static void print_json(const struct vc_trace_row *rows, int n, double secs, int 
 			printf("%s%" PRIu64, b ? ", " : "", r->hist[b]);
 		printf("]}");
 	}
-	printf("%s]}\n", n ? "\n" : "");
+	printf("%s], \"probes\": {", n ? "\n" : "");
+	for (int i = 0, k = 0; i < nprobes; i++)
+		if (probes[i].attached)
+			printf("%s\"%s\": %" PRIu64, k++ ? ", " : "", probes[i].name, probes[i].count);
+	printf("}}\n");
 }
 
 int main(int argc, char **argv)
@@ -244,6 +260,9 @@ int main(int argc, char **argv)
 	}
 	int n = vc_trace_snapshot(t, rows, MAX_ROWS);
 	double secs = now_s() - t0;
+	nprobes = vc_trace_probes(t, probes, 32);
+	if (nprobes < 0)
+		nprobes = 0;
 	vc_trace_close(t);
 	if (n < 0) {
 		fprintf(stderr, "vc-trace: reading the counts: %s\n", vc_strerror(n));
@@ -253,7 +272,9 @@ int main(int argc, char **argv)
 		n = MAX_ROWS;
 	if (json)
 		print_json(rows, n, secs, o.pid);
-	else
+	else {
 		print_table(rows, n, secs, NULL, 0, secs, true);
+		print_probes();
+	}
 	return 0;
 }
