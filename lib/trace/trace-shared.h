@@ -5,7 +5,6 @@
 
 #define VC__TRACE_BUCKETS 32        /* log2 buckets of nanoseconds: [2^i, 2^(i+1)) */
 #define VC__TRACE_MAX_KEYS 4096
-#define VC__TRACE_KVM_RUN 0xAE80u   /* _IO(KVMIO, 0x80) */
 
 enum {
 	VC__TRACE_SRC_USERSPACE = 1, /* kvm_userspace_exit: KVM_RUN returned to the VMM */

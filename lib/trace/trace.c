@@ -138,7 +138,8 @@ VC_API int vc_trace_open(const struct vc_trace_opts *opts, vc_trace_t **out)
 			"relocate the BPF programs");
 		return -EOPNOTSUPP;
 	}
-	if (!tracepoint_exists("kvm_userspace_exit") || !tracepoint_exists("kvm_pio")) {
+	if (!tracepoint_exists("kvm_userspace_exit") || !tracepoint_exists("kvm_pio") ||
+	    !tracepoint_exists("kvm_fpu")) {
 		vc__err("trace: no kvm tracepoints (is KVM in this kernel, tracefs mounted?)");
 		return -ENOENT;
 	}

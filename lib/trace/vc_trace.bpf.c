@@ -3,8 +3,8 @@
 //
 // Two families of tracepoints describe exits:
 //  - every KVM: kvm_userspace_exit (KVM_RUN returns to the VMM, with the exit reason);
-//    kvm_pio / kvm_mmio just before it say which port or address; the VMM's next
-//    ioctl(KVM_RUN) ends the time spent in the VMM;
+//    kvm_pio / kvm_mmio just before it say which port or address; kvm_fpu (load) at the
+//    VMM's next KVM_RUN ends the time spent in the VMM;
 //  - VT-x/SVM KVM: kvm_exit (every hardware exit, also those handled in the kernel) and
 //    kvm_entry. kvm_pvm (this project's CI host) fires neither.
 // Both are counted; the key says which.
@@ -31,6 +31,9 @@ struct trace_event_raw_kvm_mmio___vc {
 struct trace_event_raw_kvm_userspace_exit___vc {
 	__u32 reason;
 	int errno;
+} CORE;
+struct trace_event_raw_kvm_fpu___vc {
+	__u32 load;
 } CORE;
 struct trace_event_raw_kvm_exit___vc {
 	unsigned int exit_reason;
@@ -200,11 +203,13 @@ int on_userspace_exit(struct trace_event_raw_kvm_userspace_exit___vc *ctx)
 	return 0;
 }
 
-/* The VMM enters the guest again: its time since the exit goes to that exit's key. */
-SEC("tracepoint/syscalls/sys_enter_ioctl")
-int on_ioctl(struct syscall_trace_enter *ctx)
+/* The VMM enters the guest again (KVM_RUN loads the guest FPU state first): its time
+ * since the exit goes to that exit's key. A kvm tracepoint rather than
+ * syscalls:sys_enter_ioctl, whose use would slow every system call of every task. */
+SEC("tracepoint/kvm/kvm_fpu")
+int on_fpu(struct trace_event_raw_kvm_fpu___vc *ctx)
 {
-	if ((__u32)ctx->args[1] != VC__TRACE_KVM_RUN || !wanted())
+	if (!ctx->load || !wanted())
 		return 0;
 	struct pending *p = thread_state(false);
 	if (!p || !p->exit_ns)
