@@ -60,8 +60,9 @@ struct pending {
 	__u64 await_ns;         /* its time in the VMM, known at the KVM_RUN */
 };
 
+/* LRU: threads that ended are never removed explicitly; the oldest make room. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
 	__type(key, __u32); /* thread id */
 	__type(value, struct pending);
