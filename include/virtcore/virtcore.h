@@ -10,6 +10,7 @@
 #include <virtcore/pack_format.h>
 #include <virtcore/ring.h>
 #include <virtcore/ring_abi.h>
+#include <virtcore/spt.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <virtcore/timerpage.h>
 #include <virtcore/timerpage_abi.h>
