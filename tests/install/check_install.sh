@@ -34,6 +34,10 @@ read -r -a static_libs <<<"$(pkg-config --static --libs-only-other --libs-only-l
 n=0
 for ex in "$src"/examples/*.c; do
 	name=$(basename "$ex" .c)
+	# Examples of modules this build left out (missing dependency) are not built here.
+	if [ -d "$build/examples" ] && [ ! -x "$build/examples/$name" ]; then
+		echo "skip $name (its module is not in this build)"; continue
+	fi
 	"$cc" -std=gnu11 -Wall -Wextra -Werror "${extra[@]}" "${cflags[@]}" "$ex" -o "$stage/$name" "${libs[@]}"
 	LD_LIBRARY_PATH=$libdir "$stage/$name" >"$stage/$name.out" 2>&1 ||
 		{ echo "FAIL: $name exited $?"; cat "$stage/$name.out"; exit 1; }
