@@ -97,7 +97,8 @@ static unsigned worker_count(const vc_pack_writer_t *w)
 	return cpus > MAX_WORKERS ? MAX_WORKERS : (unsigned)cpus;
 }
 
-static void writer_free(vc_pack_writer_t *w)
+/* Waits for every copy; the first failure, by image order. */
+static int wait_jobs(vc_pack_writer_t *w)
 {
 	pthread_mutex_lock(&w->lock);
 	w->closing = true;
@@ -105,6 +106,16 @@ static void writer_free(vc_pack_writer_t *w)
 	pthread_mutex_unlock(&w->lock);
 	for (unsigned i = 0; i < w->nworkers; i++)
 		pthread_join(w->workers[i], NULL);
+	w->nworkers = 0;
+	for (uint32_t i = 0; i < w->count; i++)
+		if (w->jobs[i].rc)
+			return w->jobs[i].rc;
+	return 0;
+}
+
+static void writer_free(vc_pack_writer_t *w)
+{
+	wait_jobs(w); /* no-op after finish() or abort() already waited */
 	for (uint32_t i = 0; i < w->count; i++)
 		if (w->jobs[i].fd >= 0)
 			close(w->jobs[i].fd);
@@ -317,22 +328,6 @@ VC_API int vc_pack_add_path(vc_pack_writer_t *w, const char *name, const char *p
 	int rc = add_file(w, name, fd);
 	close(fd);
 	return rc;
-}
-
-/* Waits for every copy; the first failure, by image order. */
-static int wait_jobs(vc_pack_writer_t *w)
-{
-	pthread_mutex_lock(&w->lock);
-	w->closing = true;
-	pthread_cond_broadcast(&w->cond);
-	pthread_mutex_unlock(&w->lock);
-	for (unsigned i = 0; i < w->nworkers; i++)
-		pthread_join(w->workers[i], NULL);
-	w->nworkers = 0;
-	for (uint32_t i = 0; i < w->count; i++)
-		if (w->jobs[i].rc)
-			return w->jobs[i].rc;
-	return 0;
 }
 
 static int write_index(vc_pack_writer_t *w)
