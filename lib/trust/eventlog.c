@@ -3,10 +3,8 @@
 // section 10): a Spec ID Event03 header in the SHA-1 event format, then TCG_PCR_EVENT2
 // entries with one digest each. Written exactly (no padding), read strictly.
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "trust-internal.h"
 #include "util/log.h"
@@ -262,42 +260,15 @@ VC_API int vc_trust_log_load(const void *buf, size_t len, vc_trust_log_t **out)
 
 VC_API int vc_trust_log_load_path(const char *path, vc_trust_log_t **out)
 {
+	uint8_t *buf;
+	size_t len;
+
 	if (!path || !out)
 		return -EINVAL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		int rc = -errno;
-		vc__err("trust: cannot open %s: %s", path, vc_strerror(rc));
+	int rc = vc__trust_read_file(path, MAX_LOG + 1, &buf, &len);
+	if (rc)
 		return rc;
-	}
-	size_t cap = 65536, len = 0;
-	uint8_t *buf = malloc(cap);
-	int rc = buf ? 0 : -ENOMEM;
-	while (rc == 0) {
-		if (len == cap) {
-			if (cap > MAX_LOG) {
-				rc = -EBADMSG;
-				vc__err("trust: %s: larger than %u bytes", path, MAX_LOG);
-				break;
-			}
-			uint8_t *p = realloc(buf, cap * 2);
-			if (!p) {
-				rc = -ENOMEM;
-				break;
-			}
-			buf = p, cap *= 2;
-		}
-		ssize_t n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno != EINTR)
-			rc = -errno;
-		else if (n == 0)
-			break;
-		else if (n > 0)
-			len += (size_t)n;
-	}
-	close(fd);
-	if (rc == 0)
-		rc = vc_trust_log_load(buf, len, out);
+	rc = vc_trust_log_load(buf, len, out); /* refuses more than MAX_LOG */
 	free(buf);
 	return rc;
 }

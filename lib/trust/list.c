@@ -2,13 +2,10 @@
 // The reference-value list: building, signing (Ed25519), serialising, loading with the
 // signature policy, and the text form.
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "trust-internal.h"
 #include "util/log.h"
@@ -237,30 +234,17 @@ VC_API int vc_trust_list_load(const void *buf, size_t len, const struct vc_trust
 VC_API int vc_trust_list_load_path(const char *path, const struct vc_trust_load_opts *opts,
 				   vc_trust_list_t **out)
 {
-	uint8_t buf[MAX_LIST_SIZE + 1];
-	ssize_t n;
+	uint8_t *buf;
+	size_t len;
 
 	if (!path)
 		return -EINVAL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		int rc = -errno;
-		vc__err("trust: cannot open %s: %s", path, vc_strerror(rc));
+	int rc = vc__trust_read_file(path, MAX_LIST_SIZE + 1, &buf, &len);
+	if (rc)
 		return rc;
-	}
-	size_t len = 0;
-	while (len < sizeof(buf) && (n = read(fd, buf + len, sizeof(buf) - len)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			int rc = -errno;
-			close(fd);
-			return rc;
-		}
-		len += (size_t)n;
-	}
-	close(fd);
-	return vc_trust_list_load(buf, len, opts, out);
+	rc = vc_trust_list_load(buf, len, opts, out);
+	free(buf);
+	return rc;
 }
 
 VC_API int vc_trust_list_save(const vc_trust_list_t *l, const char *path)

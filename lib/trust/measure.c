@@ -76,17 +76,69 @@ out:
 	return rc;
 }
 
-VC_API int vc_trust_measure_path(uint32_t alg, const char *path, uint8_t *out,
-				 uint64_t *size)
+int vc__trust_open(const char *path)
 {
-	if (!path)
-		return -EINVAL;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
 	if (fd < 0) {
 		int rc = -errno;
 		vc__err("trust: cannot open %s: %s", path, vc_strerror(rc));
 		return rc;
 	}
+	return fd;
+}
+
+int vc__trust_read_file(const char *path, size_t limit, uint8_t **data, size_t *len)
+{
+	size_t cap = limit < 65536 ? limit : 65536, n = 0;
+	uint8_t *buf = malloc(cap ? cap : 1);
+	int rc = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	int fd = vc__trust_open(path);
+	if (fd < 0) {
+		free(buf);
+		return fd;
+	}
+	while (n < limit) {
+		if (n == cap) {
+			cap = cap * 2 < limit ? cap * 2 : limit;
+			uint8_t *p = realloc(buf, cap);
+			if (!p) {
+				rc = -ENOMEM;
+				break;
+			}
+			buf = p;
+		}
+		ssize_t r = read(fd, buf + n, cap - n);
+		if (r == 0)
+			break;
+		if (r < 0 && errno != EINTR) {
+			rc = -errno;
+			break;
+		}
+		if (r > 0)
+			n += (size_t)r;
+	}
+	close(fd);
+	if (rc) {
+		free(buf);
+		return rc;
+	}
+	*data = buf;
+	*len = n;
+	return 0;
+}
+
+VC_API int vc_trust_measure_path(uint32_t alg, const char *path, uint8_t *out,
+				 uint64_t *size)
+{
+	if (!path)
+		return -EINVAL;
+	int fd = vc__trust_open(path);
+	if (fd < 0)
+		return fd;
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	int rc = vc_trust_measure_fd(alg, fd, out, size);
 	close(fd);

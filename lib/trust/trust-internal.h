@@ -32,6 +32,14 @@ void vc__trust_body(const vc_trust_list_t *l, bool signed_form, uint8_t *out, si
 /* Lowercase hex of @n bytes into @out (2n + 1 bytes). */
 void vc__trust_hex(const uint8_t *p, size_t n, char *out);
 
+/* Opens @path read-only (close-on-exec), logging why not: the fd, or -errno. */
+int vc__trust_open(const char *path);
+
+/* Reads at most @limit bytes of the file at @path into a malloc'd *@data (free it), the
+ * length read into *@len. A longer file is cut at @limit: callers ask for one byte more
+ * than they accept, so the parser sees it is too long. 0 or -errno. */
+int vc__trust_read_file(const char *path, size_t limit, uint8_t **data, size_t *len);
+
 /* Writes @len bytes to @path through a temporary file and a rename, with @mode. */
 int vc__trust_write_file(const char *path, const void *data, size_t len, unsigned mode);
 
