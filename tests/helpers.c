@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: MIT
 // Helpers shared by the Criterion tests.
+#include <ftw.h>
+#include <stdio.h>
 #include <stdlib.h>
+
+#include <virtcore/common.h>
 
 #include "helpers.h"
 
@@ -24,4 +28,51 @@ uint64_t th_rand64(uint64_t *state)
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
 	return z ^ (z >> 31);
+}
+
+char th_dir[PATH_MAX];
+char th_last_log[1024];
+
+static void capture_log(enum vc_log_level level, const char *msg, void *userdata)
+{
+	(void)userdata;
+	if (level == VC_LOG_ERROR)
+		snprintf(th_last_log, sizeof(th_last_log), "%s", msg);
+}
+
+void th_scratch_begin(const char *tag)
+{
+	snprintf(th_dir, sizeof(th_dir), "/tmp/vc-test-%s-XXXXXX", tag);
+	if (!mkdtemp(th_dir)) {
+		perror("mkdtemp");
+		abort();
+	}
+	th_last_log[0] = '\0';
+	vc_set_log_fn(capture_log, NULL);
+}
+
+void th_scratch_end(void)
+{
+	vc_set_log_fn(NULL, NULL);
+	th_remove_tree(th_dir);
+}
+
+char *th_path(const char *name)
+{
+	static char buf[4][PATH_MAX + 300];
+	static int next;
+	char *p = buf[next++ % 4];
+	snprintf(p, sizeof(buf[0]), "%s/%s", th_dir, name);
+	return p;
+}
+
+static int remove_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(p);
+}
+
+void th_remove_tree(const char *path)
+{
+	nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }

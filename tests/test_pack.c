@@ -5,7 +5,6 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -25,46 +24,17 @@
 #include "pack/pack-internal.h"
 #include "util/crc32.h"
 
-static char dir[PATH_MAX];
-static char last_log[1024];
-
-static void capture_log(enum vc_log_level level, const char *msg, void *ud)
-{
-	(void)ud;
-	if (level == VC_LOG_ERROR)
-		snprintf(last_log, sizeof(last_log), "%s", msg);
-}
-
 static void setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/vc-test-pack-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	last_log[0] = '\0';
-	vc_set_log_fn(capture_log, NULL);
-}
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(p);
+	th_scratch_begin("pack");
 }
 
 static void teardown(void)
 {
-	vc_set_log_fn(NULL, NULL);
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	th_scratch_end();
 }
 
 TestSuite(pack, .init = setup, .fini = teardown, .timeout = 120);
-
-static char *path_in(const char *name)
-{
-	static char buf[4][PATH_MAX + 300];
-	static int next;
-	char *p = buf[next++ % 4];
-	snprintf(p, sizeof(buf[0]), "%s/%s", dir, name);
-	return p;
-}
 
 /* ---- image sets ---- */
 
@@ -87,8 +57,8 @@ static void make_image(const struct spec *s, uint64_t seed)
 {
 	char name[300];
 	snprintf(name, sizeof(name), "src/%s", s->name);
-	mkdir(path_in("src"), 0755);
-	int fd = open(path_in(name), O_RDWR | O_CREAT | O_TRUNC, 0644);
+	mkdir(th_path("src"), 0755);
+	int fd = open(th_path(name), O_RDWR | O_CREAT | O_TRUNC, 0644);
 	cr_assert_geq(fd, 0, "%s: %s", name, strerror(errno));
 	cr_assert_eq(ftruncate(fd, (off_t)s->size), 0);
 	uint8_t buf[8192];
@@ -143,8 +113,8 @@ static int pack_specs(const char *disk, const struct spec *s, int n, uint32_t al
 	for (int i = 0; i < n; i++) {
 		char name[300];
 		snprintf(name, sizeof(name), "src/%s", s[i].name);
-		rc = vc_pack_add_path(w, NULL, path_in(name));
-		cr_assert_eq(rc, 0, "add %s: %s (%s)", s[i].name, vc_strerror(rc), last_log);
+		rc = vc_pack_add_path(w, NULL, th_path(name));
+		cr_assert_eq(rc, 0, "add %s: %s (%s)", s[i].name, vc_strerror(rc), th_last_log);
 	}
 	return vc_pack_finish(w);
 }
@@ -154,9 +124,9 @@ static void check_roundtrip(const char *disk, const struct spec *s, int n, uint3
 {
 	vc_pack_t *p;
 	int rc = vc_pack_open(disk, &p);
-	cr_assert_eq(rc, 0, "open: %s (%s)", vc_strerror(rc), last_log);
+	cr_assert_eq(rc, 0, "open: %s (%s)", vc_strerror(rc), th_last_log);
 	cr_assert_eq(vc_pack_count(p), (unsigned)n);
-	mkdir(path_in("out"), 0755);
+	mkdir(th_path("out"), 0755);
 	uint64_t prev_end = VC_PACK_INDEX_SIZE;
 	for (int i = 0; i < n; i++) {
 		struct vc_pack_image img;
@@ -171,14 +141,14 @@ static void check_roundtrip(const char *disk, const struct spec *s, int n, uint3
 		prev_end = img.offset + img.size;
 		snprintf(src, sizeof(src), "src/%s", s[i].name);
 		snprintf(out, sizeof(out), "out/%s", s[i].name);
-		sha256_file(path_in(src), want);
+		sha256_file(th_path(src), want);
 		cr_assert_arr_eq(img.sha256, want, 32, "%s: digest", s[i].name);
 		cr_assert_eq(vc_pack_find(p, s[i].name, NULL), i);
-		rc = vc_pack_extract_path(p, (unsigned)i, path_in(out), 0600);
-		cr_assert_eq(rc, 0, "extract %s: %s (%s)", s[i].name, vc_strerror(rc), last_log);
-		cr_assert(same_file(path_in(src), path_in(out)), "%s differs", s[i].name);
+		rc = vc_pack_extract_path(p, (unsigned)i, th_path(out), 0600);
+		cr_assert_eq(rc, 0, "extract %s: %s (%s)", s[i].name, vc_strerror(rc), th_last_log);
+		cr_assert(same_file(th_path(src), th_path(out)), "%s differs", s[i].name);
 		struct stat st;
-		cr_assert_eq(stat(path_in(out), &st), 0);
+		cr_assert_eq(stat(th_path(out), &st), 0);
 		cr_assert_eq((uint64_t)st.st_size, s[i].size);
 		cr_assert_eq(st.st_mode & 0777, 0600);
 		if (s[i].kind != RANDOM && s[i].size >= 1 << 20) /* holes stayed holes */
@@ -186,18 +156,18 @@ static void check_roundtrip(const char *disk, const struct spec *s, int n, uint3
 				     s[i].name);
 	}
 	cr_assert_eq(vc_pack_find(p, "no such image", NULL), -ENOENT);
-	cr_assert_eq(vc_pack_verify(p, NULL), 0, "verify: %s", last_log);
+	cr_assert_eq(vc_pack_verify(p, NULL), 0, "verify: %s", th_last_log);
 
 	/* All at once (several threads) gives the same files. */
-	nftw(path_in("all"), rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	mkdir(path_in("all"), 0755);
-	rc = vc_pack_extract_all(p, path_in("all"), 0);
-	cr_assert_eq(rc, 0, "extract_all: %s (%s)", vc_strerror(rc), last_log);
+	th_remove_tree(th_path("all"));
+	mkdir(th_path("all"), 0755);
+	rc = vc_pack_extract_all(p, th_path("all"), 0);
+	cr_assert_eq(rc, 0, "extract_all: %s (%s)", vc_strerror(rc), th_last_log);
 	for (int i = 0; i < n; i++) {
 		char src[300], out[300];
 		snprintf(src, sizeof(src), "src/%s", s[i].name);
 		snprintf(out, sizeof(out), "all/%s", s[i].name);
-		cr_assert(same_file(path_in(src), path_in(out)), "extract_all: %s differs", s[i].name);
+		cr_assert(same_file(th_path(src), th_path(out)), "extract_all: %s differs", s[i].name);
 	}
 	vc_pack_close(p);
 }
@@ -210,9 +180,9 @@ static void roundtrip(const struct spec *s, int n, uint64_t seed)
 	for (int a = 0; a < 2; a++) {
 		for (uint32_t flags = 0; flags <= VC_PACK_CREATE_SERIAL;
 		     flags += VC_PACK_CREATE_SERIAL) {
-			int rc = pack_specs(path_in("disk.img"), s, n, aligns[a], 0, flags);
-			cr_assert_eq(rc, 0, "pack: %s (%s)", vc_strerror(rc), last_log);
-			check_roundtrip(path_in("disk.img"), s, n, aligns[a]);
+			int rc = pack_specs(th_path("disk.img"), s, n, aligns[a], 0, flags);
+			cr_assert_eq(rc, 0, "pack: %s (%s)", vc_strerror(rc), th_last_log);
+			check_roundtrip(th_path("disk.img"), s, n, aligns[a]);
 		}
 	}
 }
@@ -244,7 +214,7 @@ Test(pack, roundtrip_sparse)
 	roundtrip(s, sizeof(s) / sizeof(s[0]), 2);
 	/* The disk itself stays sparse: 14 MiB of images, a few hundred KiB written. */
 	struct stat st;
-	cr_assert_eq(stat(path_in("disk.img"), &st), 0);
+	cr_assert_eq(stat(th_path("disk.img"), &st), 0);
 	cr_assert_lt((uint64_t)st.st_blocks * 512, 4u << 20);
 }
 
@@ -275,11 +245,11 @@ Test(pack, name_of_255_bytes_and_fixed_size_disk)
 	make_image(&s[1], 5);
 	/* Index + two 4 KiB-aligned spans + backup: exactly what fits. */
 	uint64_t size = VC_PACK_INDEX_SIZE + 8192 + 4096 + VC_PACK_BACKUP_SIZE;
-	cr_assert_eq(pack_specs(path_in("disk.img"), s, 2, 0, size, 0), 0, "%s", last_log);
+	cr_assert_eq(pack_specs(th_path("disk.img"), s, 2, 0, size, 0), 0, "%s", th_last_log);
 	struct stat st;
-	cr_assert_eq(stat(path_in("disk.img"), &st), 0);
+	cr_assert_eq(stat(th_path("disk.img"), &st), 0);
 	cr_assert_eq((uint64_t)st.st_size, size);
-	check_roundtrip(path_in("disk.img"), s, 2, VC_PACK_ALIGN_4K);
+	check_roundtrip(th_path("disk.img"), s, 2, VC_PACK_ALIGN_4K);
 }
 
 /* ---- the writer's refusals ---- */
@@ -287,7 +257,7 @@ Test(pack, name_of_255_bytes_and_fixed_size_disk)
 static bool temp_files_left(void)
 {
 	char cmd[PATH_MAX + 64];
-	snprintf(cmd, sizeof(cmd), "ls -A '%s' | grep -q vcpack-", dir);
+	snprintf(cmd, sizeof(cmd), "ls -A '%s' | grep -q vcpack-", th_dir);
 	return system(cmd) == 0;
 }
 
@@ -316,21 +286,21 @@ Test(pack, bad_names_are_refused_and_the_writer_goes_on)
 		{"latin1-\xe9", -EILSEQ},
 	};
 	vc_pack_writer_t *w;
-	cr_assert_eq(vc_pack_create(path_in("disk.img"), NULL, &w), 0);
+	cr_assert_eq(vc_pack_create(th_path("disk.img"), NULL, &w), 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		last_log[0] = '\0';
-		int rc = vc_pack_add_path(w, bad[i].name, path_in("src/ok"));
+		th_last_log[0] = '\0';
+		int rc = vc_pack_add_path(w, bad[i].name, th_path("src/ok"));
 		cr_assert_eq(rc, bad[i].rc, "name %zu: %d", i, rc);
-		cr_assert_neq(last_log[0], '\0', "name %zu: no reason logged", i);
+		cr_assert_neq(th_last_log[0], '\0', "name %zu: no reason logged", i);
 	}
-	cr_assert_eq(vc_pack_add_path(w, long_name, path_in("src/ok")), -ENAMETOOLONG);
-	cr_assert_eq(vc_pack_add_path(w, NULL, path_in("src/ok")), 0);
-	cr_assert_eq(vc_pack_add_path(w, "ok", path_in("src/ok")), -EEXIST);
-	cr_assert_eq(vc_pack_add_path(w, "missing", path_in("src/nope")), -ENOENT);
-	cr_assert_eq(vc_pack_add_path(w, "dir-is-fine?", path_in("src/ok")), 0);
-	cr_assert_eq(vc_pack_finish(w), 0, "%s", last_log);
+	cr_assert_eq(vc_pack_add_path(w, long_name, th_path("src/ok")), -ENAMETOOLONG);
+	cr_assert_eq(vc_pack_add_path(w, NULL, th_path("src/ok")), 0);
+	cr_assert_eq(vc_pack_add_path(w, "ok", th_path("src/ok")), -EEXIST);
+	cr_assert_eq(vc_pack_add_path(w, "missing", th_path("src/nope")), -ENOENT);
+	cr_assert_eq(vc_pack_add_path(w, "dir-is-fine?", th_path("src/ok")), 0);
+	cr_assert_eq(vc_pack_finish(w), 0, "%s", th_last_log);
 	vc_pack_t *p;
-	cr_assert_eq(vc_pack_open(path_in("disk.img"), &p), 0);
+	cr_assert_eq(vc_pack_open(th_path("disk.img"), &p), 0);
 	cr_assert_eq(vc_pack_count(p), 2);
 	vc_pack_close(p);
 	cr_assert(!temp_files_left());
@@ -341,16 +311,16 @@ Test(pack, at_most_255_images)
 	const struct spec img = {"x", 1, RANDOM};
 	make_image(&img, 7);
 	vc_pack_writer_t *w;
-	cr_assert_eq(vc_pack_create(path_in("disk.img"), NULL, &w), 0);
+	cr_assert_eq(vc_pack_create(th_path("disk.img"), NULL, &w), 0);
 	for (int i = 0; i < 255; i++) {
 		char name[16];
 		snprintf(name, sizeof(name), "i%d", i);
-		cr_assert_eq(vc_pack_add_path(w, name, path_in("src/x")), 0);
+		cr_assert_eq(vc_pack_add_path(w, name, th_path("src/x")), 0);
 	}
-	cr_assert_eq(vc_pack_add_path(w, "one-more", path_in("src/x")), -E2BIG);
+	cr_assert_eq(vc_pack_add_path(w, "one-more", th_path("src/x")), -E2BIG);
 	cr_assert_eq(vc_pack_finish(w), 0);
 	vc_pack_t *p;
-	cr_assert_eq(vc_pack_open(path_in("disk.img"), &p), 0);
+	cr_assert_eq(vc_pack_open(th_path("disk.img"), &p), 0);
 	cr_assert_eq(vc_pack_count(p), 255);
 	cr_assert_eq(vc_pack_verify(p, NULL), 0);
 	vc_pack_close(p);
@@ -363,11 +333,11 @@ Test(pack, bad_options)
 	VC_OPTS(vc_pack_create_opts, b, .disk_size = 1000000 + 1);
 	VC_OPTS(vc_pack_create_opts, c, .disk_size = 512 * 100);
 	VC_OPTS(vc_pack_create_opts, d, .flags = 1u << 7);
-	cr_assert_eq(vc_pack_create(path_in("d"), &a, &w), -EINVAL);
-	cr_assert_eq(vc_pack_create(path_in("d"), &b, &w), -EINVAL);
-	cr_assert_eq(vc_pack_create(path_in("d"), &c, &w), -ENOSPC);
-	cr_assert_eq(vc_pack_create(path_in("d"), &d, &w), -EINVAL);
-	cr_assert_eq(vc_pack_create(path_in("no/such/dir/d"), NULL, &w), -ENOENT);
+	cr_assert_eq(vc_pack_create(th_path("d"), &a, &w), -EINVAL);
+	cr_assert_eq(vc_pack_create(th_path("d"), &b, &w), -EINVAL);
+	cr_assert_eq(vc_pack_create(th_path("d"), &c, &w), -ENOSPC);
+	cr_assert_eq(vc_pack_create(th_path("d"), &d, &w), -EINVAL);
+	cr_assert_eq(vc_pack_create(th_path("no/such/dir/d"), NULL, &w), -ENOENT);
 	cr_assert_eq(vc_pack_create(NULL, NULL, &w), -EINVAL);
 	cr_assert(!temp_files_left());
 }
@@ -376,19 +346,19 @@ Test(pack, disk_too_small_leaves_the_old_disk_untouched)
 {
 	const struct spec s[] = {{"big", 64 * 1024, RANDOM}};
 	make_image(&s[0], 8);
-	int fd = open(path_in("disk.img"), O_WRONLY | O_CREAT, 0644);
+	int fd = open(th_path("disk.img"), O_WRONLY | O_CREAT, 0644);
 	cr_assert_eq(write(fd, "old contents", 12), 12);
 	close(fd);
 
 	VC_OPTS(vc_pack_create_opts, o, .disk_size = VC_PACK_INDEX_SIZE + 32768 + VC_PACK_BACKUP_SIZE);
 	vc_pack_writer_t *w;
-	cr_assert_eq(vc_pack_create(path_in("disk.img"), &o, &w), 0);
-	cr_assert_eq(vc_pack_add_path(w, NULL, path_in("src/big")), -ENOSPC);
-	cr_assert(strstr(last_log, "does not fit"), "%s", last_log);
+	cr_assert_eq(vc_pack_create(th_path("disk.img"), &o, &w), 0);
+	cr_assert_eq(vc_pack_add_path(w, NULL, th_path("src/big")), -ENOSPC);
+	cr_assert(strstr(th_last_log, "does not fit"), "%s", th_last_log);
 	vc_pack_abort(w);
 
 	char buf[32] = {0};
-	fd = open(path_in("disk.img"), O_RDONLY);
+	fd = open(th_path("disk.img"), O_RDONLY);
 	cr_assert_eq(read(fd, buf, sizeof(buf)), 12);
 	close(fd);
 	cr_assert_str_eq(buf, "old contents");
@@ -448,14 +418,14 @@ Test(pack, pipes_and_memfds)
 	cr_assert_eq(write(mfd, data, sizeof(data)), (ssize_t)sizeof(data));
 
 	vc_pack_writer_t *w;
-	cr_assert_eq(vc_pack_create(path_in("disk.img"), NULL, &w), 0);
+	cr_assert_eq(vc_pack_create(th_path("disk.img"), NULL, &w), 0);
 	cr_assert_eq(vc_pack_add_fd(w, NULL, mfd), -EINVAL);
-	cr_assert_eq(vc_pack_add_fd(w, "stream", pfd[0]), 0, "%s", last_log);
+	cr_assert_eq(vc_pack_add_fd(w, "stream", pfd[0]), 0, "%s", th_last_log);
 	cr_assert_eq(vc_pack_add_fd(w, "memfd", mfd), 0);
-	int wr = open(path_in("wronly"), O_WRONLY | O_CREAT, 0644);
+	int wr = open(th_path("wronly"), O_WRONLY | O_CREAT, 0644);
 	cr_assert_eq(vc_pack_add_fd(w, "wronly", wr), -EBADF);
 	close(wr);
-	cr_assert_eq(vc_pack_finish(w), 0, "%s", last_log);
+	cr_assert_eq(vc_pack_finish(w), 0, "%s", th_last_log);
 	pthread_join(t, NULL);
 	close(pfd[0]);
 	cr_assert_eq(lseek(mfd, 0, SEEK_CUR), (off_t)sizeof(data), "the caller's offset moved");
@@ -463,7 +433,7 @@ Test(pack, pipes_and_memfds)
 	vc_pack_t *p;
 	struct vc_pack_image img;
 	uint8_t want[32];
-	cr_assert_eq(vc_pack_open(path_in("disk.img"), &p), 0);
+	cr_assert_eq(vc_pack_open(th_path("disk.img"), &p), 0);
 	cr_assert_eq(vc_pack_find(p, "stream", &img), 0);
 	cr_assert_eq(img.size, stream_len);
 	expected_digest(stream_len, 9, want);
@@ -476,7 +446,7 @@ Test(pack, pipes_and_memfds)
 	/* Extract into a memfd (the fallback again) and into a pipe (sequential). */
 	int out = memfd_create("out", 0);
 	cr_assert_eq(write(out, "stale bytes longer than nothing", 31), 31);
-	cr_assert_eq(vc_pack_extract_fd(p, 1, out), 0, "%s", last_log);
+	cr_assert_eq(vc_pack_extract_fd(p, 1, out), 0, "%s", th_last_log);
 	uint8_t back[sizeof(data) + 1];
 	cr_assert_eq(pread(out, back, sizeof(back), 0), (ssize_t)sizeof(data));
 	cr_assert_arr_eq(back, data, sizeof(data));
@@ -504,15 +474,15 @@ Test(pack, stream_larger_than_the_fixed_disk)
 	pthread_create(&t, NULL, feed, &f);
 	VC_OPTS(vc_pack_create_opts, o, .disk_size = VC_PACK_INDEX_SIZE + 65536 + VC_PACK_BACKUP_SIZE);
 	vc_pack_writer_t *w;
-	cr_assert_eq(vc_pack_create(path_in("disk.img"), &o, &w), 0);
+	cr_assert_eq(vc_pack_create(th_path("disk.img"), &o, &w), 0);
 	cr_assert_eq(vc_pack_add_fd(w, "stream", pfd[0]), -ENOSPC);
 	close(pfd[0]);
 	pthread_join(t, NULL);
 	const struct spec s[] = {{"small", 100, RANDOM}};
 	make_image(&s[0], 12);
-	cr_assert_eq(vc_pack_add_path(w, NULL, path_in("src/small")), 0);
+	cr_assert_eq(vc_pack_add_path(w, NULL, th_path("src/small")), 0);
 	cr_assert_eq(vc_pack_finish(w), 0);
-	check_roundtrip(path_in("disk.img"), s, 1, VC_PACK_ALIGN_4K);
+	check_roundtrip(th_path("disk.img"), s, 1, VC_PACK_ALIGN_4K);
 }
 
 /* ---- hostile disks ---- */
@@ -531,8 +501,8 @@ static void valid_disk(struct disk *d)
 				 {"gamma", 1, RANDOM}};
 	for (int i = 0; i < 3; i++)
 		make_image(&s[i], 20 + (uint64_t)i);
-	cr_assert_eq(pack_specs(path_in("disk.img"), s, 3, 0, 0, 0), 0);
-	int fd = open(path_in("disk.img"), O_RDONLY);
+	cr_assert_eq(pack_specs(th_path("disk.img"), s, 3, 0, 0, 0), 0);
+	int fd = open(th_path("disk.img"), O_RDONLY);
 	struct stat st;
 	fstat(fd, &st);
 	d->size = (uint64_t)st.st_size;
@@ -544,10 +514,10 @@ static void valid_disk(struct disk *d)
 
 static void write_disk(const struct disk *d, const char *name)
 {
-	int fd = open(path_in(name), O_RDWR | O_CREAT | O_TRUNC, 0644);
+	int fd = open(th_path(name), O_RDWR | O_CREAT | O_TRUNC, 0644);
 	cr_assert_eq(ftruncate(fd, (off_t)d->size), 0);
 	/* keep the image data: copy the original disk first */
-	int src = open(path_in("disk.img"), O_RDONLY);
+	int src = open(th_path("disk.img"), O_RDONLY);
 	uint8_t sha[32];
 	uint64_t len = d->size < 8u << 20 ? d->size : 8u << 20;
 	cr_assert_eq(vc__pack_copy(src, 0, fd, 0, len, sha, NULL), 0);
@@ -563,14 +533,14 @@ static void expect_rejected(const struct disk *d, const char *why)
 {
 	write_disk(d, "bad.img");
 	uint8_t before[32], after[32];
-	sha256_file(path_in("bad.img"), before);
+	sha256_file(th_path("bad.img"), before);
 	vc_pack_t *p = NULL;
-	last_log[0] = '\0';
-	int rc = vc_pack_open(path_in("bad.img"), &p);
-	cr_assert_eq(rc, -EBADMSG, "%s: open gave %d (%s)", why, rc, last_log);
+	th_last_log[0] = '\0';
+	int rc = vc_pack_open(th_path("bad.img"), &p);
+	cr_assert_eq(rc, -EBADMSG, "%s: open gave %d (%s)", why, rc, th_last_log);
 	cr_assert_null(p);
-	cr_assert(strstr(last_log, why), "expected \"%s\" in \"%s\"", why, last_log);
-	sha256_file(path_in("bad.img"), after);
+	cr_assert(strstr(th_last_log, why), "expected \"%s\" in \"%s\"", why, th_last_log);
+	sha256_file(th_path("bad.img"), after);
 	cr_assert_arr_eq(before, after, 32, "open modified the disk");
 }
 
@@ -640,19 +610,19 @@ Test(pack, truncated_and_extended_disks)
 	static struct disk d;
 	valid_disk(&d);
 	vc_pack_t *p;
-	int fd = open(path_in("disk.img"), O_RDWR);
+	int fd = open(th_path("disk.img"), O_RDWR);
 	cr_assert_eq(ftruncate(fd, (off_t)d.size - 512), 0);
-	cr_assert_eq(vc_pack_open(path_in("disk.img"), &p), -EBADMSG);
-	cr_assert(strstr(last_log, "backup GPT") || strstr(last_log, "truncated"), "%s", last_log);
+	cr_assert_eq(vc_pack_open(th_path("disk.img"), &p), -EBADMSG);
+	cr_assert(strstr(th_last_log, "backup GPT") || strstr(th_last_log, "truncated"), "%s", th_last_log);
 	cr_assert_eq(ftruncate(fd, (off_t)d.size + 4096), 0);
-	cr_assert_eq(vc_pack_open(path_in("disk.img"), &p), -EBADMSG);
+	cr_assert_eq(vc_pack_open(th_path("disk.img"), &p), -EBADMSG);
 	cr_assert_eq(ftruncate(fd, 4096), 0);
-	cr_assert_eq(vc_pack_open(path_in("disk.img"), &p), -EBADMSG);
-	cr_assert(strstr(last_log, "too small"), "%s", last_log);
+	cr_assert_eq(vc_pack_open(th_path("disk.img"), &p), -EBADMSG);
+	cr_assert(strstr(th_last_log, "too small"), "%s", th_last_log);
 	cr_assert_eq(ftruncate(fd, 0), 0);
-	cr_assert_eq(vc_pack_open(path_in("disk.img"), &p), -EBADMSG);
+	cr_assert_eq(vc_pack_open(th_path("disk.img"), &p), -EBADMSG);
 	close(fd);
-	cr_assert_eq(vc_pack_open(path_in("nothing-here"), &p), -ENOENT);
+	cr_assert_eq(vc_pack_open(th_path("nothing-here"), &p), -ENOENT);
 }
 
 Test(pack, consistent_but_lying_indexes_are_caught)
@@ -697,24 +667,24 @@ Test(pack, consistent_but_lying_indexes_are_caught)
 	d = d0, d.meta.hdr.count = 2, e[2].size = 1, reseal(&d); /* seal zeroes entry 3 */
 	write_disk(&d, "fewer.img");
 	vc_pack_t *p;
-	cr_assert_eq(vc_pack_open(path_in("fewer.img"), &p), 0); /* a shorter list is valid */
+	cr_assert_eq(vc_pack_open(th_path("fewer.img"), &p), 0); /* a shorter list is valid */
 	cr_assert_eq(vc_pack_count(p), 2);
 	vc_pack_close(p);
 	/* A disk size that disagrees with the file. */
 	d = d0, d.meta.hdr.disk_size += 4096, reseal(&d);
 	write_disk(&d0, "bad.img");
-	int fd = open(path_in("bad.img"), O_RDWR);
+	int fd = open(th_path("bad.img"), O_RDWR);
 	cr_assert_eq(vc__pack_pwrite_all(fd, d.front, sizeof(d.front), 0), 0);
 	close(fd);
-	cr_assert_eq(vc_pack_open(path_in("bad.img"), &p), -EBADMSG);
-	cr_assert(strstr(last_log, "truncated"), "%s", last_log);
+	cr_assert_eq(vc_pack_open(th_path("bad.img"), &p), -EBADMSG);
+	cr_assert(strstr(th_last_log, "truncated"), "%s", th_last_log);
 }
 
 Test(pack, corrupt_data_is_caught_by_verify_and_extract)
 {
 	static struct disk d;
 	valid_disk(&d);
-	int fd = open(path_in("disk.img"), O_RDWR);
+	int fd = open(th_path("disk.img"), O_RDWR);
 	uint8_t b;
 	cr_assert_eq(pread(fd, &b, 1, (off_t)d.meta.ent[1].offset + 4321), 1);
 	b ^= 0x80;
@@ -723,18 +693,18 @@ Test(pack, corrupt_data_is_caught_by_verify_and_extract)
 
 	vc_pack_t *p;
 	unsigned bad = 99;
-	cr_assert_eq(vc_pack_open(path_in("disk.img"), &p), 0);
+	cr_assert_eq(vc_pack_open(th_path("disk.img"), &p), 0);
 	cr_assert_eq(vc_pack_verify(p, &bad), -EBADMSG);
 	cr_assert_eq(bad, 1);
-	cr_assert(strstr(last_log, "beta is corrupt"), "%s", last_log);
-	cr_assert_eq(vc_pack_extract_path(p, 1, path_in("beta"), 0), -EBADMSG);
-	cr_assert_eq(access(path_in("beta"), F_OK), -1, "a corrupt image was left behind");
+	cr_assert(strstr(th_last_log, "beta is corrupt"), "%s", th_last_log);
+	cr_assert_eq(vc_pack_extract_path(p, 1, th_path("beta"), 0), -EBADMSG);
+	cr_assert_eq(access(th_path("beta"), F_OK), -1, "a corrupt image was left behind");
 	cr_assert(!temp_files_left());
-	cr_assert_eq(vc_pack_extract_path(p, 0, path_in("alpha"), 0), 0);
-	mkdir(path_in("all"), 0755);
-	cr_assert_eq(vc_pack_extract_all(p, path_in("all"), 0), -EBADMSG);
-	cr_assert_eq(access(path_in("all/beta"), F_OK), -1, "a corrupt image was left behind");
-	cr_assert_eq(vc_pack_extract_all(p, path_in("no-such-dir"), 0), -ENOENT);
+	cr_assert_eq(vc_pack_extract_path(p, 0, th_path("alpha"), 0), 0);
+	mkdir(th_path("all"), 0755);
+	cr_assert_eq(vc_pack_extract_all(p, th_path("all"), 0), -EBADMSG);
+	cr_assert_eq(access(th_path("all/beta"), F_OK), -1, "a corrupt image was left behind");
+	cr_assert_eq(vc_pack_extract_all(p, th_path("no-such-dir"), 0), -ENOENT);
 	vc_pack_close(p);
 }
 
@@ -742,7 +712,7 @@ Test(pack, open_fd_info_and_argument_checks)
 {
 	static struct disk d;
 	valid_disk(&d);
-	int fd = open(path_in("disk.img"), O_RDONLY);
+	int fd = open(th_path("disk.img"), O_RDONLY);
 	vc_pack_t *p;
 	cr_assert_eq(lseek(fd, 100, SEEK_SET), 100);
 	cr_assert_eq(vc_pack_open_fd(fd, &p), 0);
@@ -762,15 +732,15 @@ Test(pack, open_fd_info_and_argument_checks)
 	cr_assert_eq(vc_pack_get(p, 2, &img), 0);
 	cr_assert_str_eq(img.name, "gamma");
 	cr_assert_eq(img.index, 2);
-	cr_assert_eq(vc_pack_extract_path(p, 7, path_in("x"), 0), -ENOENT);
-	cr_assert_eq(vc_pack_extract_path(p, 0, path_in("x"), 070000), -EINVAL);
+	cr_assert_eq(vc_pack_extract_path(p, 7, th_path("x"), 0), -ENOENT);
+	cr_assert_eq(vc_pack_extract_path(p, 0, th_path("x"), 070000), -EINVAL);
 	char hex[65];
 	vc_pack_hex(img.sha256, hex);
 	cr_assert_eq(strlen(hex), 64);
 	vc_pack_close(p);
 	vc_pack_close(NULL);
 	vc_pack_abort(NULL);
-	int w = open(path_in("disk.img"), O_WRONLY);
+	int w = open(th_path("disk.img"), O_WRONLY);
 	cr_assert_eq(vc_pack_open_fd(w, &p), -EBADF);
 	close(w);
 	cr_assert_eq(vc_pack_count(NULL), 0);
@@ -782,10 +752,10 @@ Test(pack, abort_while_copying_leaves_nothing)
 	make_image(&s[0], 30);
 	make_image(&s[1], 31);
 	vc_pack_writer_t *w;
-	cr_assert_eq(vc_pack_create(path_in("disk.img"), NULL, &w), 0);
-	cr_assert_eq(vc_pack_add_path(w, NULL, path_in("src/big1")), 0);
-	cr_assert_eq(vc_pack_add_path(w, NULL, path_in("src/big2")), 0);
+	cr_assert_eq(vc_pack_create(th_path("disk.img"), NULL, &w), 0);
+	cr_assert_eq(vc_pack_add_path(w, NULL, th_path("src/big1")), 0);
+	cr_assert_eq(vc_pack_add_path(w, NULL, th_path("src/big2")), 0);
 	vc_pack_abort(w); /* the workers are mid-copy (or done): either way nothing stays */
-	cr_assert_eq(access(path_in("disk.img"), F_OK), -1);
+	cr_assert_eq(access(th_path("disk.img"), F_OK), -1);
 	cr_assert(!temp_files_left());
 }

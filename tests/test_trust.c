@@ -5,11 +5,11 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -17,46 +17,17 @@
 
 #include "helpers.h"
 
-static char dir[PATH_MAX];
-static char last_log[1024];
-
-static void capture_log(enum vc_log_level level, const char *msg, void *ud)
-{
-	(void)ud;
-	if (level == VC_LOG_ERROR)
-		snprintf(last_log, sizeof(last_log), "%s", msg);
-}
-
 static void setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/vc-test-trust-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	last_log[0] = '\0';
-	vc_set_log_fn(capture_log, NULL);
-}
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(p);
+	th_scratch_begin("trust");
 }
 
 static void teardown(void)
 {
-	vc_set_log_fn(NULL, NULL);
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	th_scratch_end();
 }
 
 TestSuite(trust, .init = setup, .fini = teardown, .timeout = 120);
-
-static char *path_in(const char *name)
-{
-	static char buf[4][PATH_MAX + 64];
-	static int next;
-	char *p = buf[next++ % 4];
-	snprintf(p, sizeof(buf[0]), "%s/%s", dir, name);
-	return p;
-}
 
 static void unhex(const char *h, uint8_t *out)
 {
@@ -135,18 +106,18 @@ Test(trust, measures_files_by_streaming)
 	uint64_t seed = 7;
 	for (size_t i = 0; i < sizeof(data); i++)
 		data[i] = (uint8_t)th_rand64(&seed);
-	int fd = open(path_in("f"), O_WRONLY | O_CREAT, 0644);
+	int fd = open(th_path("f"), O_WRONLY | O_CREAT, 0644);
 	cr_assert_eq(write(fd, data, sizeof(data)), (ssize_t)sizeof(data));
 	close(fd);
 	uint8_t want[48], got[48];
 	uint64_t size = 0;
 	for (uint32_t alg = VC_TRUST_ALG_SHA256; alg <= VC_TRUST_ALG_SHA384; alg++) {
 		cr_assert_eq(vc_trust_measure_mem(alg, data, sizeof(data), want), 0);
-		cr_assert_eq(vc_trust_measure_path(alg, path_in("f"), got, &size), 0);
+		cr_assert_eq(vc_trust_measure_path(alg, th_path("f"), got, &size), 0);
 		cr_assert_eq(size, sizeof(data));
 		cr_assert_arr_eq(got, want, vc_trust_digest_size(alg));
 	}
-	cr_assert_eq(vc_trust_measure_path(VC_TRUST_ALG_SHA256, path_in("none"), got, &size),
+	cr_assert_eq(vc_trust_measure_path(VC_TRUST_ALG_SHA256, th_path("none"), got, &size),
 		     -ENOENT);
 }
 
@@ -172,30 +143,30 @@ Test(trust, keys_round_trip_through_pem)
 	vc_trust_key_t *k, *priv, *pub;
 	uint8_t a[32], b[32], c[32];
 	cr_assert_eq(vc_trust_key_generate(&k), 0);
-	cr_assert_eq(vc_trust_key_save(k, path_in("k.pem"), path_in("k.pub")), 0);
+	cr_assert_eq(vc_trust_key_save(k, th_path("k.pem"), th_path("k.pub")), 0);
 	struct stat st;
-	cr_assert_eq(stat(path_in("k.pem"), &st), 0);
+	cr_assert_eq(stat(th_path("k.pem"), &st), 0);
 	cr_assert_eq(st.st_mode & 0777, 0600, "the private key is readable by others");
-	cr_assert_eq(vc_trust_key_load(path_in("k.pem"), &priv), 0);
-	cr_assert_eq(vc_trust_key_load(path_in("k.pub"), &pub), 0);
+	cr_assert_eq(vc_trust_key_load(th_path("k.pem"), &priv), 0);
+	cr_assert_eq(vc_trust_key_load(th_path("k.pub"), &pub), 0);
 	vc_trust_key_id(k, a);
 	vc_trust_key_id(priv, b);
 	vc_trust_key_id(pub, c);
 	cr_assert_arr_eq(a, b, 32);
 	cr_assert_arr_eq(a, c, 32);
-	cr_assert_eq(vc_trust_key_save(pub, path_in("x.pem"), NULL), -EINVAL);
+	cr_assert_eq(vc_trust_key_save(pub, th_path("x.pem"), NULL), -EINVAL);
 
 	vc_trust_list_t *l = three_stage_list(VC_TRUST_ALG_SHA256);
 	cr_assert_eq(vc_trust_list_sign(l, pub), -EINVAL, "a public key cannot sign");
 	cr_assert_eq(vc_trust_list_sign(l, priv), 0);
 	vc_trust_list_free(l);
 
-	FILE *f = fopen(path_in("junk.pem"), "w");
+	FILE *f = fopen(th_path("junk.pem"), "w");
 	fputs("-----BEGIN PUBLIC KEY-----\nnot base64 at all\n-----END PUBLIC KEY-----\n", f);
 	fclose(f);
 	vc_trust_key_t *bad = NULL;
-	cr_assert_eq(vc_trust_key_load(path_in("junk.pem"), &bad), -EBADMSG);
-	cr_assert_eq(vc_trust_key_load(path_in("missing.pem"), &bad), -ENOENT);
+	cr_assert_eq(vc_trust_key_load(th_path("junk.pem"), &bad), -EBADMSG);
+	cr_assert_eq(vc_trust_key_load(th_path("missing.pem"), &bad), -ENOENT);
 	vc_trust_key_free(k);
 	vc_trust_key_free(priv);
 	vc_trust_key_free(pub);
@@ -215,7 +186,7 @@ Test(trust, signed_list_loads_only_with_its_key)
 	VC_OPTS(vc_trust_load_opts, with_key, .key = k);
 	VC_OPTS(vc_trust_load_opts, unverified, .flags = VC_TRUST_LOAD_UNVERIFIED);
 	cr_assert_eq(vc_trust_list_load(buf, (size_t)n, &with_key, &got), -EKEYREJECTED);
-	cr_assert(strstr(last_log, "unsigned"), "%s", last_log);
+	cr_assert(strstr(th_last_log, "unsigned"), "%s", th_last_log);
 	cr_assert_eq(vc_trust_list_load(buf, (size_t)n, NULL, &got), -EINVAL);
 	cr_assert_eq(vc_trust_list_load(buf, (size_t)n, &unverified, &got), 0);
 	cr_assert_eq(vc_trust_list_count(got), 3);
@@ -226,7 +197,7 @@ Test(trust, signed_list_loads_only_with_its_key)
 	cr_assert_eq(vc_trust_list_sign(l, k), 0);
 	n = vc_trust_list_serialize(l, buf, sizeof(buf));
 	cr_assert_eq(n, 64 + 3 * 128 + 96);
-	cr_assert_eq(vc_trust_list_load(buf, (size_t)n, &with_key, &got), 0, "%s", last_log);
+	cr_assert_eq(vc_trust_list_load(buf, (size_t)n, &with_key, &got), 0, "%s", th_last_log);
 	cr_assert(vc_trust_list_signed(got));
 	struct vc_trust_stage st;
 	cr_assert_eq(vc_trust_list_get(got, 2, &st), 0);
@@ -238,7 +209,7 @@ Test(trust, signed_list_loads_only_with_its_key)
 
 	VC_OPTS(vc_trust_load_opts, wrong_key, .key = other);
 	cr_assert_eq(vc_trust_list_load(buf, (size_t)n, &wrong_key, &got), -EKEYREJECTED);
-	cr_assert(strstr(last_log, "pinned key"), "%s", last_log);
+	cr_assert(strstr(th_last_log, "pinned key"), "%s", th_last_log);
 
 	/* Every single byte changed: refused, as malformed or as badly signed. */
 	for (long i = 0; i < n; i++) {
@@ -290,10 +261,10 @@ Test(trust, list_rules_files_and_text)
 	cr_assert_eq(vc_trust_list_add(l, "one-more", 0, d, 1), -E2BIG);
 	cr_assert_eq(vc_trust_list_serialize(l, buf, 100), -ENOSPC);
 
-	cr_assert_eq(vc_trust_list_save(l, path_in("list")), 0);
+	cr_assert_eq(vc_trust_list_save(l, th_path("list")), 0);
 	VC_OPTS(vc_trust_load_opts, unverified, .flags = VC_TRUST_LOAD_UNVERIFIED);
 	vc_trust_list_t *back;
-	cr_assert_eq(vc_trust_list_load_path(path_in("list"), &unverified, &back), 0);
+	cr_assert_eq(vc_trust_list_load_path(th_path("list"), &unverified, &back), 0);
 	cr_assert_eq(vc_trust_list_count(back), VC_TRUST_MAX_STAGES);
 
 	long tlen = vc_trust_list_text(back, NULL, 0);
@@ -367,7 +338,7 @@ Test(trust, chain_accepts_the_list_in_order_and_extends_the_register)
 		char data[32];
 		snprintf(data, sizeof(data), "code of %s", names[i]);
 		cr_assert_eq(vc_trust_chain_verify_mem(c, names[i], data, strlen(data), &v), 0,
-			     "%s", last_log);
+			     "%s", th_last_log);
 		cr_assert_eq(v.refusal, VC_TRUST_OK);
 		vc_sha256(data, strlen(data), d);
 		memcpy(cat, pcr, 32);
@@ -393,12 +364,12 @@ static void expect_refusal(const char *names[], const char *datas[], int n, int 
 	cr_assert_eq(vc_trust_chain_new(l, &c), 0);
 	for (int i = 0; i < n - 1; i++)
 		cr_assert_eq(vc_trust_chain_verify_mem(c, names[i], datas[i], strlen(datas[i]), &v), 0);
-	last_log[0] = '\0';
+	th_last_log[0] = '\0';
 	cr_assert_eq(vc_trust_chain_verify_mem(c, names[n - 1], datas[n - 1],
 					       strlen(datas[n - 1]), &v), rc);
 	cr_assert_eq(v.refusal, why);
 	cr_assert_str_eq(v.name, names[n - 1]);
-	cr_assert(strstr(last_log, log), "expected \"%s\" in \"%s\"", log, last_log);
+	cr_assert(strstr(th_last_log, log), "expected \"%s\" in \"%s\"", log, th_last_log);
 	/* broken for good: even the right next stage is refused now */
 	cr_assert_eq(vc_trust_chain_verify_mem(c, "Start", "code of Start", 13, &v), -ECANCELED);
 	cr_assert_eq(v.refusal, VC_TRUST_CHAIN_BROKEN);
@@ -449,7 +420,7 @@ Test(trust, chain_finish_names_the_missing_stage)
 	cr_assert_eq(vc_trust_chain_finish(c, &v), -ENODATA);
 	cr_assert_eq(v.refusal, VC_TRUST_MISSING_STAGE);
 	cr_assert_str_eq(v.name, "Start");
-	cr_assert(strstr(last_log, "stage Start: missing (1 of 3"), "%s", last_log);
+	cr_assert(strstr(th_last_log, "stage Start: missing (1 of 3"), "%s", th_last_log);
 	vc_trust_chain_free(c);
 	vc_trust_list_free(l);
 }
@@ -481,7 +452,7 @@ Test(trust, event_log_round_trip_and_replay)
 		long n = vc_trust_log_serialize(log, buf, sizeof(buf));
 		/* header 32 + 33, then 5 events of 18 + digest + "stageN" */
 		cr_assert_eq(n, 65 + 5 * (18 + (long)ds + 6));
-		cr_assert_eq(vc_trust_log_load(buf, (size_t)n, &back), 0, "%s", last_log);
+		cr_assert_eq(vc_trust_log_load(buf, (size_t)n, &back), 0, "%s", th_last_log);
 		cr_assert_eq(vc_trust_log_count(back), 5);
 		cr_assert_eq(vc_trust_log_pcr(back, 9, got), ds);
 		cr_assert_arr_eq(got, pcr, ds);
@@ -527,10 +498,10 @@ Test(trust, event_log_reader_is_strict)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memcpy(mod, buf, (size_t)n);
 		memcpy(mod + bad[i].off, &bad[i].val, (size_t)bad[i].width);
-		last_log[0] = '\0';
+		th_last_log[0] = '\0';
 		cr_assert_eq(vc_trust_log_load(mod, (size_t)n, &back), -EBADMSG, "case %zu", i);
-		cr_assert(strstr(last_log, bad[i].why) || (i == 2 && strstr(last_log, "size")),
-			  "case %zu: expected \"%s\" in \"%s\"", i, bad[i].why, last_log);
+		cr_assert(strstr(th_last_log, bad[i].why) || (i == 2 && strstr(th_last_log, "size")),
+			  "case %zu: expected \"%s\" in \"%s\"", i, bad[i].why, th_last_log);
 	}
 	/* Found by fuzz-trust: a header claiming 8 algorithms in a 33-byte event made the
 	 * reader look for vendorInfoSize past the buffer (caught by ASan in build-san). */
