@@ -9,12 +9,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <virtcore/pack.h>
@@ -44,21 +42,10 @@ static char *at(const char *name)
 	return p;
 }
 
-/* Runs argv (in @dir if not NULL), stdout to /dev/null; dies unless it exits 0. */
+/* Runs argv (in @dir if not NULL); dies unless it exits 0. */
 static void spawn(const char *const argv[], const char *dir)
 {
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-	int status;
-
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	if (dir)
-		posix_spawn_file_actions_addchdir_np(&fa, dir);
-	if (posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ) != 0)
-		die(argv[0]);
-	posix_spawn_file_actions_destroy(&fa);
-	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+	if (vcb_command(argv, dir) != 0)
 		fprintf(stderr, "bench_pack: %s failed\n", argv[0]), exit(1);
 }
 
@@ -84,7 +71,7 @@ static void make_sources(void)
 {
 	uint64_t x = 0x9e3779b97f4a7c15ull;
 	size_t chunk = 1u << 20;
-	uint64_t *buf = malloc(chunk);
+	void *buf = malloc(chunk);
 
 	if (!buf)
 		die("malloc");
@@ -96,10 +83,7 @@ static void make_sources(void)
 		if (fd < 0)
 			die(files[i]);
 		for (uint64_t off = 0; off < size; off += chunk) {
-			for (size_t k = 0; k < chunk / 8; k++) { /* xorshift: incompressible */
-				x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-				buf[k] = x;
-			}
+			vcb_fill_random(buf, chunk, &x);
 			if (write(fd, buf, chunk) != (ssize_t)chunk)
 				die("write");
 		}
@@ -218,59 +202,22 @@ static void run_true(void)
 }
 
 /* Untimed, before each case: remove what earlier cases wrote (freeing a GiB of page
- * cache is tens of milliseconds nobody's copy should be charged with). */
-static void prep(void)
-{
-	fresh_dir("cp-out");
-	fresh_dir("tar-out");
-	fresh_dir("x-out");
-	fresh_dir("one-out");
-	unlink(at("a.tar"));
-	unlink(at("d.img"));
-}
-
+ * cache is tens of milliseconds nobody's copy should be charged with), then sync() so
+ * their writeback does not land in this case's time. */
 static void prep_keep_inputs(void)
 {
 	fresh_dir("cp-out");
 	fresh_dir("tar-out");
 	fresh_dir("x-out");
 	fresh_dir("one-out");
+	sync();
 }
 
-struct bcase {
-	const char *name;
-	void (*fn)(void);
-	void (*prep)(void);
-	double t[MAX_TRIALS];
-};
-
-/* Runs every case once per trial, in turn (so drift hits all alike). Each row gets the
- * median and, as a note, the ratio of minimums to case @base: on this noisy host a slow
- * trial is always interference from outside, so the best trials compare the work. */
-static void measure(struct bcase *c, int n, int base, int trials, struct vcb_table *t,
-		    double bytes)
+static void prep(void)
 {
-	double mins[8];
-
-	for (int k = 0; k < trials; k++) {
-		for (int i = 0; i < n; i++) {
-			c[i].prep();
-			sync();
-			uint64_t t0 = vcb_now_ns();
-			c[i].fn();
-			c[i].t[k] = (double)(vcb_now_ns() - t0);
-		}
-	}
-	for (int i = 0; i < n; i++) {
-		struct vcb_stats s;
-		vcb_stats_compute(c[i].t, (size_t)trials, &s);
-		vcb_add(t, c[i].name, &s);
-		mins[i] = s.min;
-		if (bytes > 0)
-			vcb_note(t, c[i].name, "GiB/s", bytes / (1u << 30) / (s.median * 1e-9));
-	}
-	for (int i = 0; i < n; i++)
-		vcb_note(t, c[i].name, "min/base-min", mins[i] / mins[base]);
+	unlink(at("a.tar"));
+	unlink(at("d.img"));
+	prep_keep_inputs();
 }
 
 int main(int argc, char **argv)
@@ -288,25 +235,25 @@ int main(int argc, char **argv)
 	       (unsigned long long)(file_size >> 20), work, trials);
 
 	struct vcb_table *t = vcb_table_new("pack", "pack 8 files into one", "cp");
-	struct bcase packing[] = {
+	struct vcb_once packing[] = {
 		{.name = "cp", .fn = run_cp, .prep = prep},
 		{.name = "cp, then sha256sum (same work)", .fn = run_cp_sha256sum, .prep = prep},
 		{.name = "tar -cf", .fn = run_tar_c, .prep = prep},
 		{.name = "vc_pack (parallel, default)", .fn = run_pack, .prep = prep},
 		{.name = "vc_pack serial", .fn = run_pack_serial, .prep = prep},
 	};
-	measure(packing, 5, 0, trials, t, total);
+	vcb_run_rounds(t, packing, 5, 0, trials, total);
 	vcb_table_finish(t, stdout);
 
 	/* The inputs of extraction: the last trial's disk and archive stay. */
 	run_tar_c();
 	t = vcb_table_new("pack", "extract all 8", "tar -xf");
-	struct bcase extracting[] = {
+	struct vcb_once extracting[] = {
 		{.name = "cp (copy the files back)", .fn = run_cp_back, .prep = prep_keep_inputs},
 		{.name = "tar -xf", .fn = run_tar_x, .prep = prep_keep_inputs},
 		{.name = "vc_pack_extract_all", .fn = run_extract_all, .prep = prep_keep_inputs},
 	};
-	measure(extracting, 3, 1, trials, t, total);
+	vcb_run_rounds(t, extracting, 3, 1, trials, total);
 	vcb_table_finish(t, stdout);
 
 	/* A disk and a tar archive of the 8 files plus a 1 MiB one at the end. */
@@ -316,13 +263,13 @@ int main(int argc, char **argv)
 		tar9[5 + i] = strrchr(files[i], '/') + 1;
 	spawn(tar9, NULL);
 	t = vcb_table_new("pack", "extract one image from a 9-image disk", "vc_pack 1 of 8 big");
-	struct bcase one[] = {
+	struct vcb_once one[] = {
 		{.name = "vc_pack 1 of 8 big", .fn = run_extract_big, .prep = prep_keep_inputs},
 		{.name = "vc_pack the 1 MiB one", .fn = run_extract_small, .prep = prep_keep_inputs},
 		{.name = "tar -xf the 1 MiB member (last)", .fn = run_tar_x_small, .prep = prep_keep_inputs},
 		{.name = "spawn /bin/true (process cost)", .fn = run_true, .prep = prep_keep_inputs},
 	};
-	measure(one, 4, 0, vcb_cfg.quick ? 1 : MAX_TRIALS, t, 0);
+	vcb_run_rounds(t, one, 4, 0, trials, 0);
 	vcb_table_finish(t, stdout);
 	printf("size ratio 1 MiB / big image: %.4f\n", (double)small_size / (double)file_size);
 

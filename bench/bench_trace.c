@@ -55,9 +55,7 @@ static double run_guest(unsigned n)
 	snprintf(append, sizeof(append), "run=pio:%u quiet", n);
 	const char *argv[] = {vmm, "--kernel", guest, "--append", append, NULL};
 	uint64_t t0 = vcb_now_ns();
-	pid_t pid = spawn_bg(argv, NULL);
-	int status;
-	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+	if (vcb_command(argv, NULL) != 0)
 		return -1;
 	return (double)(vcb_now_ns() - t0);
 }

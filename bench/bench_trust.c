@@ -6,11 +6,9 @@
 #define VC_TRUST_ABI_SHANI
 #include <errno.h>
 #include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -31,16 +29,7 @@ static void die(const char *what)
 
 static void spawn_quiet(const char *const argv[])
 {
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-	int status;
-
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	if (posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ) != 0)
-		die(argv[0]);
-	posix_spawn_file_actions_destroy(&fa);
-	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+	if (vcb_command(argv, NULL) != 0)
 		fprintf(stderr, "bench_trust: %s failed\n", argv[0]), exit(1);
 }
 
@@ -48,16 +37,13 @@ static void make_file(void)
 {
 	uint64_t x = 0x2545f4914f6cdd1dull;
 	size_t chunk = 1u << 20;
-	uint64_t *buf = malloc(chunk);
+	void *buf = malloc(chunk);
 	int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 
 	if (!buf || fd < 0)
 		die(file);
 	for (uint64_t off = 0; off < file_size; off += chunk) {
-		for (size_t k = 0; k < chunk / 8; k++) {
-			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-			buf[k] = x;
-		}
+		vcb_fill_random(buf, chunk, &x);
 		if (write(fd, buf, chunk) != (ssize_t)chunk)
 			die("write");
 	}
@@ -84,40 +70,18 @@ static void run_measure(void)
 		exit(1);
 }
 
-struct fcase {
-	const char *name;
-	void (*fn)(void);
-	double t[TRIALS];
-};
-
 static void file_table(void)
 {
-	struct fcase c[] = {
+	const struct vcb_once c[] = {
 		{.name = "openssl dgst -sha256", .fn = run_openssl},
 		{.name = "vc_trust_measure_path", .fn = run_measure},
 		{.name = "sha256sum (coreutils)", .fn = run_sha256sum},
 	};
-	const int n = 3, trials = vcb_cfg.quick ? 1 : TRIALS;
 	struct vcb_table *t = vcb_table_new("trust", "SHA-256 of a file in the page cache",
 					    "openssl dgst -sha256");
-	double mins[3];
 
 	run_measure(); /* the file is in the page cache from here on */
-	for (int k = 0; k < trials; k++)
-		for (int i = 0; i < n; i++) {
-			uint64_t t0 = vcb_now_ns();
-			c[i].fn();
-			c[i].t[k] = (double)(vcb_now_ns() - t0);
-		}
-	for (int i = 0; i < n; i++) {
-		struct vcb_stats s;
-		vcb_stats_compute(c[i].t, (size_t)trials, &s);
-		vcb_add(t, c[i].name, &s);
-		mins[i] = s.min;
-		vcb_note(t, c[i].name, "MB/s", (double)file_size / 1e6 / (s.median * 1e-9));
-	}
-	for (int i = 0; i < n; i++)
-		vcb_note(t, c[i].name, "% of openssl (min)", 100.0 * mins[0] / mins[i]);
+	vcb_run_rounds(t, c, 3, 0, vcb_cfg.quick ? 1 : TRIALS, (double)file_size);
 	vcb_table_finish(t, stdout);
 }
 
@@ -178,25 +142,12 @@ static uint8_t list_buf[16384];
 static long list_len;
 static vc_trust_key_t *key;
 
-static void op_load_signed(void *ctx, uint64_t ops)
+/* @ctx: the struct vc_trust_load_opts to load with. */
+static void op_load(void *ctx, uint64_t ops)
 {
-	VC_OPTS(vc_trust_load_opts, o, .key = key);
-	(void)ctx;
 	while (ops--) {
 		vc_trust_list_t *l;
-		if (vc_trust_list_load(list_buf, (size_t)list_len, &o, &l))
-			exit(1);
-		vc_trust_list_free(l);
-	}
-}
-
-static void op_load_unverified(void *ctx, uint64_t ops)
-{
-	VC_OPTS(vc_trust_load_opts, o, .flags = VC_TRUST_LOAD_UNVERIFIED);
-	(void)ctx;
-	while (ops--) {
-		vc_trust_list_t *l;
-		if (vc_trust_list_load(list_buf, (size_t)list_len, &o, &l))
+		if (vc_trust_list_load(list_buf, (size_t)list_len, ctx, &l))
 			exit(1);
 		vc_trust_list_free(l);
 	}
@@ -217,8 +168,10 @@ static void list_table(void)
 	vc_trust_list_sign(l, key);
 	list_len = vc_trust_list_serialize(l, list_buf, sizeof(list_buf));
 	struct vcb_table *t = vcb_table_new("trust", "load an 8-stage list", "parse only (unverified)");
-	vcb_run(t, "parse only (unverified)", op_load_unverified, NULL);
-	vcb_run(t, "parse + Ed25519 verify (pinned key)", op_load_signed, NULL);
+	VC_OPTS(vc_trust_load_opts, unverified, .flags = VC_TRUST_LOAD_UNVERIFIED);
+	VC_OPTS(vc_trust_load_opts, pinned, .key = key);
+	vcb_run(t, "parse only (unverified)", op_load, &unverified);
+	vcb_run(t, "parse + Ed25519 verify (pinned key)", op_load, &pinned);
 	vcb_table_finish(t, stdout);
 	vc_trust_list_free(l);
 	vc_trust_key_free(key);

@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: MIT
 // Benchmark harness: calibration, sampling, statistics, table and JSON-line output.
+#include <fcntl.h>
 #include <math.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -284,4 +288,64 @@ int vcb_table_finish(struct vcb_table *t, FILE *out)
 	fflush(out);
 	free(t);
 	return base ? 0 : -1;
+}
+
+void vcb_run_rounds(struct vcb_table *t, const struct vcb_once *cases, int n, int base,
+		    int trials, double bytes)
+{
+	double *times = calloc((size_t)n * VCB_MAX_ROUNDS, sizeof(*times));
+	double *mins = calloc((size_t)n, sizeof(*mins));
+
+	if (!times || !mins)
+		abort();
+	if (trials > VCB_MAX_ROUNDS)
+		trials = VCB_MAX_ROUNDS;
+	for (int k = 0; k < trials; k++)
+		for (int i = 0; i < n; i++) {
+			if (cases[i].prep)
+				cases[i].prep();
+			uint64_t t0 = vcb_now_ns();
+			cases[i].fn();
+			times[i * VCB_MAX_ROUNDS + k] = (double)(vcb_now_ns() - t0);
+		}
+	for (int i = 0; i < n; i++) {
+		struct vcb_stats s;
+		vcb_stats_compute(&times[i * VCB_MAX_ROUNDS], (size_t)trials, &s);
+		vcb_add(t, cases[i].name, &s);
+		mins[i] = s.min;
+		if (bytes > 0)
+			vcb_note(t, cases[i].name, "MB/s", bytes / 1e6 / (s.median * 1e-9));
+	}
+	for (int i = 0; i < n; i++)
+		vcb_note(t, cases[i].name, "min/base-min", mins[i] / mins[base]);
+	free(times);
+	free(mins);
+}
+
+int vcb_command(const char *const argv[], const char *dir)
+{
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	int status, rc;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	if (dir)
+		posix_spawn_file_actions_addchdir_np(&fa, dir);
+	rc = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc != 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+void vcb_fill_random(void *buf, size_t len, uint64_t *state)
+{
+	uint64_t x = *state ? *state : 0x9e3779b97f4a7c15ull, *p = buf;
+
+	for (size_t k = 0; k < len / 8; k++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		p[k] = x;
+	}
+	*state = x;
 }

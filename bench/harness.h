@@ -77,6 +77,35 @@ int vcb_table_finish(struct vcb_table *t, FILE *out);
 /** Monotonic time in nanoseconds. */
 uint64_t vcb_now_ns(void);
 
+/** A case timed as a whole: one call of @c fn is one operation (seconds long, say). */
+struct vcb_once {
+	const char *name;
+	void (*fn)(void);
+	void (*prep)(void); /**< run untimed before each call of @c fn; may be NULL */
+};
+
+/** Trials vcb_run_rounds() takes at most. */
+#define VCB_MAX_ROUNDS 16
+
+/**
+ * Times @p n whole-operation cases round-robin, @p trials rounds (so drift on a noisy
+ * machine hits every case alike), and adds one row per case to @p t with its statistics,
+ * "MB/s" when @p bytes > 0 (bytes per operation over the median), and "min/base-min",
+ * the ratio of its best trial to the best trial of case @p base: slow trials on these
+ * hosts are outside interference, so the minimums compare the work.
+ */
+void vcb_run_rounds(struct vcb_table *t, const struct vcb_once *cases, int n, int base,
+		    int trials, double bytes);
+
+/**
+ * Runs a command (stdout to /dev/null, in directory @p dir if not NULL) and waits.
+ * @return its exit status, or -1 if it could not start or died of a signal.
+ */
+int vcb_command(const char *const argv[], const char *dir);
+
+/** Fills @p len bytes (a multiple of 8) with xorshift output: incompressible data. */
+void vcb_fill_random(void *buf, size_t len, uint64_t *state);
+
 /** Keeps the compiler from discarding a computed value. */
 #define vcb_keep(v) __asm__ volatile("" : : "r"(v) : "memory")
 
