@@ -43,15 +43,6 @@ int vc__spt_geom(const struct vc_spt_cpu *cpu, struct spt_geom *g)
 	return -EINVAL;
 }
 
-int vc__spt_gva_ok(enum vc_spt_mode mode, uint64_t gva)
-{
-	if (mode == VC_SPT_MODE_32 || mode == VC_SPT_MODE_PAE)
-		return gva > 0xffffffffull ? -EINVAL : 1;
-	unsigned width = mode == VC_SPT_MODE_LONG5 ? 57 : 48;
-	int64_t s = (int64_t)(gva << (64 - width)) >> (64 - width);
-	return (uint64_t)s == gva;
-}
-
 /* Reserved bits of an 8-byte entry at this level. */
 static uint64_t reserved_mask(const struct spt_format *f, const struct spt_level *lv, uint64_t e)
 {

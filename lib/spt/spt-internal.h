@@ -50,8 +50,14 @@ struct spt_geom {
 int vc__spt_geom(const struct vc_spt_cpu *cpu, struct spt_geom *g);
 
 /* Is @gva an address of this mode? 1 yes; 0 non-canonical (#GP); -EINVAL above 4 GiB
- * in a 32-bit mode. */
-int vc__spt_gva_ok(enum vc_spt_mode mode, uint64_t gva);
+ * in a 32-bit mode. Inline: the cache's warm path asks it on every translation. */
+static inline int vc__spt_gva_ok(enum vc_spt_mode mode, uint64_t gva)
+{
+	if (mode == VC_SPT_MODE_32 || mode == VC_SPT_MODE_PAE)
+		return gva > 0xffffffffull ? -22 /* -EINVAL */ : 1;
+	const unsigned width = mode == VC_SPT_MODE_LONG5 ? 57 : 48;
+	return (uint64_t)((int64_t)(gva << (64 - width)) >> (64 - width)) == gva;
+}
 
 enum spt_decoded {
 	SPT_NOT_PRESENT, /* #PF without P */

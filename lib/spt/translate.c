@@ -124,6 +124,10 @@ VC_API int vc_spt_load(vc_spt_vcpu_t *v, const struct vc_spt_cpu *cpu)
 	}
 	v->cpu = *cpu;
 	v->g = g;
+	for (unsigned d = 0; d < g.n; d++) {
+		v->shift[d] = (uint8_t)g.lv[d].shift;
+		v->mask[d] = (uint16_t)((1u << g.lv[d].bits) - 1);
+	}
 	v->root_role = make_role(cpu, &g);
 	uint32_t rules = rules_of(cpu);
 	if (!v->loaded || rules != v->rules) {
@@ -210,7 +214,7 @@ static int finish_leaf(const struct vc_spt_vcpu *v, unsigned depth, uint64_t e, 
 
 	if (!(v->permit[perm] >> access & 1))
 		return fault(out, v->code[access] | VC_SPT_PF_P);
-	const uint64_t size = 1ull << v->g.lv[depth].shift;
+	const uint64_t size = 1ull << v->shift[depth];
 	*out = (struct vc_spt_result){
 		.gpa = SE_FRAME(e) | (gva & (size - 1)),
 		.page_size = size,
@@ -282,8 +286,8 @@ static int descend(struct vc_spt_vcpu *v, struct spt_page *pg, unsigned depth, u
 		struct spt_page *child = spt_find(spt, d.child, d.role);
 		if (!child)
 			child = spt_alloc(spt, d.child, d.role, nent_at(g, depth + 1), 0);
-		if (!child)
-			return uncached(v, gva, access, out);
+		if (!child) /* INVLPG: nothing below is cached, so nothing is stale */
+			return resync ? 0 : uncached(v, gva, access, out);
 		child->refs++;
 		pg->e[idx] = (uint64_t)(uintptr_t)child;
 		pg = child;
@@ -307,24 +311,26 @@ VC_API int vc_spt_translate(vc_spt_vcpu_t *v, uint64_t gva, unsigned access,
 {
 	if (!v || !out || !v->loaded || (access & ~0xfu))
 		return -EINVAL;
-	v->spt->st.lookups++;
+	struct vc_spt *spt = v->spt;
+	spt->st.lookups++;
 	int ok = vc__spt_gva_ok(v->cpu.mode, gva);
-	if (ok <= 0) {
+	if (__builtin_expect(ok <= 0, 0)) {
 		if (ok < 0)
 			return ok;
 		memset(out, 0, sizeof(*out));
 		out->noncanonical = 1;
 		return 0;
 	}
-	int rc;
-	struct spt_page *pg = current_root(v, &rc);
-	if (!pg)
-		return rc;
+	struct spt_page *pg = v->mru[0].page;
+	if (__builtin_expect(!pg || v->mru[0].gen != spt->gen, 0)) {
+		int rc;
+		if (!(pg = current_root(v, &rc)))
+			return rc;
+	}
 	/* The warm path: follow filled entries down to a leaf. */
 	for (unsigned depth = 0;; depth++) {
-		const struct spt_level *lv = &v->g.lv[depth];
-		uint64_t e = pg->e[(gva >> lv->shift) & ((1ull << lv->bits) - 1)];
-		if (!e)
+		uint64_t e = pg->e[(gva >> v->shift[depth]) & v->mask[depth]];
+		if (__builtin_expect(!e, 0))
 			return descend(v, pg, depth, gva, access, 0, out);
 		if (e & SE_LEAF)
 			return finish_leaf(v, depth, e, gva, access, out);

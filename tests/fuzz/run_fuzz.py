@@ -3,10 +3,11 @@
 """Builds one libFuzzer target with clang (-fsanitize=fuzzer,address,undefined) and runs it
 for a bounded time from a seed corpus made by the project's own tools:
   pack:  the packed-disk reader, seeds from vc-pack disks;
-  trust: the reference-value list parser and the event-log reader, seeds from vc-measure.
+  trust: the reference-value list parser and the event-log reader, seeds from vc-measure;
+  spt:   the shadow page-table cache's event API, seeds are small event programs.
 
-usage: run_fuzz.py --target pack|trust --cc CLANG --src SRC_ROOT --build BUILD_ROOT
-                   --tool VC_PACK|VC_MEASURE --out DIR [--seconds N]
+usage: run_fuzz.py --target pack|trust|spt --cc CLANG --src SRC_ROOT --build BUILD_ROOT
+                   [--tool VC_PACK|VC_MEASURE] --out DIR [--seconds N]
 VC_FUZZ_SECONDS in the environment overrides --seconds. Exit 77 (skip) when the clang at
 hand cannot link a fuzzer (libclang-rt-*-dev missing), 1 on a finding (the crashing input
 is left in DIR/crash-*; reproduce with DIR/fuzz_TARGET DIR/crash-...).
@@ -28,6 +29,8 @@ TARGETS = {
              "libs": ["-luuid", "-lcrypto", "-lpthread"], "max_len": 131073},
     "trust": {"dirs": ["lib/trust"], "util": ["log.c", "strerror.c"],
               "libs": ["-lcrypto", "-lpthread"], "max_len": 16384},
+    "spt": {"dirs": ["lib/spt", "lib/gmem"], "util": ["log.c", "strerror.c"],
+            "libs": ["-lpthread"], "max_len": 4096},
 }
 
 
@@ -113,13 +116,49 @@ def make_trust_seeds(a, seeds):
                 f.write(b"\1" + open(log, "rb").read())
 
 
+def make_spt_seeds(a, seeds):
+    """Event programs (see fuzz_spt.c): a 4-level table mapping one page, loads in
+    each mode, translations, reported and unreported writes, INVLPG, flushes."""
+    os.makedirs(seeds, exist_ok=True)
+
+    def write(gpa, val, report=True, esize=8):
+        op = 0 | (0x40 if report else 0) | (8 if esize == 4 else 0) | 0x10  # tame 1
+        return bytes([op]) + struct.pack("<H", gpa) + struct.pack("<Q", val)
+
+    def load(mode, cr3, flags=0x11):  # WP, NXE; untamed root
+        f = (mode - 1) | flags << 4
+        return bytes([1]) + struct.pack("<I", f)[:3] + struct.pack("<Q", cr3)
+
+    def xlate(gva, access=0, cpu=0):
+        return bytes([2 | cpu << 7]) + struct.pack("<Q", gva) + bytes([access])
+
+    tree = (write(0x1000, 0x2007) + write(0x2000, 0x3007) + write(0x3000, 0x4007) +
+            write(0x4000, 0x5007) + write(0x4008, 0x6083))
+    progs = {
+        "long4": bytes([0]) + tree + load(3, 0x1000) + xlate(0) + xlate(0x1000, 3) + xlate(0x1ff, 4),
+        "long5": bytes([0]) + tree + write(0x7000, 0x1007) + load(4, 0x7000) + xlate(0),
+        "pae": bytes([0]) + tree + load(2, 0x2000) + xlate(0x1234) + xlate(0x40001000, 2),
+        "32": bytes([0]) + write(0x1000, 0x2007, esize=4) + write(0x2000, 0x3007, esize=4) +
+              load(1, 0x1000) + xlate(0x123) + write(0x2000, 0x4007, False, 4) + xlate(0x123) +
+              bytes([5]) + struct.pack("<Q", 0x123) + xlate(0x123),
+        "budget": bytes([3]) + tree + load(3, 0x1000) + xlate(0) + load(3, 0x2000) + xlate(0) +
+                  bytes([6]) + xlate(0) + bytes([7]) + xlate(0),
+    }
+    for name, prog in progs.items():
+        with open(os.path.join(seeds, name), "wb") as f:
+            f.write(prog)
+
+
+SEEDERS = {"pack": make_pack_seeds, "trust": make_trust_seeds, "spt": make_spt_seeds}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--target", choices=sorted(TARGETS), required=True)
     ap.add_argument("--cc", required=True)
     ap.add_argument("--src", required=True)
     ap.add_argument("--build", required=True)
-    ap.add_argument("--tool", required=True)
+    ap.add_argument("--tool")
     ap.add_argument("--out", required=True)
     ap.add_argument("--seconds", type=int, default=60)
     a = ap.parse_args()
@@ -132,7 +171,7 @@ def main():
     seeds = os.path.join(a.out, "seeds")
     corpus = os.path.join(a.out, "corpus")
     os.makedirs(corpus)
-    (make_pack_seeds if a.target == "pack" else make_trust_seeds)(a, seeds)
+    SEEDERS[a.target](a, seeds)
     cmd = [exe, corpus, seeds, f"-max_total_time={seconds}", f"-max_len={TARGETS[a.target]['max_len']}",
            "-timeout=20", "-rss_limit_mb=4096", "-print_final_stats=1",
            f"-artifact_prefix={a.out}/"]
