@@ -34,6 +34,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: vc-vmm --kernel ELF [--module FILE]... [--pack DISK] [--trust LIST\n"
 		"              [--trust-key PUB]] [--append \"CMDLINE\"] [--mem 64M] [--cpus N]\n"
+		"              [--spt-stats]\n"
 		"Boot a PVH kernel (an ELF with a XEN_ELFNOTE_PHYS32_ENTRY note) on /dev/kvm.\n\n"
 		"  --kernel ELF      the kernel to boot (required)\n"
 		"  --module FILE     a boot module, passed in the PVH start info (repeatable, up to %d)\n"
@@ -46,6 +47,9 @@ static void usage(FILE *f)
 		"  --append CMDLINE  the kernel command line\n"
 		"  --mem SIZE        guest RAM, with an optional K, M or G suffix (default 64M)\n"
 		"  --cpus N          number of vCPUs, 1 to %d (default 1)\n"
+		"  --spt-stats       at exit, print the shadow page-table cache's counters (the\n"
+		"                    guest's console writes are read at guest-virtual addresses\n"
+		"                    through it) on stderr\n"
 		"  --help            show this help\n\n"
 		"The guest console is COM1 (and the hypercall console) on stdout. vc-vmm exits\n"
 		"with the status the guest writes to the exit port (0x501), or 1 on a guest\n"
@@ -126,12 +130,14 @@ int main(int argc, char **argv)
 		{"pack", required_argument, NULL, 'p'},
 		{"trust", required_argument, NULL, 't'},
 		{"trust-key", required_argument, NULL, 'K'},
+		{"spt-stats", no_argument, NULL, 'S'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *kernel_path = NULL, *cmdline = "", *pack_path = NULL;
 	const char *trust_path = NULL, *trust_key = NULL;
 	const char *module_paths[PVH_MAX_MODULES];
 	unsigned nmods = 0, ncpus = 1;
+	int spt_stats = 0;
 	uint64_t mem = DEFAULT_MEM;
 	int opt;
 
@@ -158,6 +164,9 @@ int main(int argc, char **argv)
 			break;
 		case 'K':
 			trust_key = optarg;
+			break;
+		case 'S':
+			spt_stats = 1;
 			break;
 		case 'M':
 			if (parse_size(optarg, &mem) || mem < MIN_MEM) {
@@ -248,7 +257,7 @@ int main(int argc, char **argv)
 
 	static struct vm vm;
 	int status = 1;
-	if (vm_create(&vm, mem, ncpus))
+	if (vm_create(&vm, mem, ncpus) || vm_virt_init(&vm))
 		goto out;
 	if (pvh_load(&img, kernel.data, vm.gmem)) {
 		vmm_err("%s: cannot load its segments", kernel_path);
@@ -276,6 +285,8 @@ int main(int argc, char **argv)
 	if (serial_init(&vm))
 		goto out;
 	status = vm_run(&vm);
+	if (spt_stats)
+		vm_virt_report(&vm);
 out:
 	console_flush();
 	console_restore();

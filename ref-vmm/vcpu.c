@@ -141,12 +141,15 @@ static void report_exit(struct vcpu *cpu)
 	vcpu_report_failure(cpu, what);
 }
 
+__thread struct vcpu *vcpu_self;
+
 void *vcpu_thread(void *arg)
 {
 	struct vcpu *cpu = arg;
 	struct vm *vm = cpu->vm;
 	struct kvm_run *run = cpu->run;
 
+	vcpu_self = cpu;
 	while (!atomic_load_explicit(&vm->stopping, memory_order_relaxed)) {
 		if (ioctl(cpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)

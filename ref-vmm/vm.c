@@ -38,6 +38,8 @@ static int add_ram(struct vm *vm, unsigned slot, uint64_t gpa, uint64_t size, vo
 	int rc = vc_gmem_add(vm->gmem, gpa, size, hva, 0);
 	if (rc)
 		vmm_err("guest memory map: %s", vc_strerror(rc));
+	else
+		vm->slots[vm->nslots++] = (struct ram_slot){slot, gpa, size, hva, NULL};
 	return rc;
 }
 
@@ -117,6 +119,7 @@ int vm_create(struct vm *vm, uint64_t ram_bytes, unsigned ncpus)
 
 void vm_destroy(struct vm *vm)
 {
+	vm_virt_destroy(vm);
 	for (unsigned i = 0; i < vm->ncpus; i++) {
 		if (vm->cpus[i].run)
 			munmap(vm->cpus[i].run, vm->run_size);

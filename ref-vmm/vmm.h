@@ -11,6 +11,7 @@
 #include <linux/kvm.h>
 
 #include <virtcore/gmem.h>
+#include <virtcore/spt.h>
 
 #define VMM_MAX_CPUS 64
 
@@ -42,6 +43,15 @@ struct vcpu {
 	int fd;
 	struct kvm_run *run;
 	pthread_t thread;
+	vc_spt_vcpu_t *spt; /* guest-virtual translation (guest-virt.c), made at first use */
+};
+
+/* A KVM memory slot of guest RAM. */
+struct ram_slot {
+	unsigned slot;
+	uint64_t gpa, size;
+	void *hva;
+	uint64_t *dirty; /* KVM_GET_DIRTY_LOG bitmap, once dirty logging is on */
 };
 
 struct vm {
@@ -52,8 +62,19 @@ struct vm {
 	uint64_t ram_size;   /* bytes of guest RAM */
 	uint64_t low_size;   /* of which below the 3 GiB hole */
 
+	struct ram_slot slots[2];
+	unsigned nslots;
+
 	unsigned ncpus;
 	struct vcpu cpus[VMM_MAX_CPUS];
+
+	/* guest-virt.c: the shadow page-table cache and what keeps it right. */
+	struct {
+		vc_spt_t *spt;
+		pthread_mutex_t lock; /* the cache, its vCPU handles, the dirty log */
+		int logging, no_log;  /* dirty logging started; it failed (flush instead) */
+		uint64_t dirty_frames;
+	} virt;
 
 	struct pio_range pio[16];
 	unsigned npio;
@@ -78,6 +99,9 @@ void vm_stop(struct vm *vm, int status);
 int vm_run(struct vm *vm);
 
 /* vcpu.c */
+/* The vCPU whose thread this is (NULL on the main thread): devices that need the
+ * caller's registers (guest-virtual hypercall arguments) find it here. */
+extern __thread struct vcpu *vcpu_self;
 int vcpu_create(struct vm *vm, int index);
 void *vcpu_thread(void *arg);
 void vcpu_report_failure(struct vcpu *cpu, const char *what);
@@ -85,6 +109,18 @@ void vcpu_report_failure(struct vcpu *cpu, const char *what);
 /* arch/x86/cpu-setup.c */
 int x86_setup_cpuid(struct vm *vm, struct vcpu *cpu);
 int x86_setup_pvh_regs(struct vcpu *cpu, uint32_t entry, uint32_t start_info);
+
+/* guest-virt.c: reading guest-virtual memory with the calling vCPU's page tables. */
+#define VIRT_READ_MAX (1u << 20)
+int vm_virt_init(struct vm *vm);
+void vm_virt_destroy(struct vm *vm);
+/* Passes [@gva, @gva + @len) to @sink in contiguous host pieces, after checking that
+ * every page is readable with @access (enum vc_spt_access). 0; -EFAULT (nothing
+ * passed); -E2BIG over VIRT_READ_MAX; other -errno. Any vCPU thread. */
+int vcpu_virt_read(struct vcpu *cpu, uint64_t gva, uint64_t len, unsigned access,
+		   void (*sink)(const void *p, size_t n, void *ctx), void *ctx);
+/* One line of the cache's statistics on stderr (--spt-stats). */
+void vm_virt_report(struct vm *vm);
 
 /* devices */
 void console_init(void);

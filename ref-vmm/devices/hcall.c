@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Hypercall port: the guest `out`s the physical address of a struct vcg_hcall;
+// (arguments that are guest-virtual addresses go through guest-virt.c);
 // the VMM reads it through the guest memory map (bounds-checked), runs it and
 // writes the result back. Writing 0 is a no-op round trip that reads no memory.
 #include <errno.h>
@@ -10,6 +11,12 @@
 #include "../vmm.h"
 
 #define CONSOLE_WRITE_MAX (1u << 20)
+
+static void console_sink(const void *p, size_t n, void *ctx)
+{
+	(void)ctx;
+	console_write(p, n);
+}
 
 static int64_t run_hcall(struct vm *vm, struct vcg_hcall *hc)
 {
@@ -25,6 +32,17 @@ static int64_t run_hcall(struct vm *vm, struct vcg_hcall *hc)
 			return -EFAULT;
 		console_write(p, (size_t)len);
 		return (int64_t)len;
+	}
+	case VCG_HC_CONSOLE_WRITE_VIRT: {
+		/* A user buffer, read through the caller's page tables with user permission:
+		 * the guest kernel cannot make us read what its task may not. */
+		uint64_t len = hc->args[1];
+		if (len > CONSOLE_WRITE_MAX)
+			return -E2BIG;
+		if (!vcpu_self)
+			return -ENOSYS;
+		int rc = vcpu_virt_read(vcpu_self, hc->args[0], len, VC_SPT_USER, console_sink, NULL);
+		return rc < 0 ? rc : (int64_t)len;
 	}
 	case VCG_HC_EXIT:
 		vm_stop(vm, (int)(hc->args[0] & 0xff));

@@ -59,6 +59,11 @@ enum vcg_hcall_nr {
 	VCG_HC_EXIT = 2,          /* args: status; ends the VM */
 	VCG_HC_ECHO = 3,          /* args: x; ret = x + 1 (proves the VMM saw the block) */
 	VCG_HC_CLOCK = 4,         /* ret = host CLOCK_MONOTONIC in ns */
+	VCG_HC_CONSOLE_WRITE_VIRT = 5, /* args: gva, len: console bytes at a guest-virtual
+					* address, read through the calling vCPU's current page
+					* tables with user-mode permission (the VMM translates with
+					* libvirtcore's shadow page-table cache); ret = len, or
+					* -EFAULT if any byte is not readable by user mode */
 };
 
 struct vcg_hcall {

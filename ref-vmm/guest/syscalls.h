@@ -19,5 +19,6 @@
 #define SYS_NOP            11  /* returns 0 without leaving the guest (kernel-entry cost) */
 #define SYS_TRUST_LIST     12  /* (buf, len): copy the reference-value list the VMM placed */
 #define SYS_PIO_BURST      13  /* (count): count writes to the null port, each one exit */
+#define SYS_SWAP_PAGES     14  /* (va1, va2): exchange two pages of this task's mapping */
 
 #endif

@@ -132,6 +132,36 @@ Test(vmm, separate_address_spaces)
 	assert_has(r.out, "task 2 still reads \"cc\"");
 }
 
+Test(vmm, console_reads_guest_virtual_memory_through_the_shadow_cache)
+{
+	/* remap swaps the page it prints with another after each print: each line must be
+	 * read through the task's current mapping, i.e. the VMM's shadow cache must have
+	 * dropped the old translation when KVM's dirty log showed the page-table write. */
+	need_kvm();
+	run(&r, "--kernel", env("VC_GUEST"), "--spt-stats", "--append", "run=remap:4 quiet", NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	const char *at = r.out;
+	for (int i = 0; i < 4; i++) {
+		const char *want = i % 2 ? "remap: now the other page is\n"
+					 : "remap: this page was mapped first\n";
+		const char *p = strstr(at, want);
+		cr_assert(p, "line %d \"%s\" missing or out of order in:\n%s", i, want, r.out);
+		at = p + 1;
+	}
+	assert_has(r.out, "remap: 4 swaps; writing kernel memory returns -14");
+	unsigned long long lookups, loads, hits, mru, misses, fills, inval;
+	const char *s = strstr(r.err, "vc-vmm: spt: ");
+	cr_assert(s, "no statistics line in:\n%s", r.err);
+	cr_assert_eq(sscanf(s, "vc-vmm: spt: %llu translations; %llu root loads: %llu hits (%llu in "
+			       "the vCPU's recent roots), %llu misses; %llu entries filled, %llu "
+			       "invalidated", &lookups, &loads, &hits, &mru, &misses, &fills, &inval), 7,
+		     "%s", s);
+	cr_assert_geq(lookups, 5);
+	cr_assert_eq(misses, 1, "one task, one address space: %s", s);
+	cr_assert_eq(hits, loads - 1);
+	cr_assert_geq(inval, 4, "each swap invalidates the printed page's entry: %s", s);
+}
+
 Test(vmm, cpl3_exception_recovered_or_fatal)
 {
 	need_kvm();

@@ -35,6 +35,7 @@ static inline uint32_t inl(uint16_t port)
 	return v;
 }
 static inline void write_cr3(uint64_t v) { __asm__ volatile("mov %0, %%cr3" ::"r"(v) : "memory"); }
+static inline void invlpg(uint64_t va) { __asm__ volatile("invlpg (%0)" ::"r"(va) : "memory"); }
 static inline uint64_t read_cr2(void)
 {
 	uint64_t v;
@@ -91,6 +92,8 @@ void task_fault(struct trapframe *tf);
 int task_set_fault_handler(uint64_t handler, uint64_t trampoline);
 void task_fault_return(struct trapframe *tf, uint64_t resume_rip);
 int task_arg(char *buf, size_t len);
+/* Exchanges the page-table entries of two user pages of the current task. 0, -EINVAL. */
+int task_swap_pages(uint64_t va1, uint64_t va2);
 int task_count(void);
 int task_current_id(void);
 int copy_to_user(uint64_t uaddr, const void *src, size_t len);

@@ -13,6 +13,11 @@ static int64_t sys_write(uint64_t buf, uint64_t len)
 	char kbuf[512];
 	uint64_t done = 0;
 
+	/* Under vc-vmm the VMM reads the task's buffer itself, through this task's page
+	 * tables with user permission: no copy here at CPL0 (every instruction of it is
+	 * emulated on kvm_pvm). Elsewhere, copy and print. */
+	if (console_has_hcall())
+		return hcall(VCG_HC_CONSOLE_WRITE_VIRT, buf, len);
 	while (done < len) {
 		size_t n = len - done < sizeof(kbuf) ? len - done : sizeof(kbuf);
 		if (copy_from_user(kbuf, buf + done, n))
@@ -97,6 +102,9 @@ void syscall_dispatch(struct trapframe *tf)
 		for (uint64_t i = 0; i < tf->rdi; i++)
 			outb(VCG_PORT_NULL, (uint8_t)i);
 		ret = (int64_t)tf->rdi;
+		break;
+	case SYS_SWAP_PAGES:
+		ret = task_swap_pages(tf->rdi, tf->rsi);
 		break;
 	case SYS_ARG: {
 		char arg[128];

@@ -268,6 +268,19 @@ static void *user_range(uint64_t va, size_t len)
 	return (void *)(uintptr_t)va; /* the task's CR3 is live: its mapping is ours too */
 }
 
+int task_swap_pages(uint64_t va1, uint64_t va2)
+{
+	if ((va1 | va2) & 0xfff || !user_range(va1, 4096) || !user_range(va2, 4096))
+		return -22;
+	uint64_t *pt = cur()->pt, i = (va1 - USER_BASE) >> 12, j = (va2 - USER_BASE) >> 12;
+	uint64_t e = pt[i];
+	pt[i] = pt[j];
+	pt[j] = e;
+	invlpg(va1);
+	invlpg(va2);
+	return 0;
+}
+
 int copy_to_user(uint64_t uaddr, const void *src, size_t len)
 {
 	void *p = user_range(uaddr, len);

@@ -46,6 +46,11 @@ long pio_burst(long count)
 	return syscall4(SYS_PIO_BURST, count, 0, 0, 0);
 }
 
+long swap_pages(void *a, void *b)
+{
+	return syscall4(SYS_SWAP_PAGES, (long)a, (long)b, 0, 0);
+}
+
 long trust_list(void *buf, size_t len)
 {
 	return syscall4(SYS_TRUST_LIST, (long)buf, (long)len, 0, 0);
