@@ -258,11 +258,17 @@ Test(spt_cache, a_write_not_reported_leaves_a_stale_translation)
 	cr_assert_eq(vc_spt_walk(gm, &long4, 0x400123, 0, 0, &w), 0);
 	cr_assert_eq(w.gpa, 0x180123);
 	cr_assert_eq(xlate(v, 0x400123), 0x100123, "stale, as documented");
+	cr_assert_eq(vc_spt_guest_write(spt, 0x1000, 7), 0);
+	cr_assert_eq(xlate(v, 0x400123), 0x100123, "a report of other bytes changes nothing");
 	cr_assert_eq(vc_spt_guest_write(spt, 0x4000, 8), 0);
 	cr_assert_eq(xlate(v, 0x400123), 0x180123);
 	struct vc_spt_stats st;
 	vc_spt_get_stats(spt, &st);
 	cr_assert_eq(st.invalidations, 1);
+	/* a report spanning more frames than the hash has chains takes the other path */
+	sm_put(&m, 0x4000 + 8 * 0, 0x1c0000 | 7);
+	cr_assert_eq(vc_spt_guest_write(spt, 0, 1ull << 40), 0);
+	cr_assert_eq(xlate(v, 0x400123), 0x1c0123);
 	vc_spt_destroy(spt);
 }
 
@@ -534,6 +540,7 @@ Test(spt_cache, bad_arguments)
 	cr_assert_eq(vc_spt_guest_write(spt, ~0ull, 2), -EINVAL);
 	cr_assert_eq(vc_spt_guest_write(spt, ~0ull, 1), 0);
 	cr_assert_eq(vc_spt_guest_write(spt, 5, 0), 0);
+	cr_assert_eq(vc_spt_guest_write(spt, 0, ~0ull), 0, "the whole address space, quickly");
 	c = long4;
 	c.mode = VC_SPT_MODE_32;
 	cr_assert_eq(vc_spt_load(v, &c), 0);

@@ -376,27 +376,43 @@ static void resync_range(struct vc_spt *spt, struct spt_page *pg, uint64_t lo, u
 	}
 }
 
+/*
+ * Checks the shadows in one hash chain whose guest table lies in frames [@first, @last].
+ * Dropping an entry may free pages of this chain: the chain is walked again when it
+ * did (the pages already checked have nothing left to drop, so this ends).
+ */
+static void resync_chain(struct vc_spt *spt, struct spt_page **chain, uint64_t first,
+			 uint64_t last, uint64_t gpa, uint64_t end)
+{
+again:
+	for (struct spt_page *p = *chain; p; p = p->hnext) {
+		if (p->gen != spt->gen || (p->gpa >> 12) < first || (p->gpa >> 12) > last)
+			continue;
+		uint64_t pages = spt->st.pages;
+		resync_range(spt, p, gpa, end);
+		if (spt->st.pages != pages)
+			goto again;
+	}
+}
+
 VC_API int vc_spt_guest_write(vc_spt_t *spt, uint64_t gpa, uint64_t len)
 {
 	if (!spt || (len && gpa + (len - 1) < gpa))
 		return -EINVAL;
 	if (!len)
 		return 0;
-	const uint64_t end = gpa + len ? gpa + len : UINT64_MAX, last = (gpa + (len - 1)) >> 12;
-	for (uint64_t frame = gpa >> 12;; frame++) {
-		/* Every shadow of a table in this frame is in one chain (tables are keyed
-		 * by their address, so PAE roots too hash by their frame). Dropping an
-		 * entry may free pages of this chain: start the chain again when it did;
-		 * the pages already checked have nothing left to drop. */
-	again:
-		for (struct spt_page *p = *spt_chain(spt, frame << 12); p; p = p->hnext) {
-			if (p->gen != spt->gen || (p->gpa >> 12) != frame)
-				continue;
-			uint64_t pages = spt->st.pages;
-			resync_range(spt, p, gpa, end);
-			if (spt->st.pages != pages)
-				goto again;
-		}
+	const uint64_t end = gpa + len ? gpa + len : UINT64_MAX;
+	const uint64_t first = gpa >> 12, last = (gpa + (len - 1)) >> 12;
+	/* Every shadow of a table in a frame is in that frame's chain (tables are keyed by
+	 * their address, PAE roots too). A range of more frames than there are chains is
+	 * cheaper to check chain by chain. */
+	if (last - first >= spt->nbuckets) {
+		for (uint64_t b = 0; b < spt->nbuckets; b++)
+			resync_chain(spt, &spt->buckets[b], first, last, gpa, end);
+		return 0;
+	}
+	for (uint64_t frame = first;; frame++) {
+		resync_chain(spt, spt_chain(spt, frame << 12), frame, frame, gpa, end);
 		if (frame == last)
 			break;
 	}
