@@ -54,7 +54,7 @@ struct spt_page {
 
 #define SPT_PAGE_OF(l) ((struct spt_page *)((char *)(l)-offsetof(struct spt_page, link)))
 
-#define SM_MAX_LEVELS 5
+#define SPT_MAX_LEVELS 5
 
 struct spt_mru {
 	struct spt_page *page;
@@ -67,8 +67,8 @@ struct vc_spt_vcpu {
 	int loaded;
 	struct vc_spt_cpu cpu;
 	struct spt_geom g;
-	uint8_t shift[SM_MAX_LEVELS];  /* per depth: where its index starts in an address */
-	uint16_t mask[SM_MAX_LEVELS];  /* ...and its width, as a mask */
+	uint8_t shift[SPT_MAX_LEVELS];  /* per depth: where its index starts in an address */
+	uint16_t mask[SPT_MAX_LEVELS];  /* ...and its width, as a mask */
 	uint32_t root_role;
 	uint32_t rules;           /* the bits permit[] and code[] were computed from */
 	struct spt_mru mru[VC_SPT_MRU_ROOTS]; /* [0] is the current root */
