@@ -8,6 +8,8 @@
 #include <virtcore/irq.h>
 #include <virtcore/pack.h>
 #include <virtcore/pack_format.h>
+#include <virtcore/rewrite.h>
+#include <virtcore/rewrite_format.h>
 #include <virtcore/ring.h>
 #include <virtcore/ring_abi.h>
 #include <virtcore/spt.h>

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file rewrite.h
+ * rewrite: finds the virtualization-sensitive instructions of an x86-64 ELF relocatable
+ * object (`.o`, `.ko`), tables them, and writes a copy where each one is replaced by a
+ * trap the VMM handles: `int3`, then `nop` up to the instruction's length (bytes that a
+ * relocation fills at load time are left for it). The table goes into the copy as the
+ * section `.vc.sensitive` (<virtcore/rewrite_format.h>); `vc_rewrite_restore()` gives
+ * back the original object byte for byte.
+ *
+ * Every executable section is decoded linearly (Zydis), restarting at each symbol that
+ * starts inside it (as objdump does). Sites that a relocation reaches into, or that
+ * `__ex_table` / `__jump_table` name, are reported with flags: the VMM must apply the
+ * fixup (ex_table) or may find the bytes rewritten by the kernel (jump labels).
+ *
+ * The VMM side: the trap reaches the guest kernel as #BP with RIP one past the `int3`;
+ * the site is the one whose section and offset hold RIP - 1 (vc_rewrite_abi_find()); the
+ * VMM emulates the original instruction and resumes at the site's end.
+ *
+ * Thread safety: a module handle may be read from any number of threads.
+ */
+#ifndef VIRTCORE_REWRITE_H
+#define VIRTCORE_REWRITE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <virtcore/common.h>
+#include <virtcore/rewrite_format.h>
+
+VC_BEGIN_DECLS
+
+/** Opaque: a scanned module. */
+typedef struct vc_rewrite_module vc_rewrite_module_t;
+
+/** One sensitive instruction. */
+struct vc_rewrite_site {
+	uint32_t section;      /**< ELF section index */
+	const char *section_name; /**< its name (valid while the module is open) */
+	uint64_t offset;       /**< in the section */
+	unsigned length;       /**< 1..15 */
+	enum vc_rewrite_class cls;
+	unsigned flags;        /**< VC_REWRITE_SITE_* */
+	const char *mnemonic;  /**< as objdump spells it ("insl", "iretq", "mov"), static */
+	uint8_t bytes[15];     /**< the instruction */
+};
+
+/**
+ * @brief Reads an ELF object from @p data (copied) and scans it.
+ * @return 0; -ENOEXEC not an ELF object (or compressed: .xz, .gz, .zst are named in the
+ *         log); -EPROTONOSUPPORT an ELF object of another kind (32-bit, big-endian, not
+ *         x86-64, not relocatable, extended section numbering); -EBADMSG malformed
+ *         (truncated, a section or table outside the file, bad sizes); -ENOMEM. The log
+ *         callback gets the detail ("rewrite: section 7 (.text) ends past the file").
+ */
+VC_API int vc_rewrite_open(const void *data, size_t size, vc_rewrite_module_t **out);
+
+/** @brief vc_rewrite_open() on a file's contents. -errno when it cannot be read. */
+VC_API int vc_rewrite_open_path(const char *path, vc_rewrite_module_t **out);
+
+/** @brief Frees a module. NULL is accepted. */
+VC_API void vc_rewrite_close(vc_rewrite_module_t *m);
+
+/** @brief How many sites were found. */
+VC_API size_t vc_rewrite_count(const vc_rewrite_module_t *m);
+
+/** @brief Site @p i (sorted by section, then offset). 0, or -ENOENT past the end. */
+VC_API int vc_rewrite_get(const vc_rewrite_module_t *m, size_t i, struct vc_rewrite_site *out);
+
+/**
+ * @brief The site covering byte @p offset of section @p section, O(log n).
+ * @return its index, or -ENOENT.
+ */
+VC_API long vc_rewrite_find(const vc_rewrite_module_t *m, uint32_t section, uint64_t offset);
+
+/** @brief Whether the object already carries a `.vc.sensitive` table (was rewritten). */
+VC_API int vc_rewrite_is_patched(const vc_rewrite_module_t *m);
+
+/**
+ * @brief Writes the rewritten object to @p *out (malloc'd, @p *out_size bytes; the
+ *        caller frees it): every site trapped, the table appended as `.vc.sensitive`,
+ *        every other byte, relocation and symbol as they were.
+ * @return 0; -EEXIST already rewritten; -ENOTSUP a relocation covers a site's first
+ *         byte (where the trap goes; named in the log); -ENOMEM.
+ */
+VC_API int vc_rewrite_patch(const vc_rewrite_module_t *m, void **out, size_t *out_size);
+
+/**
+ * @brief Gives back the object a rewritten object @p data was made from, byte for byte.
+ * @return 0 with @p *out (malloc'd) and @p *out_size; -ENOENT no `.vc.sensitive` table;
+ *         -EBADMSG the table is malformed, or a site no longer holds its trap (the file
+ *         was changed after rewriting); the errors of vc_rewrite_open(); -ENOMEM.
+ */
+VC_API int vc_rewrite_restore(const void *data, size_t size, void **out, size_t *out_size);
+
+/** @brief The class's name as the JSON output spells it ("io", "control-register"...);
+ *  "unknown" outside the enum. */
+VC_API const char *vc_rewrite_class_name(enum vc_rewrite_class cls);
+
+VC_END_DECLS
+
+#endif /* VIRTCORE_REWRITE_H */

@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: MIT
+// Reading the object: the ELF header and section table checked by hand first (bounds,
+// kind), then sections, symbols and relocations through libelf. Nothing in the file is
+// trusted: every offset and size is checked against the file before it is used.
+#include <errno.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../util/log.h"
+#include "rewrite-internal.h"
+
+static const char *compression(const uint8_t *p, size_t n)
+{
+	if (n >= 6 && !memcmp(p, "\xfd" "7zXZ\0", 6))
+		return "xz";
+	if (n >= 2 && p[0] == 0x1f && p[1] == 0x8b)
+		return "gzip";
+	if (n >= 4 && !memcmp(p, "\x28\xb5\x2f\xfd", 4))
+		return "zstd";
+	return NULL;
+}
+
+/* The header's promises, before libelf reads anything. */
+static int check_header(struct vc_rewrite_module *m)
+{
+	const uint8_t *p = m->data;
+	const char *z = compression(p, m->size);
+
+	if (z) {
+		vc__err("rewrite: a %s-compressed file: decompress it first (this build reads "
+			"plain ELF objects only)", z);
+		return -ENOEXEC;
+	}
+	if (m->size < 4 || memcmp(p, ELFMAG, SELFMAG)) {
+		vc__err("rewrite: not an ELF file");
+		return -ENOEXEC;
+	}
+	if (m->size < sizeof(Elf64_Ehdr) && p[EI_CLASS] != ELFCLASS32) {
+		vc__err("rewrite: truncated: %zu bytes, shorter than an ELF header", m->size);
+		return -EBADMSG;
+	}
+	if (p[EI_CLASS] != ELFCLASS64) {
+		vc__err("rewrite: a %s ELF object: only 64-bit x86-64 objects are supported",
+			p[EI_CLASS] == ELFCLASS32 ? "32-bit" : "bad-class");
+		return -EPROTONOSUPPORT;
+	}
+	if (p[EI_DATA] != ELFDATA2LSB) {
+		vc__err("rewrite: a big-endian ELF object: only x86-64 objects are supported");
+		return -EPROTONOSUPPORT;
+	}
+	Elf64_Ehdr eh;
+	memcpy(&eh, p, sizeof(eh));
+	if (eh.e_machine != EM_X86_64) {
+		vc__err("rewrite: an ELF object for machine %u, not x86-64 (%u)", eh.e_machine,
+			EM_X86_64);
+		return -EPROTONOSUPPORT;
+	}
+	if (eh.e_type != ET_REL) {
+		vc__err("rewrite: ELF type %u, not a relocatable object (.o, .ko)", eh.e_type);
+		return -EPROTONOSUPPORT;
+	}
+	if (eh.e_shoff && (eh.e_shnum == 0 || eh.e_shstrndx == SHN_XINDEX)) {
+		vc__err("rewrite: extended section numbering (65280 sections or more) is not "
+			"supported");
+		return -EPROTONOSUPPORT;
+	}
+	if (!eh.e_shoff || eh.e_shnum < 2 || eh.e_shentsize != sizeof(Elf64_Shdr)) {
+		vc__err("rewrite: no section headers, or headers of %u bytes", eh.e_shentsize);
+		return -EBADMSG;
+	}
+	if (eh.e_shoff > m->size || (m->size - eh.e_shoff) / sizeof(Elf64_Shdr) < eh.e_shnum) {
+		vc__err("rewrite: truncated: the section headers (%u at %llu) end past the file "
+			"(%zu bytes)", eh.e_shnum, (unsigned long long)eh.e_shoff, m->size);
+		return -EBADMSG;
+	}
+	if (eh.e_shstrndx == 0 || eh.e_shstrndx >= eh.e_shnum) {
+		vc__err("rewrite: the section-name table index %u is not a section", eh.e_shstrndx);
+		return -EBADMSG;
+	}
+	m->shnum = eh.e_shnum;
+	m->shstrndx = eh.e_shstrndx;
+	m->shoff = eh.e_shoff;
+	return 0;
+}
+
+static int section_headers(struct vc_rewrite_module *m)
+{
+	Elf64_Shdr sh;
+
+	m->sec = calloc(m->shnum, sizeof(*m->sec));
+	if (!m->sec)
+		return -ENOMEM;
+	/* the name table first, checked, so every name read stays inside it */
+	memcpy(&sh, m->data + m->shoff + m->shstrndx * sizeof(sh), sizeof(sh));
+	if (sh.sh_type != SHT_STRTAB || sh.sh_offset > m->size ||
+	    sh.sh_size > m->size - sh.sh_offset || !sh.sh_size ||
+	    m->data[sh.sh_offset + sh.sh_size - 1] != 0) {
+		vc__err("rewrite: the section-name table is malformed or outside the file");
+		return -EBADMSG;
+	}
+	const char *names = (const char *)m->data + sh.sh_offset;
+	const uint64_t names_size = sh.sh_size;
+	for (size_t i = 1; i < m->shnum; i++) {
+		memcpy(&sh, m->data + m->shoff + i * sizeof(sh), sizeof(sh));
+		struct rw_section *s = &m->sec[i];
+		if (sh.sh_name >= names_size) {
+			vc__err("rewrite: section %zu: its name is outside the name table", i);
+			return -EBADMSG;
+		}
+		s->name = names + sh.sh_name;
+		s->offset = sh.sh_offset;
+		s->size = sh.sh_size;
+		s->type = sh.sh_type;
+		s->flags = sh.sh_flags;
+		s->link = (int)sh.sh_link;
+		s->info = (int)sh.sh_info;
+		if (sh.sh_type != SHT_NOBITS && sh.sh_type != SHT_NULL &&
+		    (sh.sh_offset > m->size || sh.sh_size > m->size - sh.sh_offset)) {
+			vc__err("rewrite: section %zu (%s) ends past the file (offset %llu, size "
+				"%llu, file %zu bytes)", i, s->name, (unsigned long long)sh.sh_offset,
+				(unsigned long long)sh.sh_size, m->size);
+			return -EBADMSG;
+		}
+		if ((sh.sh_type == SHT_RELA || sh.sh_type == SHT_REL || sh.sh_type == SHT_SYMTAB) &&
+		    (sh.sh_link >= m->shnum || sh.sh_entsize == 0)) {
+			vc__err("rewrite: section %zu (%s): bad link or entry size", i, s->name);
+			return -EBADMSG;
+		}
+		if (!strcmp(s->name, VC_REWRITE_SECTION))
+			m->table_section = (int)i;
+	}
+	m->sec[0].name = "";
+	return 0;
+}
+
+static unsigned reloc_size(unsigned type)
+{
+	switch (type) {
+	case R_X86_64_NONE:
+		return 0;
+	case R_X86_64_8: case R_X86_64_PC8:
+		return 1;
+	case R_X86_64_16: case R_X86_64_PC16:
+		return 2;
+	case R_X86_64_64: case R_X86_64_PC64: case R_X86_64_GOTOFF64: case R_X86_64_GOTPC64:
+	case R_X86_64_GOT64: case R_X86_64_GOTPCREL64: case R_X86_64_GOTPLT64:
+	case R_X86_64_PLTOFF64: case R_X86_64_SIZE64: case R_X86_64_DTPOFF64:
+	case R_X86_64_TPOFF64: case R_X86_64_DTPMOD64:
+		return 8;
+	case R_X86_64_32: case R_X86_64_32S: case R_X86_64_PC32: case R_X86_64_PLT32:
+	case R_X86_64_GOT32: case R_X86_64_GOTPCREL: case R_X86_64_GOTPCRELX:
+	case R_X86_64_REX_GOTPCRELX: case R_X86_64_TLSGD: case R_X86_64_TLSLD:
+	case R_X86_64_DTPOFF32: case R_X86_64_GOTTPOFF: case R_X86_64_TPOFF32:
+	case R_X86_64_GOTPC32: case R_X86_64_SIZE32: case R_X86_64_GOTPC32_TLSDESC:
+		return 4;
+	default:
+		return 8; /* unknown: assume the widest, so no site is patched under it */
+	}
+}
+
+static int cmp_reloc(const void *a, const void *b)
+{
+	const struct rw_reloc *x = a, *y = b;
+	if (x->section != y->section)
+		return x->section < y->section ? -1 : 1;
+	return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+static int cmp_ref(const void *a, const void *b)
+{
+	const struct rw_ref *x = a, *y = b;
+	if (x->section != y->section)
+		return x->section < y->section ? -1 : 1;
+	return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+static int grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+	if (need <= *cap)
+		return 0;
+	size_t n = *cap ? *cap * 2 : 64;
+	while (n < need)
+		n *= 2;
+	void *p = realloc(*arr, n * elem);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = n;
+	return 0;
+}
+
+/* A table section (__ex_table, __jump_table) naming code: where each entry points. */
+static unsigned table_flag(const char *name)
+{
+	if (!strcmp(name, "__ex_table"))
+		return VC_REWRITE_SITE_EX_TABLE;
+	if (!strcmp(name, "__jump_table"))
+		return VC_REWRITE_SITE_JUMP_TABLE;
+	return 0;
+}
+
+static int relocations(struct vc_rewrite_module *m)
+{
+	size_t rcap = 0, fcap = 0;
+	Elf *elf = m->elf;
+
+	for (size_t i = 1; i < m->shnum; i++) {
+		const struct rw_section *s = &m->sec[i];
+		if (s->type != SHT_RELA && s->type != SHT_REL)
+			continue;
+		if (s->info <= 0 || (size_t)s->info >= m->shnum) {
+			vc__err("rewrite: section %zu (%s) relocates no valid section", i, s->name);
+			return -EBADMSG;
+		}
+		const struct rw_section *target = &m->sec[s->info];
+		const struct rw_section *symtab = &m->sec[s->link];
+		const unsigned flag = table_flag(target->name);
+		Elf_Data *d = elf_getdata(elf_getscn(elf, i), NULL);
+		Elf_Data *sd = symtab->type == SHT_SYMTAB ? elf_getdata(elf_getscn(elf, (size_t)s->link), NULL) : NULL;
+		if (!d || (flag && !sd)) {
+			vc__err("rewrite: section %zu (%s): unreadable relocations: %s", i, s->name,
+				elf_errmsg(-1));
+			return -EBADMSG;
+		}
+		const size_t n = s->size / (s->type == SHT_RELA ? sizeof(Elf64_Rela) : sizeof(Elf64_Rel));
+		for (size_t k = 0; k < n; k++) {
+			GElf_Rela r;
+			GElf_Rel rel;
+			int ok = s->type == SHT_RELA ? gelf_getrela(d, (int)k, &r) != NULL
+						     : gelf_getrel(d, (int)k, &rel) != NULL;
+			if (!ok) {
+				vc__err("rewrite: section %s: relocation %zu unreadable", s->name, k);
+				return -EBADMSG;
+			}
+			if (s->type == SHT_REL)
+				r = (GElf_Rela){rel.r_offset, rel.r_info, 0};
+			unsigned size = reloc_size((unsigned)GELF_R_TYPE(r.r_info));
+			if (target->type != SHT_NOBITS &&
+			    (r.r_offset > target->size || size > target->size - r.r_offset)) {
+				vc__err("rewrite: section %s: relocation %zu at %llu is outside %s (%llu "
+					"bytes)", s->name, k, (unsigned long long)r.r_offset, target->name,
+					(unsigned long long)target->size);
+				return -EBADMSG;
+			}
+			if (size && (target->flags & SHF_EXECINSTR)) {
+				if (grow((void **)&m->relocs, &rcap, m->nrelocs + 1, sizeof(*m->relocs)))
+					return -ENOMEM;
+				m->relocs[m->nrelocs++] = (struct rw_reloc){(uint32_t)s->info, r.r_offset, size};
+			}
+			GElf_Sym sym;
+			if (!flag || !gelf_getsym(sd, (int)GELF_R_SYM(r.r_info), &sym))
+				continue;
+			if (sym.st_shndx == SHN_UNDEF || sym.st_shndx >= m->shnum ||
+			    !(m->sec[sym.st_shndx].flags & SHF_EXECINSTR))
+				continue;
+			if (grow((void **)&m->refs, &fcap, m->nrefs + 1, sizeof(*m->refs)))
+				return -ENOMEM;
+			m->refs[m->nrefs++] = (struct rw_ref){sym.st_shndx,
+							     sym.st_value + (uint64_t)r.r_addend, flag};
+		}
+	}
+	qsort(m->relocs, m->nrelocs, sizeof(*m->relocs), cmp_reloc);
+	qsort(m->refs, m->nrefs, sizeof(*m->refs), cmp_ref);
+	return 0;
+}
+
+int vc__rewrite_load(struct vc_rewrite_module *m)
+{
+	int rc = check_header(m);
+	if (rc || (rc = section_headers(m)))
+		return rc;
+	elf_version(EV_CURRENT);
+	m->elf = elf_memory((char *)m->data, m->size);
+	if (!m->elf || elf_kind(m->elf) != ELF_K_ELF) {
+		vc__err("rewrite: libelf cannot read it: %s", elf_errmsg(-1));
+		return -EBADMSG;
+	}
+	return relocations(m);
+}
+
+void vc__rewrite_unload(struct vc_rewrite_module *m)
+{
+	if (m->elf)
+		elf_end(m->elf);
+	free(m->sec);
+	free(m->relocs);
+	free(m->refs);
+}
+
+const struct rw_reloc *vc__rewrite_reloc_in(const struct vc_rewrite_module *m, uint32_t section,
+					    uint64_t off, uint64_t len)
+{
+	/* the first field starting at or after off - 7 (fields are at most 8 bytes) */
+	uint64_t from = off >= 7 ? off - 7 : 0;
+	size_t lo = 0, hi = m->nrelocs;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct rw_reloc *r = &m->relocs[mid];
+		if (r->section < section || (r->section == section && r->offset < from))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < m->nrelocs && m->relocs[lo].section == section &&
+	       m->relocs[lo].offset < off + len; lo++)
+		if (m->relocs[lo].offset + m->relocs[lo].size > off)
+			return &m->relocs[lo];
+	return NULL;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+int vc__rewrite_symbol_starts(const struct vc_rewrite_module *m, uint32_t section,
+			      uint64_t **out, size_t *n)
+{
+	size_t cap = 0, count = 0;
+	uint64_t *starts = NULL;
+
+	if (grow((void **)&starts, &cap, 1, sizeof(*starts)))
+		return -ENOMEM;
+	starts[count++] = 0;
+	for (size_t i = 1; i < m->shnum; i++) {
+		if (m->sec[i].type != SHT_SYMTAB)
+			continue;
+		Elf_Data *d = elf_getdata(elf_getscn(m->elf, i), NULL);
+		for (size_t k = 0; d && k < m->sec[i].size / sizeof(Elf64_Sym); k++) {
+			GElf_Sym sym;
+			if (!gelf_getsym(d, (int)k, &sym) || sym.st_shndx != section ||
+			    GELF_ST_TYPE(sym.st_info) == STT_SECTION ||
+			    sym.st_value >= m->sec[section].size)
+				continue;
+			if (grow((void **)&starts, &cap, count + 1, sizeof(*starts))) {
+				free(starts);
+				return -ENOMEM;
+			}
+			starts[count++] = sym.st_value;
+		}
+	}
+	qsort(starts, count, sizeof(*starts), cmp_u64);
+	size_t u = 0;
+	for (size_t i = 0; i < count; i++)
+		if (!u || starts[u - 1] != starts[i])
+			starts[u++] = starts[i];
+	*out = starts;
+	*n = u;
+	return 0;
+}

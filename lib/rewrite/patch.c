@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: MIT
+// Rewriting and restoring. The rewritten object is the original, byte for byte, with
+// each site trapped, then (appended) the table, a copy of the section-name table with
+// ".vc.sensitive" added, and a new section-header table with one more header; only the
+// ELF header's e_shoff and e_shnum change up front. The original section headers stay
+// where they were, so restoring is: cut the appended part, put the sites' bytes back,
+// put e_shoff and e_shnum back (the table keeps them).
+#include <elf.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../util/log.h"
+#include "rewrite-internal.h"
+
+#define ALIGN8(x) (((x) + 7) & ~(uint64_t)7)
+
+/* What a site holds once trapped: int3, then nop, except bytes a relocation fills. */
+static int trapped_bytes(const struct vc_rewrite_module *m, uint32_t section, uint64_t off,
+			 unsigned len, uint8_t *out)
+{
+	for (unsigned k = 0; k < len; k++) {
+		const struct rw_reloc *r = vc__rewrite_reloc_in(m, section, off + k, 1);
+		if (r && k == 0) {
+			vc__err("rewrite: the site at %s+%#llx: a relocation fills its first byte, "
+				"where the trap goes", m->sec[section].name, (unsigned long long)off);
+			return -ENOTSUP;
+		}
+		out[k] = r ? m->data[m->sec[section].offset + off + k]
+			   : (uint8_t)(k ? VC_REWRITE_PAD : VC_REWRITE_TRAP);
+	}
+	return 0;
+}
+
+VC_API int vc_rewrite_patch(const vc_rewrite_module_t *m, void **out, size_t *out_size)
+{
+	if (!m || !out || !out_size)
+		return -EINVAL;
+	*out = NULL;
+	*out_size = 0;
+	if (m->table_section) {
+		vc__err("rewrite: already rewritten (it has a %s section)", VC_REWRITE_SECTION);
+		return -EEXIST;
+	}
+	const struct rw_section *names = &m->sec[m->shstrndx];
+	const uint64_t table_off = ALIGN8((uint64_t)m->size);
+	const uint64_t table_size = sizeof(struct vc_rewrite_abi_header) +
+				    m->nsites * sizeof(struct vc_rewrite_abi_entry);
+	const uint64_t names_off = table_off + table_size;
+	const uint64_t names_size = names->size + sizeof(VC_REWRITE_SECTION);
+	const uint64_t shdr_off = ALIGN8(names_off + names_size);
+	const uint64_t total = shdr_off + (m->shnum + 1) * sizeof(Elf64_Shdr);
+	if (m->shnum + 1 >= SHN_LORESERVE) {
+		vc__err("rewrite: %zu sections: one more would need extended numbering", m->shnum);
+		return -ENOTSUP;
+	}
+	uint8_t *o = calloc(1, total);
+	if (!o)
+		return -ENOMEM;
+	memcpy(o, m->data, m->size);
+
+	struct vc_rewrite_abi_header h = {
+		.magic = VC_REWRITE_MAGIC,
+		.version = VC_REWRITE_VERSION,
+		.header_size = sizeof(h),
+		.entry_size = sizeof(struct vc_rewrite_abi_entry),
+		.count = (uint32_t)m->nsites,
+		.orig_size = m->size,
+		.orig_shoff = m->shoff,
+		.orig_shnum = (uint16_t)m->shnum,
+		.orig_shstrndx = (uint16_t)m->shstrndx,
+	};
+	memcpy(o + table_off, &h, sizeof(h));
+	for (size_t i = 0; i < m->nsites; i++) {
+		const struct vc_rewrite_site *s = &m->sites[i];
+		struct vc_rewrite_abi_entry e = {
+			.offset = s->offset,
+			.section = s->section,
+			.length = (uint8_t)s->length,
+			.cls = (uint8_t)s->cls,
+			.flags = (uint16_t)s->flags,
+		};
+		memcpy(e.original, s->bytes, s->length);
+		memcpy(o + table_off + sizeof(h) + i * sizeof(e), &e, sizeof(e));
+		int rc = trapped_bytes(m, s->section, s->offset, s->length,
+				       o + m->sec[s->section].offset + s->offset);
+		if (rc) {
+			free(o);
+			return rc;
+		}
+	}
+	memcpy(o + names_off, m->data + names->offset, names->size);
+	memcpy(o + names_off + names->size, VC_REWRITE_SECTION, sizeof(VC_REWRITE_SECTION));
+
+	memcpy(o + shdr_off, m->data + m->shoff, m->shnum * sizeof(Elf64_Shdr));
+	Elf64_Shdr sh;
+	memcpy(&sh, o + shdr_off + m->shstrndx * sizeof(sh), sizeof(sh));
+	sh.sh_offset = names_off;
+	sh.sh_size = names_size;
+	memcpy(o + shdr_off + m->shstrndx * sizeof(sh), &sh, sizeof(sh));
+	sh = (Elf64_Shdr){
+		.sh_name = (Elf64_Word)names->size,
+		.sh_type = SHT_PROGBITS,
+		.sh_offset = table_off,
+		.sh_size = table_size,
+		.sh_addralign = 8,
+		.sh_entsize = sizeof(struct vc_rewrite_abi_entry),
+	};
+	memcpy(o + shdr_off + m->shnum * sizeof(sh), &sh, sizeof(sh));
+
+	Elf64_Ehdr eh;
+	memcpy(&eh, o, sizeof(eh));
+	eh.e_shoff = shdr_off;
+	eh.e_shnum = (Elf64_Half)(m->shnum + 1);
+	memcpy(o, &eh, sizeof(eh));
+	*out = o;
+	*out_size = (size_t)total;
+	return 0;
+}
+
+/* The table of a rewritten object, checked against the file it sits in. */
+static int read_table(const struct vc_rewrite_module *m, struct vc_rewrite_abi_header *h,
+		      const uint8_t **entries)
+{
+	const struct rw_section *t = &m->sec[m->table_section];
+	if (t->type != SHT_PROGBITS || t->size < sizeof(*h)) {
+		vc__err("rewrite: the %s section is too small for its header", VC_REWRITE_SECTION);
+		return -EBADMSG;
+	}
+	memcpy(h, m->data + t->offset, sizeof(*h));
+	if (memcmp(h->magic, VC_REWRITE_MAGIC, sizeof(h->magic)) || h->version != VC_REWRITE_VERSION ||
+	    h->header_size != sizeof(*h) || h->entry_size != sizeof(struct vc_rewrite_abi_entry) ||
+	    h->count > (t->size - sizeof(*h)) / sizeof(struct vc_rewrite_abi_entry)) {
+		vc__err("rewrite: the %s table's header is not one this library wrote (magic, "
+			"version, sizes or count)", VC_REWRITE_SECTION);
+		return -EBADMSG;
+	}
+	if (h->orig_size < sizeof(Elf64_Ehdr) || h->orig_size > t->offset ||
+	    h->orig_shnum < 2 || h->orig_shnum > m->shnum || h->orig_shstrndx >= h->orig_shnum ||
+	    h->orig_shoff > h->orig_size ||
+	    (h->orig_size - h->orig_shoff) / sizeof(Elf64_Shdr) < h->orig_shnum) {
+		vc__err("rewrite: the %s table describes an original file that cannot be this "
+			"one's (size %llu, section headers at %llu)", VC_REWRITE_SECTION,
+			(unsigned long long)h->orig_size, (unsigned long long)h->orig_shoff);
+		return -EBADMSG;
+	}
+	*entries = m->data + t->offset + sizeof(*h);
+	return 0;
+}
+
+static int restore_from(const struct vc_rewrite_module *m, void **out, size_t *out_size)
+{
+	struct vc_rewrite_abi_header h;
+	const uint8_t *entries;
+	int rc = read_table(m, &h, &entries);
+	if (rc)
+		return rc;
+	uint8_t *o = malloc(h.orig_size);
+	if (!o)
+		return -ENOMEM;
+	memcpy(o, m->data, h.orig_size);
+	for (uint32_t i = 0; i < h.count; i++) {
+		struct vc_rewrite_abi_entry e;
+		uint8_t trapped[15];
+		memcpy(&e, entries + i * sizeof(e), sizeof(e));
+		const struct rw_section *s = e.section < h.orig_shnum ? &m->sec[e.section] : NULL;
+		if (!s || e.length < 1 || e.length > 15 || e.offset > s->size ||
+		    e.length > s->size - e.offset || s->offset + s->size > h.orig_size) {
+			vc__err("rewrite: table entry %u names bytes outside its section", i);
+			rc = -EBADMSG;
+			break;
+		}
+		if ((rc = trapped_bytes(m, e.section, e.offset, e.length, trapped)))
+			break;
+		if (memcmp(o + s->offset + e.offset, trapped, e.length)) {
+			vc__err("rewrite: the site at %s+%#llx no longer holds its trap: the file "
+				"was changed after it was rewritten", s->name,
+				(unsigned long long)e.offset);
+			rc = -EBADMSG;
+			break;
+		}
+		memcpy(o + s->offset + e.offset, e.original, e.length);
+	}
+	if (rc) {
+		free(o);
+		return rc;
+	}
+	Elf64_Ehdr eh;
+	memcpy(&eh, o, sizeof(eh));
+	eh.e_shoff = h.orig_shoff;
+	eh.e_shnum = h.orig_shnum;
+	eh.e_shstrndx = h.orig_shstrndx;
+	memcpy(o, &eh, sizeof(eh));
+	*out = o;
+	*out_size = (size_t)h.orig_size;
+	return 0;
+}
+
+VC_API int vc_rewrite_restore(const void *data, size_t size, void **out, size_t *out_size)
+{
+	struct vc_rewrite_module m = {0};
+
+	if (!data || !out || !out_size)
+		return -EINVAL;
+	*out = NULL;
+	*out_size = 0;
+	if (!(m.data = malloc(size ? size : 1)))
+		return -ENOMEM;
+	memcpy(m.data, data, size);
+	m.size = size;
+	int rc = vc__rewrite_load(&m);
+	if (!rc && !m.table_section) {
+		vc__err("rewrite: no %s section: not rewritten by vc_rewrite_patch()",
+			VC_REWRITE_SECTION);
+		rc = -ENOENT;
+	}
+	if (!rc)
+		rc = restore_from(&m, out, out_size);
+	vc__rewrite_unload(&m);
+	free(m.data);
+	return rc;
+}

@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: MIT
+// The rewrite module's handle: open (read, check, scan), the sites, lookup by address.
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../util/log.h"
+#include "rewrite-internal.h"
+
+static const char *const class_names[VC_REWRITE_CLASS_COUNT] = {
+	[VC_REWRITE_INTERRUPT_FLAG] = "interrupt-flag",
+	[VC_REWRITE_FLAGS] = "flags",
+	[VC_REWRITE_HALT] = "halt",
+	[VC_REWRITE_IO] = "io",
+	[VC_REWRITE_MSR] = "msr",
+	[VC_REWRITE_CONTROL_REG] = "control-register",
+	[VC_REWRITE_DEBUG_REG] = "debug-register",
+	[VC_REWRITE_DESCRIPTOR_TABLE] = "descriptor-table",
+	[VC_REWRITE_MACHINE_STATUS] = "machine-status",
+	[VC_REWRITE_TLB] = "tlb",
+	[VC_REWRITE_CACHE] = "cache",
+	[VC_REWRITE_CPUID] = "cpuid",
+	[VC_REWRITE_TIMESTAMP] = "timestamp",
+	[VC_REWRITE_PERF_COUNTER] = "perf-counter",
+	[VC_REWRITE_SWAPGS] = "swapgs",
+	[VC_REWRITE_SYSTEM_RETURN] = "system-return",
+	[VC_REWRITE_XCR] = "xcr",
+	[VC_REWRITE_SEGMENT_CHECK] = "segment-check",
+	[VC_REWRITE_SEGMENT_REG] = "segment-register",
+};
+
+VC_API const char *vc_rewrite_class_name(enum vc_rewrite_class cls)
+{
+	if ((unsigned)cls >= VC_REWRITE_CLASS_COUNT || !class_names[cls])
+		return "unknown";
+	return class_names[cls];
+}
+
+VC_API int vc_rewrite_open(const void *data, size_t size, vc_rewrite_module_t **out)
+{
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (!data && size)
+		return -EINVAL;
+	struct vc_rewrite_module *m = calloc(1, sizeof(*m));
+	if (!m || !(m->data = malloc(size ? size : 1))) {
+		free(m);
+		return -ENOMEM;
+	}
+	if (size)
+		memcpy(m->data, data, size);
+	m->size = size;
+	int rc = vc__rewrite_load(m);
+	if (!rc)
+		rc = vc__rewrite_scan(m);
+	if (rc) {
+		vc_rewrite_close(m);
+		return rc;
+	}
+	*out = m;
+	return 0;
+}
+
+VC_API int vc_rewrite_open_path(const char *path, vc_rewrite_module_t **out)
+{
+	if (!path || !out)
+		return -EINVAL;
+	*out = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		int e = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+		close(fd);
+		return e;
+	}
+	void *buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+	size_t got = 0;
+	while (buf && got < (size_t)st.st_size) {
+		ssize_t n = pread(fd, (char *)buf + got, (size_t)st.st_size - got, (off_t)got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	int rc = !buf ? -ENOMEM : got != (size_t)st.st_size ? -EIO : 0;
+	close(fd);
+	if (!rc)
+		rc = vc_rewrite_open(buf, got, out);
+	free(buf);
+	return rc;
+}
+
+VC_API void vc_rewrite_close(vc_rewrite_module_t *m)
+{
+	if (!m)
+		return;
+	vc__rewrite_unload(m);
+	free(m->sites);
+	free(m->data);
+	free(m);
+}
+
+VC_API size_t vc_rewrite_count(const vc_rewrite_module_t *m)
+{
+	return m ? m->nsites : 0;
+}
+
+VC_API int vc_rewrite_get(const vc_rewrite_module_t *m, size_t i, struct vc_rewrite_site *out)
+{
+	if (!m || !out)
+		return -EINVAL;
+	if (i >= m->nsites)
+		return -ENOENT;
+	*out = m->sites[i];
+	return 0;
+}
+
+VC_API long vc_rewrite_find(const vc_rewrite_module_t *m, uint32_t section, uint64_t offset)
+{
+	if (!m)
+		return -EINVAL;
+	size_t lo = 0, hi = m->nsites;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct vc_rewrite_site *s = &m->sites[mid];
+		if (s->section < section || (s->section == section && s->offset + s->length <= offset))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < m->nsites && m->sites[lo].section == section && m->sites[lo].offset <= offset)
+		return (long)lo;
+	return -ENOENT;
+}
+
+VC_API int vc_rewrite_is_patched(const vc_rewrite_module_t *m)
+{
+	return m && m->table_section != 0;
+}

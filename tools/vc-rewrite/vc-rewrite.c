@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: MIT
+// vc-rewrite: find the sensitive instructions of an x86-64 relocatable object, trap them,
+// and undo it. The interface is fixed (scripts depend on it); see `vc-rewrite --help`.
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <virtcore/rewrite.h>
+
+static const char *prog = "vc-rewrite";
+
+static const char usage_main[] =
+	"usage: vc-rewrite COMMAND [OPTIONS] ...\n"
+	"Finds the virtualization-sensitive instructions (cli, in/out, mov to CR3, rdmsr,\n"
+	"lgdt, iret... docs/rewrite.md has the full list) of an x86-64 ELF relocatable object\n"
+	"(.o, .ko), and writes a copy where each is replaced by a trap for the VMM.\n"
+	"\n"
+	"commands:\n"
+	"  scan [--json] MODULE          list the sensitive instructions\n"
+	"  patch MODULE -o OUT           write OUT: every site trapped (int3, then nop), the\n"
+	"                                table of sites added as the section .vc.sensitive\n"
+	"  restore PATCHED -o OUT        write OUT: the object PATCHED was made from, exactly\n"
+	"\n"
+	"`vc-rewrite COMMAND --help` describes one command. Exit status 0 on success, 1 on\n"
+	"failure (with `vc-rewrite: FILE: what is wrong` on stderr), 2 on a usage error.\n";
+
+static const char usage_scan[] =
+	"usage: vc-rewrite scan [--json] MODULE\n"
+	"Lists each sensitive instruction: section, offset in it, length, class, mnemonic (as\n"
+	"objdump spells it), flags and bytes. Flags: reloc (a relocation fills bytes inside\n"
+	"it), ex_table / jump_table (__ex_table or __jump_table names it). --json prints a JSON\n"
+	"array of objects with the keys section, section_index, offset, length, mnemonic,\n"
+	"class, flags (an array of strings) and bytes (hex).\n";
+
+static const char usage_patch[] =
+	"usage: vc-rewrite patch MODULE -o OUT\n"
+	"Writes OUT: MODULE with every site replaced by int3 and nops up to its length (bytes\n"
+	"a relocation fills are left for the loader), every other byte, relocation and symbol\n"
+	"unchanged, and the table of sites (with their original bytes) in a new section\n"
+	".vc.sensitive. OUT is written beside itself and renamed into place: on an error\n"
+	"nothing is left.\n";
+
+static const char usage_restore[] =
+	"usage: vc-rewrite restore PATCHED -o OUT\n"
+	"Writes OUT: the object PATCHED was made from, byte for byte. Refused if PATCHED has\n"
+	"no .vc.sensitive table or a site no longer holds its trap.\n";
+
+static char last_error[1024];
+
+static void on_log(enum vc_log_level level, const char *msg, void *userdata)
+{
+	(void)userdata;
+	if (level == VC_LOG_ERROR)
+		snprintf(last_error, sizeof(last_error), "%s", msg);
+}
+
+/* `vc-rewrite: FILE: detail`: the library's message (without "rewrite: ") or the code's. */
+static int fail(const char *file, int rc)
+{
+	const char *msg = last_error[0] ? last_error : vc_strerror(rc);
+	if (strncmp(msg, "rewrite: ", 9) == 0)
+		msg += 9;
+	fprintf(stderr, "%s: %s: %s\n", prog, file, msg);
+	last_error[0] = '\0';
+	return 1;
+}
+
+static int usage_error(const char *usage, const char *what)
+{
+	fprintf(stderr, "%s: %s\n%s", prog, what, usage);
+	return 2;
+}
+
+static int open_module(const char *path, vc_rewrite_module_t **m)
+{
+	int rc = vc_rewrite_open_path(path, m);
+	if (rc == -ENOENT || rc == -EACCES || rc == -EISDIR)
+		last_error[0] = '\0'; /* the errno says it best */
+	return rc;
+}
+
+static void flag_names(unsigned flags, char *buf, size_t len, bool json)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} names[] = {{VC_REWRITE_SITE_RELOC, "reloc"},
+		     {VC_REWRITE_SITE_EX_TABLE, "ex_table"},
+		     {VC_REWRITE_SITE_JUMP_TABLE, "jump_table"}};
+	size_t at = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!(flags & names[i].bit))
+			continue;
+		at += (size_t)snprintf(buf + at, len - at, json ? "%s\"%s\"" : "%s%s",
+				       at ? "," : "", names[i].name);
+	}
+	if (!at && !json)
+		snprintf(buf, len, "-");
+}
+
+static void json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static int cmd_scan(int argc, char **argv)
+{
+	static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	bool json = false;
+	int opt;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt == 'j')
+			json = true;
+		else if (opt == 'h')
+			return fputs(usage_scan, stdout), 0;
+		else
+			return usage_error(usage_scan, "scan: unknown option");
+	}
+	if (argc - optind != 1)
+		return usage_error(usage_scan, "scan: one MODULE expected");
+	const char *path = argv[optind];
+	vc_rewrite_module_t *m;
+	int rc = open_module(path, &m);
+	if (rc)
+		return fail(path, rc);
+	size_t n = vc_rewrite_count(m);
+	if (json)
+		putchar('[');
+	else
+		printf("%-20s %10s %3s  %-17s %-9s %-9s %s\n", "SECTION", "OFFSET", "LEN", "CLASS",
+		       "MNEMONIC", "FLAGS", "BYTES");
+	for (size_t i = 0; i < n; i++) {
+		struct vc_rewrite_site s;
+		char flags[64], bytes[48];
+		vc_rewrite_get(m, i, &s);
+		flag_names(s.flags, flags, sizeof(flags), json);
+		for (unsigned k = 0; k < s.length; k++)
+			snprintf(bytes + 2 * k, sizeof(bytes) - 2 * k, "%02x", s.bytes[k]);
+		if (json) {
+			printf("%s\n{\"section\":", i ? "," : "");
+			json_string(s.section_name);
+			printf(",\"section_index\":%u,\"offset\":%llu,\"length\":%u,\"mnemonic\":\"%s\","
+			       "\"class\":\"%s\",\"flags\":[%s],\"bytes\":\"%s\"}",
+			       s.section, (unsigned long long)s.offset, s.length, s.mnemonic,
+			       vc_rewrite_class_name(s.cls), flags, bytes);
+		} else {
+			printf("%-20s %#10llx %3u  %-17s %-9s %-9s %s\n", s.section_name,
+			       (unsigned long long)s.offset, s.length, vc_rewrite_class_name(s.cls),
+			       s.mnemonic, flags, bytes);
+		}
+	}
+	if (json)
+		printf("%s]\n", n ? "\n" : "");
+	else
+		printf("%zu sensitive instruction%s%s\n", n, n == 1 ? "" : "s",
+		       vc_rewrite_is_patched(m) ? " (already rewritten: it has .vc.sensitive)" : "");
+	vc_rewrite_close(m);
+	return 0;
+}
+
+/* Writes @len bytes to a temporary file beside @out, with @mode, then renames it over
+ * @out: a failure leaves nothing behind. */
+static int write_atomically(const char *out, const void *data, size_t len, mode_t mode)
+{
+	char tmp[4096];
+	if (snprintf(tmp, sizeof(tmp), "%s.vc-rewrite-XXXXXX", out) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	int fd = mkstemp(tmp);
+	if (fd < 0)
+		return -errno;
+	int rc = 0;
+	for (size_t done = 0; done < len && !rc;) {
+		ssize_t n = write(fd, (const char *)data + done, len - done);
+		if (n < 0 && errno != EINTR)
+			rc = -errno;
+		else if (n > 0)
+			done += (size_t)n;
+	}
+	if (!rc && fchmod(fd, mode & 07777) < 0)
+		rc = -errno;
+	if (close(fd) < 0 && !rc)
+		rc = -errno;
+	if (!rc && rename(tmp, out) < 0)
+		rc = -errno;
+	if (rc)
+		unlink(tmp);
+	return rc;
+}
+
+static int read_whole(const char *path, void **data, size_t *len, mode_t *mode)
+{
+	*data = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+	}
+	*data = malloc(st.st_size ? (size_t)st.st_size : 1);
+	size_t got = 0;
+	while (*data && got < (size_t)st.st_size) {
+		ssize_t n = read(fd, (char *)*data + got, (size_t)st.st_size - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	if (!*data)
+		return -ENOMEM;
+	*len = got;
+	*mode = st.st_mode;
+	return got == (size_t)st.st_size ? 0 : -EIO;
+}
+
+/* patch and restore: MODULE -o OUT. */
+static int parse_in_out(int argc, char **argv, const char *usage, const char **in,
+			const char **out)
+{
+	static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	int opt;
+	*out = NULL;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+		if (opt == 'o')
+			*out = optarg;
+		else if (opt == 'h')
+			return fputs(usage, stdout), 0;
+		else
+			return usage_error(usage, "unknown option");
+	}
+	if (argc - optind != 1 || !*out || !**out)
+		return usage_error(usage, "one input file and -o OUT expected");
+	*in = argv[optind];
+	return -1;
+}
+
+static int cmd_patch(int argc, char **argv)
+{
+	const char *in, *out;
+	int rc = parse_in_out(argc, argv, usage_patch, &in, &out);
+	if (rc >= 0)
+		return rc;
+	vc_rewrite_module_t *m;
+	if ((rc = open_module(in, &m)))
+		return fail(in, rc);
+	void *img;
+	size_t len;
+	struct stat st;
+	mode_t mode = stat(in, &st) == 0 ? st.st_mode : 0644;
+	rc = vc_rewrite_patch(m, &img, &len);
+	if (rc) {
+		vc_rewrite_close(m);
+		return fail(in, rc);
+	}
+	size_t n = vc_rewrite_count(m), flagged = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct vc_rewrite_site s;
+		vc_rewrite_get(m, i, &s);
+		flagged += s.flags != 0;
+	}
+	vc_rewrite_close(m);
+	rc = write_atomically(out, img, len, mode);
+	free(img);
+	if (rc)
+		return fail(out, rc);
+	printf("%s: %zu site%s trapped (%zu with a relocation or an __ex_table/__jump_table "
+	       "entry: see scan), table in .vc.sensitive\n", out, n, n == 1 ? "" : "s", flagged);
+	return 0;
+}
+
+static int cmd_restore(int argc, char **argv)
+{
+	const char *in, *out;
+	int rc = parse_in_out(argc, argv, usage_restore, &in, &out);
+	if (rc >= 0)
+		return rc;
+	void *data = NULL, *orig;
+	size_t len = 0, olen;
+	mode_t mode = 0644;
+	if ((rc = read_whole(in, &data, &len, &mode))) {
+		free(data);
+		return fail(in, rc);
+	}
+	rc = vc_rewrite_restore(data, len, &orig, &olen);
+	free(data);
+	if (rc)
+		return fail(in, rc);
+	rc = write_atomically(out, orig, olen, mode);
+	free(orig);
+	return rc ? fail(out, rc) : 0;
+}
+
+int main(int argc, char **argv)
+{
+	vc_set_log_fn(on_log, NULL);
+	if (argc < 2)
+		return usage_error(usage_main, "a command is required");
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h"))
+		return fputs(usage_main, stdout), 0;
+	if (!strcmp(cmd, "--version")) {
+		printf("vc-rewrite (libvirtcore) %s\n", vc_version_string());
+		return 0;
+	}
+	argc--, argv++;
+	if (!strcmp(cmd, "scan"))
+		return cmd_scan(argc, argv);
+	if (!strcmp(cmd, "patch"))
+		return cmd_patch(argc, argv);
+	if (!strcmp(cmd, "restore"))
+		return cmd_restore(argc, argv);
+	fprintf(stderr, "%s: unknown command \"%s\"\n%s", prog, cmd, usage_main);
+	return 2;
+}
