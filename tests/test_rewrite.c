@@ -244,7 +244,7 @@ Test(rewrite, tables_and_relocations_are_flagged, .init = begin, .fini = end)
 	} want[] = {
 		{".text", "rdmsr", VC_REWRITE_SITE_EX_TABLE},
 		{".text", "cli", VC_REWRITE_SITE_JUMP_TABLE},
-		{".text", "lgdt", VC_REWRITE_SITE_RELOC},
+		{".text", "lgdt", VC_REWRITE_SITE_RELOC}, /* bytes 3-6: the PC32 displacement */
 		{".text", "mov", 0},
 		{".text.unlikely", "wbinvd", 0},
 	};
@@ -255,6 +255,8 @@ Test(rewrite, tables_and_relocations_are_flagged, .init = begin, .fini = end)
 		cr_assert_str_eq(s.section_name, want[i].section);
 		cr_assert_str_eq(s.mnemonic, want[i].mnemonic);
 		cr_assert_eq(s.flags, want[i].flags, "%s: flags %#x", s.mnemonic, s.flags);
+		cr_assert_eq(s.reloc_mask, i == 2 ? 0x78u : 0u, "%s: reloc_mask %#x", s.mnemonic,
+			     s.reloc_mask);
 	}
 	vc_rewrite_close(m);
 }
@@ -329,10 +331,11 @@ static void check_patched(const char *obj)
 		Elf64_Shdr code;
 		memcpy(&code, orig + orig_shoff + s.section * sizeof(code), sizeof(code));
 		uint8_t *at = expect + code.sh_offset + s.offset;
+		cr_assert_eq(!!s.reloc_mask, !!(s.flags & VC_REWRITE_SITE_RELOC));
 		at[0] = VC_REWRITE_TRAP;
 		for (unsigned k = 1; k < s.length; k++)
-			if (!(s.flags & VC_REWRITE_SITE_RELOC) || at[k] != 0)
-				at[k] = VC_REWRITE_PAD; /* gas leaves relocated fields zero */
+			if (!(s.reloc_mask >> k & 1))
+				at[k] = VC_REWRITE_PAD; /* relocated bytes stay for the loader */
 		for (unsigned k = 0; k < s.length; k++)
 			cr_assert_eq(vc_rewrite_abi_find(e, h.count, s.section, s.offset + k), &e[i]);
 	}

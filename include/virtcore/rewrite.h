@@ -41,6 +41,9 @@ struct vc_rewrite_site {
 	unsigned length;       /**< 1..15 */
 	enum vc_rewrite_class cls;
 	unsigned flags;        /**< VC_REWRITE_SITE_* */
+	unsigned reloc_mask;   /**< bit k set: byte k is filled by a relocation when the
+				*   object is loaded (left as is in the rewritten object, so the
+				*   loaded module holds the relocated value there) */
 	const char *mnemonic;  /**< as objdump spells it ("insl", "iretq", "mov"), static */
 	uint8_t bytes[15];     /**< the instruction */
 };

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // The x86 decoder (Zydis) and the classifier: which instructions are sensitive, of what
-// class, and how objdump spells them. The sweep decodes in Zydis' minimal mode (length
-// and mnemonic); the rare candidates are decoded again in full for operand size and
-// opcode, which tell pushf from pushfw and a mov to CR3 from any other mov.
+// class, and how objdump spells them. Common instructions that cannot be sensitive are
+// measured by length.c alone; the rest are decoded by Zydis in minimal mode (length and
+// mnemonic), and the rare candidates again in full for operand size and opcode, which
+// tell pushf from pushfw and a mov to CR3 from any other mov.
 #include <stdlib.h>
 
 #include <Zydis/Zydis.h>
@@ -155,6 +156,9 @@ unsigned vc__rewrite_decode(const struct rw_decoder *d, const uint8_t *p, size_t
 	ZydisDecodedInstruction in;
 
 	*cls = 0;
+	unsigned n = vc__rewrite_fast_length(p, avail);
+	if (n)
+		return n;
 	if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&d->fast, NULL, p, avail, &in)))
 		return 0;
 	if (!candidate(in.mnemonic))

@@ -160,22 +160,6 @@ static unsigned reloc_size(unsigned type)
 	}
 }
 
-static int cmp_reloc(const void *a, const void *b)
-{
-	const struct rw_reloc *x = a, *y = b;
-	if (x->section != y->section)
-		return x->section < y->section ? -1 : 1;
-	return x->offset < y->offset ? -1 : x->offset > y->offset;
-}
-
-static int cmp_ref(const void *a, const void *b)
-{
-	const struct rw_ref *x = a, *y = b;
-	if (x->section != y->section)
-		return x->section < y->section ? -1 : 1;
-	return x->offset < y->offset ? -1 : x->offset > y->offset;
-}
-
 static int grow(void **arr, size_t *cap, size_t need, size_t elem)
 {
 	if (need <= *cap)
@@ -191,6 +175,22 @@ static int grow(void **arr, size_t *cap, size_t need, size_t elem)
 	return 0;
 }
 
+long vc__rewrite_site_at(const struct vc_rewrite_module *m, uint32_t section, uint64_t off)
+{
+	size_t lo = 0, hi = m->nsites;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct vc_rewrite_site *s = &m->sites[mid];
+		if (s->section < section || (s->section == section && s->offset + s->length <= off))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < m->nsites && m->sites[lo].section == section && m->sites[lo].offset <= off)
+		return (long)lo;
+	return -1;
+}
+
 /* A table section (__ex_table, __jump_table) naming code: where each entry points. */
 static unsigned table_flag(const char *name)
 {
@@ -201,68 +201,80 @@ static unsigned table_flag(const char *name)
 	return 0;
 }
 
-static int relocations(struct vc_rewrite_module *m)
+/* Marks the bytes of sites that relocated field [off, off + size) of @section covers. */
+static void mark_field(struct vc_rewrite_module *m, uint32_t section, uint64_t off, unsigned size)
 {
-	size_t rcap = 0, fcap = 0;
-	Elf *elf = m->elf;
-
-	for (size_t i = 1; i < m->shnum; i++) {
-		const struct rw_section *s = &m->sec[i];
-		if (s->type != SHT_RELA && s->type != SHT_REL)
-			continue;
-		if (s->info <= 0 || (size_t)s->info >= m->shnum) {
-			vc__err("rewrite: section %zu (%s) relocates no valid section", i, s->name);
-			return -EBADMSG;
-		}
-		const struct rw_section *target = &m->sec[s->info];
-		const struct rw_section *symtab = &m->sec[s->link];
-		const unsigned flag = table_flag(target->name);
-		Elf_Data *d = elf_getdata(elf_getscn(elf, i), NULL);
-		Elf_Data *sd = symtab->type == SHT_SYMTAB ? elf_getdata(elf_getscn(elf, (size_t)s->link), NULL) : NULL;
-		if (!d || (flag && !sd)) {
-			vc__err("rewrite: section %zu (%s): unreadable relocations: %s", i, s->name,
-				elf_errmsg(-1));
-			return -EBADMSG;
-		}
-		const size_t n = s->size / (s->type == SHT_RELA ? sizeof(Elf64_Rela) : sizeof(Elf64_Rel));
-		for (size_t k = 0; k < n; k++) {
-			GElf_Rela r;
-			GElf_Rel rel;
-			int ok = s->type == SHT_RELA ? gelf_getrela(d, (int)k, &r) != NULL
-						     : gelf_getrel(d, (int)k, &rel) != NULL;
-			if (!ok) {
-				vc__err("rewrite: section %s: relocation %zu unreadable", s->name, k);
-				return -EBADMSG;
-			}
-			if (s->type == SHT_REL)
-				r = (GElf_Rela){rel.r_offset, rel.r_info, 0};
-			unsigned size = reloc_size((unsigned)GELF_R_TYPE(r.r_info));
-			if (target->type != SHT_NOBITS &&
-			    (r.r_offset > target->size || size > target->size - r.r_offset)) {
-				vc__err("rewrite: section %s: relocation %zu at %llu is outside %s (%llu "
-					"bytes)", s->name, k, (unsigned long long)r.r_offset, target->name,
-					(unsigned long long)target->size);
-				return -EBADMSG;
-			}
-			if (size && (target->flags & SHF_EXECINSTR)) {
-				if (grow((void **)&m->relocs, &rcap, m->nrelocs + 1, sizeof(*m->relocs)))
-					return -ENOMEM;
-				m->relocs[m->nrelocs++] = (struct rw_reloc){(uint32_t)s->info, r.r_offset, size};
-			}
-			GElf_Sym sym;
-			if (!flag || !gelf_getsym(sd, (int)GELF_R_SYM(r.r_info), &sym))
-				continue;
-			if (sym.st_shndx == SHN_UNDEF || sym.st_shndx >= m->shnum ||
-			    !(m->sec[sym.st_shndx].flags & SHF_EXECINSTR))
-				continue;
-			if (grow((void **)&m->refs, &fcap, m->nrefs + 1, sizeof(*m->refs)))
-				return -ENOMEM;
-			m->refs[m->nrefs++] = (struct rw_ref){sym.st_shndx,
-							     sym.st_value + (uint64_t)r.r_addend, flag};
+	for (uint64_t b = off; b < off + size; b++) {
+		long i = vc__rewrite_site_at(m, section, b);
+		if (i >= 0) {
+			struct vc_rewrite_site *s = &m->sites[i];
+			s->reloc_mask |= 1u << (b - s->offset);
+			s->flags |= VC_REWRITE_SITE_RELOC;
 		}
 	}
-	qsort(m->relocs, m->nrelocs, sizeof(*m->relocs), cmp_reloc);
-	qsort(m->refs, m->nrefs, sizeof(*m->refs), cmp_ref);
+}
+
+/* Checks the relocations of section @i and marks what they reach. */
+static int mark_section(struct vc_rewrite_module *m, size_t i)
+{
+	const struct rw_section *s = &m->sec[i];
+	if (s->info <= 0 || (size_t)s->info >= m->shnum) {
+		vc__err("rewrite: section %zu (%s) relocates no valid section", i, s->name);
+		return -EBADMSG;
+	}
+	const struct rw_section *target = &m->sec[s->info];
+	const unsigned flag = table_flag(target->name);
+	const int code = (target->flags & SHF_EXECINSTR) != 0;
+	Elf_Data *d = elf_getdata(elf_getscn(m->elf, i), NULL);
+	Elf_Data *sd = m->sec[s->link].type == SHT_SYMTAB
+			       ? elf_getdata(elf_getscn(m->elf, (size_t)s->link), NULL) : NULL;
+	if (!d || (flag && !sd)) {
+		vc__err("rewrite: section %zu (%s): unreadable relocations: %s", i, s->name,
+			elf_errmsg(-1));
+		return -EBADMSG;
+	}
+	const size_t n = s->size / (s->type == SHT_RELA ? sizeof(Elf64_Rela) : sizeof(Elf64_Rel));
+	for (size_t k = 0; k < n; k++) {
+		GElf_Rela r;
+		GElf_Rel rel;
+		int ok = s->type == SHT_RELA ? gelf_getrela(d, (int)k, &r) != NULL
+					     : gelf_getrel(d, (int)k, &rel) != NULL;
+		if (!ok) {
+			vc__err("rewrite: section %s: relocation %zu unreadable", s->name, k);
+			return -EBADMSG;
+		}
+		if (s->type == SHT_REL)
+			r = (GElf_Rela){rel.r_offset, rel.r_info, 0};
+		unsigned size = reloc_size((unsigned)GELF_R_TYPE(r.r_info));
+		if (target->type != SHT_NOBITS &&
+		    (r.r_offset > target->size || size > target->size - r.r_offset)) {
+			vc__err("rewrite: section %s: relocation %zu at %llu is outside %s (%llu "
+				"bytes)", s->name, k, (unsigned long long)r.r_offset, target->name,
+				(unsigned long long)target->size);
+			return -EBADMSG;
+		}
+		if (code && size)
+			mark_field(m, (uint32_t)s->info, r.r_offset, size);
+		GElf_Sym sym;
+		if (!flag || !gelf_getsym(sd, (int)GELF_R_SYM(r.r_info), &sym) ||
+		    sym.st_shndx == SHN_UNDEF || sym.st_shndx >= m->shnum)
+			continue;
+		long at = vc__rewrite_site_at(m, sym.st_shndx, sym.st_value + (uint64_t)r.r_addend);
+		if (at >= 0)
+			m->sites[at].flags |= flag;
+	}
+	return 0;
+}
+
+int vc__rewrite_mark(struct vc_rewrite_module *m)
+{
+	for (size_t i = 1; i < m->shnum; i++) {
+		if (m->sec[i].type != SHT_RELA && m->sec[i].type != SHT_REL)
+			continue;
+		int rc = mark_section(m, i);
+		if (rc)
+			return rc;
+	}
 	return 0;
 }
 
@@ -277,7 +289,7 @@ int vc__rewrite_load(struct vc_rewrite_module *m)
 		vc__err("rewrite: libelf cannot read it: %s", elf_errmsg(-1));
 		return -EBADMSG;
 	}
-	return relocations(m);
+	return 0;
 }
 
 void vc__rewrite_unload(struct vc_rewrite_module *m)
@@ -285,29 +297,6 @@ void vc__rewrite_unload(struct vc_rewrite_module *m)
 	if (m->elf)
 		elf_end(m->elf);
 	free(m->sec);
-	free(m->relocs);
-	free(m->refs);
-}
-
-const struct rw_reloc *vc__rewrite_reloc_in(const struct vc_rewrite_module *m, uint32_t section,
-					    uint64_t off, uint64_t len)
-{
-	/* the first field starting at or after off - 7 (fields are at most 8 bytes) */
-	uint64_t from = off >= 7 ? off - 7 : 0;
-	size_t lo = 0, hi = m->nrelocs;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct rw_reloc *r = &m->relocs[mid];
-		if (r->section < section || (r->section == section && r->offset < from))
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (; lo < m->nrelocs && m->relocs[lo].section == section &&
-	       m->relocs[lo].offset < off + len; lo++)
-		if (m->relocs[lo].offset + m->relocs[lo].size > off)
-			return &m->relocs[lo];
-	return NULL;
 }
 
 static int cmp_u64(const void *a, const void *b)

@@ -15,20 +15,18 @@
 
 #define ALIGN8(x) (((x) + 7) & ~(uint64_t)7)
 
-/* What a site holds once trapped: int3, then nop, except bytes a relocation fills. */
-static int trapped_bytes(const struct vc_rewrite_module *m, uint32_t section, uint64_t off,
-			 unsigned len, uint8_t *out)
+/* What a site holds once trapped: int3, then nop, except bytes a relocation fills
+ * (@code: the site's bytes as they are in the file). */
+static int trapped_bytes(const struct vc_rewrite_module *m, const struct vc_rewrite_site *s,
+			 const uint8_t *code, uint8_t *out)
 {
-	for (unsigned k = 0; k < len; k++) {
-		const struct rw_reloc *r = vc__rewrite_reloc_in(m, section, off + k, 1);
-		if (r && k == 0) {
-			vc__err("rewrite: the site at %s+%#llx: a relocation fills its first byte, "
-				"where the trap goes", m->sec[section].name, (unsigned long long)off);
-			return -ENOTSUP;
-		}
-		out[k] = r ? m->data[m->sec[section].offset + off + k]
-			   : (uint8_t)(k ? VC_REWRITE_PAD : VC_REWRITE_TRAP);
+	if (s->reloc_mask & 1) {
+		vc__err("rewrite: the site at %s+%#llx: a relocation fills its first byte, where "
+			"the trap goes", m->sec[s->section].name, (unsigned long long)s->offset);
+		return -ENOTSUP;
 	}
+	for (unsigned k = 0; k < s->length; k++)
+		out[k] = s->reloc_mask >> k & 1 ? code[k] : (uint8_t)(k ? VC_REWRITE_PAD : VC_REWRITE_TRAP);
 	return 0;
 }
 
@@ -82,8 +80,8 @@ VC_API int vc_rewrite_patch(const vc_rewrite_module_t *m, void **out, size_t *ou
 		};
 		memcpy(e.original, s->bytes, s->length);
 		memcpy(o + table_off + sizeof(h) + i * sizeof(e), &e, sizeof(e));
-		int rc = trapped_bytes(m, s->section, s->offset, s->length,
-				       o + m->sec[s->section].offset + s->offset);
+		uint8_t *code = o + m->sec[s->section].offset + s->offset;
+		int rc = trapped_bytes(m, s, code, code);
 		if (rc) {
 			free(o);
 			return rc;
@@ -148,38 +146,60 @@ static int read_table(const struct vc_rewrite_module *m, struct vc_rewrite_abi_h
 	return 0;
 }
 
-static int restore_from(const struct vc_rewrite_module *m, void **out, size_t *out_size)
+/* The table's entries as sites (checked: inside the original part of the file, in
+ * order, not overlapping), marked with the relocations that reach into them. */
+static int sites_from_table(struct vc_rewrite_module *m, const struct vc_rewrite_abi_header *h,
+			    const uint8_t *entries)
+{
+	if (!(m->sites = calloc(h->count ? h->count : 1, sizeof(*m->sites))))
+		return -ENOMEM;
+	for (uint32_t i = 0; i < h->count; i++) {
+		struct vc_rewrite_abi_entry e;
+		memcpy(&e, entries + i * sizeof(e), sizeof(e));
+		const struct rw_section *s = e.section && e.section < h->orig_shnum ? &m->sec[e.section] : NULL;
+		const struct vc_rewrite_site *prev = i ? &m->sites[i - 1] : NULL;
+		if (!s || s->type != SHT_PROGBITS || e.length < 1 || e.length > 15 ||
+		    e.offset > s->size || e.length > s->size - e.offset ||
+		    s->offset + s->size > h->orig_size ||
+		    (prev && (e.section < prev->section ||
+			      (e.section == prev->section && e.offset < prev->offset + prev->length)))) {
+			vc__err("rewrite: table entry %u names bytes outside its section, or out of "
+				"order", i);
+			return -EBADMSG;
+		}
+		struct vc_rewrite_site *site = &m->sites[m->nsites++];
+		site->section = e.section;
+		site->offset = e.offset;
+		site->length = e.length;
+		memcpy(site->bytes, e.original, e.length);
+	}
+	return vc__rewrite_mark(m);
+}
+
+static int restore_from(struct vc_rewrite_module *m, void **out, size_t *out_size)
 {
 	struct vc_rewrite_abi_header h;
 	const uint8_t *entries;
 	int rc = read_table(m, &h, &entries);
-	if (rc)
+	if (rc || (rc = sites_from_table(m, &h, entries)))
 		return rc;
 	uint8_t *o = malloc(h.orig_size);
 	if (!o)
 		return -ENOMEM;
 	memcpy(o, m->data, h.orig_size);
-	for (uint32_t i = 0; i < h.count; i++) {
-		struct vc_rewrite_abi_entry e;
-		uint8_t trapped[15];
-		memcpy(&e, entries + i * sizeof(e), sizeof(e));
-		const struct rw_section *s = e.section < h.orig_shnum ? &m->sec[e.section] : NULL;
-		if (!s || e.length < 1 || e.length > 15 || e.offset > s->size ||
-		    e.length > s->size - e.offset || s->offset + s->size > h.orig_size) {
-			vc__err("rewrite: table entry %u names bytes outside its section", i);
-			rc = -EBADMSG;
+	for (size_t i = 0; i < m->nsites && !rc; i++) {
+		const struct vc_rewrite_site *s = &m->sites[i];
+		uint8_t *code = o + m->sec[s->section].offset + s->offset, trapped[15];
+		if ((rc = trapped_bytes(m, s, code, trapped)))
 			break;
-		}
-		if ((rc = trapped_bytes(m, e.section, e.offset, e.length, trapped)))
-			break;
-		if (memcmp(o + s->offset + e.offset, trapped, e.length)) {
+		if (memcmp(code, trapped, s->length)) {
 			vc__err("rewrite: the site at %s+%#llx no longer holds its trap: the file "
-				"was changed after it was rewritten", s->name,
-				(unsigned long long)e.offset);
+				"was changed after it was rewritten", m->sec[s->section].name,
+				(unsigned long long)s->offset);
 			rc = -EBADMSG;
 			break;
 		}
-		memcpy(o + s->offset + e.offset, e.original, e.length);
+		memcpy(code, s->bytes, s->length);
 	}
 	if (rc) {
 		free(o);
@@ -217,6 +237,7 @@ VC_API int vc_rewrite_restore(const void *data, size_t size, void **out, size_t 
 	if (!rc)
 		rc = restore_from(&m, out, out_size);
 	vc__rewrite_unload(&m);
+	free(m.sites);
 	free(m.data);
 	return rc;
 }

@@ -17,48 +17,38 @@ struct rw_section {
 	int link, info;
 };
 
-/* A relocated field: section, where, how many bytes the loader writes. Sorted. */
-struct rw_reloc {
-	uint32_t section;
-	uint64_t offset;
-	uint32_t size;
-};
-
-/* Code that a table section names: section, offset, VC_REWRITE_SITE_* flag. Sorted. */
-struct rw_ref {
-	uint32_t section;
-	uint64_t offset;
-	unsigned flag;
-};
-
 struct vc_rewrite_module {
-	uint8_t *data; /* our copy of the object */
+	uint8_t *data; /* our copy of the object (a private mapping when @mapped) */
 	size_t size;
+	int mapped;
 	void *elf;     /* libelf's handle over @data */
 	size_t shnum, shstrndx;
 	uint64_t shoff;
 	struct rw_section *sec;
-	struct rw_reloc *relocs;
-	size_t nrelocs;
-	struct rw_ref *refs;
-	size_t nrefs;
-	struct vc_rewrite_site *sites;
+	struct vc_rewrite_site *sites; /* sorted by section, then offset */
 	size_t nsites;
 	int table_section; /* index of .vc.sensitive, or 0 */
 };
 
-/* elf.c: reads and checks the object, fills sections, relocations and references. */
+/* elf.c: reads and checks the object's headers and sections. */
 int vc__rewrite_load(struct vc_rewrite_module *m);
 void vc__rewrite_unload(struct vc_rewrite_module *m);
-/* The relocated field overlapping [off, off + len) of @section, or NULL. */
-const struct rw_reloc *vc__rewrite_reloc_in(const struct vc_rewrite_module *m, uint32_t section,
-					    uint64_t off, uint64_t len);
+/* Walks every relocation once: checks it lies inside its section, sets the reloc_mask
+ * and RELOC flag of the sites it reaches into, and the EX_TABLE / JUMP_TABLE flags of
+ * the sites an __ex_table / __jump_table entry names. The sites must be sorted. */
+int vc__rewrite_mark(struct vc_rewrite_module *m);
+/* The index of the site covering byte @off of @section, or -1. */
+long vc__rewrite_site_at(const struct vc_rewrite_module *m, uint32_t section, uint64_t off);
 /* Symbol starts in @section (sorted, unique, inside it), for decoding restarts. */
 int vc__rewrite_symbol_starts(const struct vc_rewrite_module *m, uint32_t section,
 			      uint64_t **out, size_t *n);
 
 /* scan.c: decodes every executable section and fills m->sites. */
 int vc__rewrite_scan(struct vc_rewrite_module *m);
+
+/* length.c: the length of a common instruction that cannot be sensitive, or 0 (then
+ * the full decoder must look). */
+unsigned vc__rewrite_fast_length(const uint8_t *p, size_t avail);
 
 /* decode.c: a decoder over x86-64 code; classifies the instruction at @p.
  * Returns its length (0: undecodable), *cls 0 when it is not sensitive. */

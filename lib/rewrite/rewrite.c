@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -39,6 +40,22 @@ VC_API const char *vc_rewrite_class_name(enum vc_rewrite_class cls)
 	return class_names[cls];
 }
 
+/* Reads, checks and scans @m->data; frees @m on an error. */
+static int open_module(struct vc_rewrite_module *m, vc_rewrite_module_t **out)
+{
+	int rc = vc__rewrite_load(m);
+	if (!rc)
+		rc = vc__rewrite_scan(m);
+	if (!rc)
+		rc = vc__rewrite_mark(m);
+	if (rc) {
+		vc_rewrite_close(m);
+		return rc;
+	}
+	*out = m;
+	return 0;
+}
+
 VC_API int vc_rewrite_open(const void *data, size_t size, vc_rewrite_module_t **out)
 {
 	if (!out)
@@ -54,15 +71,7 @@ VC_API int vc_rewrite_open(const void *data, size_t size, vc_rewrite_module_t **
 	if (size)
 		memcpy(m->data, data, size);
 	m->size = size;
-	int rc = vc__rewrite_load(m);
-	if (!rc)
-		rc = vc__rewrite_scan(m);
-	if (rc) {
-		vc_rewrite_close(m);
-		return rc;
-	}
-	*out = m;
-	return 0;
+	return open_module(m, out);
 }
 
 VC_API int vc_rewrite_open_path(const char *path, vc_rewrite_module_t **out)
@@ -79,20 +88,25 @@ VC_API int vc_rewrite_open_path(const char *path, vc_rewrite_module_t **out)
 		close(fd);
 		return e;
 	}
-	void *buf = malloc(st.st_size ? (size_t)st.st_size : 1);
-	size_t got = 0;
-	while (buf && got < (size_t)st.st_size) {
-		ssize_t n = pread(fd, (char *)buf + got, (size_t)st.st_size - got, (off_t)got);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
+	if (st.st_size == 0) {
+		close(fd);
+		return vc_rewrite_open("", 0, out);
 	}
-	int rc = !buf ? -ENOMEM : got != (size_t)st.st_size ? -EIO : 0;
+	/* A private, writable mapping: no copy, and libelf may write (copy-on-write)
+	 * without touching the file. */
+	void *map = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
 	close(fd);
-	if (!rc)
-		rc = vc_rewrite_open(buf, got, out);
-	free(buf);
-	return rc;
+	if (map == MAP_FAILED)
+		return -errno;
+	struct vc_rewrite_module *m = calloc(1, sizeof(*m));
+	if (!m) {
+		munmap(map, (size_t)st.st_size);
+		return -ENOMEM;
+	}
+	m->data = map;
+	m->size = (size_t)st.st_size;
+	m->mapped = 1;
+	return open_module(m, out);
 }
 
 VC_API void vc_rewrite_close(vc_rewrite_module_t *m)
@@ -101,7 +115,10 @@ VC_API void vc_rewrite_close(vc_rewrite_module_t *m)
 		return;
 	vc__rewrite_unload(m);
 	free(m->sites);
-	free(m->data);
+	if (m->mapped)
+		munmap(m->data, m->size);
+	else
+		free(m->data);
 	free(m);
 }
 
@@ -124,18 +141,8 @@ VC_API long vc_rewrite_find(const vc_rewrite_module_t *m, uint32_t section, uint
 {
 	if (!m)
 		return -EINVAL;
-	size_t lo = 0, hi = m->nsites;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct vc_rewrite_site *s = &m->sites[mid];
-		if (s->section < section || (s->section == section && s->offset + s->length <= offset))
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < m->nsites && m->sites[lo].section == section && m->sites[lo].offset <= offset)
-		return (long)lo;
-	return -ENOENT;
+	long i = vc__rewrite_site_at(m, section, offset);
+	return i >= 0 ? i : -ENOENT;
 }
 
 VC_API int vc_rewrite_is_patched(const vc_rewrite_module_t *m)

@@ -1,32 +1,13 @@
 // SPDX-License-Identifier: MIT
 // The sweep: every executable section decoded linearly, restarting at each symbol that
 // starts inside it (as objdump does: code after data or padding resynchronises there);
-// an undecodable byte is skipped. Each sensitive instruction becomes a site, flagged
-// when a relocation or an __ex_table / __jump_table entry reaches into it.
+// an undecodable byte is skipped. Each sensitive instruction becomes a site, in order.
 #include <elf.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rewrite-internal.h"
-
-static unsigned ref_flags(const struct vc_rewrite_module *m, uint32_t section, uint64_t off,
-			  unsigned len)
-{
-	size_t lo = 0, hi = m->nrefs;
-	unsigned flags = 0;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct rw_ref *r = &m->refs[mid];
-		if (r->section < section || (r->section == section && r->offset < off))
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (; lo < m->nrefs && m->refs[lo].section == section && m->refs[lo].offset < off + len; lo++)
-		flags |= m->refs[lo].flag;
-	return flags;
-}
 
 static int add_site(struct vc_rewrite_module *m, size_t *cap, uint32_t section, uint64_t off,
 		    unsigned len, enum vc_rewrite_class cls, const char *mnemonic)
@@ -48,9 +29,7 @@ static int add_site(struct vc_rewrite_module *m, size_t *cap, uint32_t section, 
 	s->cls = cls;
 	s->mnemonic = mnemonic;
 	memcpy(s->bytes, m->data + m->sec[section].offset + off, len);
-	s->flags = ref_flags(m, section, off, len) |
-		   (vc__rewrite_reloc_in(m, section, off, len) ? VC_REWRITE_SITE_RELOC : 0);
-	return 0;
+	return 0; /* flags come from vc__rewrite_mark() */
 }
 
 static int scan_section(struct vc_rewrite_module *m, const struct rw_decoder *d, uint32_t i,
