@@ -10,9 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <Zydis/Zydis.h>
 #include <elf.h>
 #include <virtcore/rewrite.h>
 
+#include "../lib/rewrite/rewrite-internal.h"
 #include "helpers.h"
 
 static const char *src_dir(void)
@@ -528,4 +530,81 @@ Test(rewrite, bad_inputs_get_clear_errors, .init = begin, .fini = end)
 	cr_assert_eq(vc_rewrite_open(orig, len, NULL), -EINVAL);
 	free(img);
 	free(orig);
+}
+
+/* The fast length decoder must agree with Zydis wherever it answers, and answer only
+ * for instructions that cannot be sensitive. */
+static void check_fast_length(const ZydisDecoder *z, const uint8_t *p, size_t avail,
+			      unsigned long *answered)
+{
+	unsigned n = vc__rewrite_fast_length(p, avail);
+	if (!n)
+		return;
+	ZydisDecodedInstruction in;
+	cr_assert(ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(z, NULL, p, avail, &in)),
+		  "fast length %u for bytes Zydis cannot decode: %02x %02x %02x %02x", n, p[0],
+		  p[1], p[2], p[3]);
+	cr_assert_eq(n, in.length, "fast length %u, Zydis %u: %02x %02x %02x %02x %02x", n,
+		     in.length, p[0], p[1], p[2], p[3], p[4]);
+	/* and never a sensitive instruction (Zydis' Intel names) */
+	static const char *const sensitive[] = {
+		"cli", "sti", "pushf", "pushfd", "pushfq", "popf", "popfd", "popfq", "hlt", "in",
+		"out", "insb", "insw", "insd", "outsb", "outsw", "outsd", "rdmsr", "wrmsr", "lgdt",
+		"sgdt", "lidt", "sidt", "lldt", "sldt", "ltr", "str", "smsw", "lmsw", "clts",
+		"invlpg", "invpcid", "wbinvd", "invd", "cpuid", "rdtsc", "rdtscp", "rdpmc",
+		"swapgs", "sysret", "sysexit", "iret", "iretd", "iretq", "xsetbv", "lar", "lsl",
+		"verr", "verw"};
+	const char *name = ZydisMnemonicGetString(in.mnemonic);
+	for (size_t i = 0; i < sizeof(sensitive) / sizeof(sensitive[0]); i++)
+		cr_assert_str_neq(name, sensitive[i], "the fast path took a sensitive %s", name);
+	const int mov_special = in.mnemonic == ZYDIS_MNEMONIC_MOV &&
+				(in.opcode == 0x8c || in.opcode == 0x8e ||
+				 (in.opcode_map == ZYDIS_OPCODE_MAP_0F && in.opcode >= 0x20 && in.opcode <= 0x23));
+	const int seg_push_pop = (in.mnemonic == ZYDIS_MNEMONIC_PUSH || in.mnemonic == ZYDIS_MNEMONIC_POP) &&
+				 in.opcode_map == ZYDIS_OPCODE_MAP_0F;
+	cr_assert(!mov_special && !seg_push_pop, "the fast path took a segment/CR/DR move");
+	(*answered)++;
+}
+
+Test(rewrite, fast_lengths_agree_with_zydis, .init = begin, .fini = end)
+{
+	ZydisDecoder z;
+	cr_assert(ZYAN_SUCCESS(ZydisDecoderInit(&z, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64)));
+	unsigned long answered = 0, total = 0;
+	/* every instruction of compiled and assembled code, in a linear sweep */
+	static const char *const sources[] = {"driver.c", "sensitive.S", "lookalikes.S"};
+	for (size_t f = 0; f < 3; f++) {
+		size_t len;
+		uint8_t *img = slurp(build_object(sources[f]), &len);
+		Elf64_Ehdr eh;
+		memcpy(&eh, img, sizeof(eh));
+		for (unsigned i = 0; i < eh.e_shnum; i++) {
+			Elf64_Shdr sh;
+			memcpy(&sh, img + eh.e_shoff + i * sizeof(sh), sizeof(sh));
+			if (sh.sh_type != SHT_PROGBITS || !(sh.sh_flags & SHF_EXECINSTR))
+				continue;
+			for (size_t at = 0; at < sh.sh_size; total++) {
+				ZydisDecodedInstruction in;
+				const uint8_t *p = img + sh.sh_offset + at;
+				check_fast_length(&z, p, sh.sh_size - at, &answered);
+				at += ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&z, NULL, p, sh.sh_size - at, &in))
+					      ? in.length : 1;
+			}
+		}
+		free(img);
+	}
+	cr_assert_gt(answered, 50, "the fast path answered only %lu of %lu", answered, total);
+	/* random bytes, and random bytes after each prefix and escape */
+	uint64_t rng = 12345;
+	uint8_t buf[32];
+	for (unsigned i = 0; i < 2000000; i++) {
+		for (size_t k = 0; k < sizeof(buf); k += 8) {
+			uint64_t r = th_rand64(&rng);
+			memcpy(buf + k, &r, 8);
+		}
+		static const uint8_t lead[] = {0x66, 0x67, 0x48, 0x41, 0x0f, 0xf3, 0xf2, 0x2e, 0x64};
+		if (i % 2)
+			buf[0] = lead[i / 2 % sizeof(lead)];
+		check_fast_length(&z, buf, 1 + th_rand64(&rng) % sizeof(buf), &answered);
+	}
 }

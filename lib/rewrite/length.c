@@ -25,6 +25,12 @@ enum {
 	I16 = 128,    /* C2, CA: imm16 */
 	ENTER = 256,  /* C8: imm16 + imm8 */
 	REL32 = 512,  /* E8, E9, 0F 80-8F: rel32 (66 changes it: Zydis then) */
+	/* ModRM forms that are invalid for some encodings: checked, else Zydis decides */
+	MEM = 1024,   /* only with a memory operand (mod != 3): lea */
+	REG01 = 2048, /* only /0 and /1: FE */
+	REG0 = 4096,  /* only /0: C6, C7 (the rest is xabort/xbegin or invalid) */
+	REGFF = 8192, /* FF: not /7; /3 and /5 (far) only with memory */
+	REG47 = 16384, /* only /4../7: 0F BA */
 };
 
 /* The one-byte map in 64-bit mode. SLOW for the sensitive candidates (6C-6F, 8C, 8E,
@@ -39,35 +45,38 @@ static const uint16_t one_byte[256] = {
 	/* 50 */ NONE, NONE, NONE, NONE, NONE, NONE, NONE, NONE, NONE, NONE, NONE, NONE, NONE, NONE, NONE, NONE,
 	/* 60 */ SLOW, SLOW, SLOW, M, SLOW, SLOW, SLOW, SLOW, IZ, MIZ, I8, MI8, SLOW, SLOW, SLOW, SLOW,
 	/* 70 */ I8, I8, I8, I8, I8, I8, I8, I8, I8, I8, I8, I8, I8, I8, I8, I8,
-	/* 80 */ MI8, MIZ, SLOW, MI8, M, M, M, M, M, M, M, M, SLOW, M, SLOW, SLOW,
+	/* 80 */ MI8, MIZ, SLOW, MI8, M, M, M, M, M, M, M, M, SLOW, M | MEM, SLOW, SLOW,
 	/* 90 */ NONE, NONE, NONE, NONE, NONE, NONE, NONE, NONE, NONE, NONE, SLOW, NONE, SLOW, SLOW, NONE, NONE,
 	/* A0 */ MOFFS, MOFFS, MOFFS, MOFFS, NONE, NONE, NONE, NONE, I8, IZ, NONE, NONE, NONE, NONE, NONE, NONE,
 	/* B0 */ I8, I8, I8, I8, I8, I8, I8, I8, MOVI, MOVI, MOVI, MOVI, MOVI, MOVI, MOVI, MOVI,
-	/* C0 */ MI8, MI8, I16, NONE, SLOW, SLOW, MI8, MIZ, ENTER, NONE, I16, NONE, NONE, I8, SLOW, SLOW,
-	/* D0 */ M, M, M, M, SLOW, SLOW, SLOW, NONE, M, M, M, M, M, M, M, M,
+	/* C0 */ MI8, MI8, I16, NONE, SLOW, SLOW, MI8 | REG0, MIZ | REG0, ENTER, NONE, I16, NONE, NONE, I8, SLOW, SLOW,
+	/* D0 */ M, M, M, M, SLOW, SLOW, SLOW, NONE, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW,
 	/* E0 */ I8, I8, I8, I8, SLOW, SLOW, SLOW, SLOW, REL32, REL32, SLOW, I8, SLOW, SLOW, SLOW, SLOW,
-	/* F0 */ SLOW, NONE, SLOW, SLOW, SLOW, NONE, GRP3, GRP3, NONE, NONE, SLOW, SLOW, NONE, NONE, M, M,
+	/* F0 */ SLOW, NONE, SLOW, SLOW, SLOW, NONE, GRP3, GRP3, NONE, NONE, SLOW, SLOW, NONE, NONE, M | REG01, M | REGFF,
 };
 
-/* The common 0F opcodes (SLOW for the rest: the candidates 00-09, 20-23, 30-35, A0-A2,
- * A8, A9, the 38/3A maps, 3DNow!, SSE4a's 78/79 and everything rare). */
+/* The general-purpose 0F opcodes, whose validity depends on no mandatory prefix: syscall,
+ * ud2, nopl (0F 1F /0), cmov, jcc, setcc, bit ops, shld/shrd, imul, cmpxchg, movzx/movsx,
+ * bsf/bsr, xadd, bswap. SLOW for the rest: the candidates (00-09, 20-23, 30-35, A0-A2,
+ * A8, A9), SSE/MMX (valid only with some prefixes or ModRM forms), the 38/3A maps,
+ * 3DNow!, and forms that need a memory operand (lss/lfs/lgs, movnti, prefetch). */
 static const uint16_t two_byte[256] = {
-	/* 00 */ SLOW, SLOW, SLOW, SLOW, SLOW, NONE, SLOW, SLOW, SLOW, SLOW, SLOW, NONE, SLOW, M, SLOW, SLOW,
-	/* 10 */ M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M,
-	/* 20 */ SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, M, M, M, M, M, M, M, M,
+	/* 00 */ SLOW, SLOW, SLOW, SLOW, SLOW, NONE, SLOW, SLOW, SLOW, SLOW, SLOW, NONE, SLOW, SLOW, SLOW, SLOW,
+	/* 10 */ SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, M | REG0,
+	/* 20 */ SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW,
 	/* 30 */ SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW,
 	/* 40 */ M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M,
-	/* 50 */ M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M,
-	/* 60 */ M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M,
-	/* 70 */ MI8, MI8, MI8, MI8, M, M, M, NONE, SLOW, SLOW, SLOW, SLOW, M, M, M, M,
+	/* 50 */ SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW,
+	/* 60 */ SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW,
+	/* 70 */ SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW,
 	/* 80 */ REL32, REL32, REL32, REL32, REL32, REL32, REL32, REL32, REL32, REL32, REL32, REL32, REL32, REL32, REL32, REL32,
 	/* 90 */ M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M,
 	/* A0 */ SLOW, SLOW, SLOW, M, MI8, M, SLOW, SLOW, SLOW, SLOW, SLOW, M, MI8, M, SLOW, M,
-	/* B0 */ M, M, M, M, M, M, M, M, SLOW, SLOW, MI8, M, M, M, M, M,
-	/* C0 */ M, M, MI8, M, MI8, MI8, MI8, SLOW, NONE, NONE, NONE, NONE, NONE, NONE, NONE, NONE,
-	/* D0 */ M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M,
-	/* E0 */ M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M,
-	/* F0 */ M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, SLOW,
+	/* B0 */ M, M, SLOW, M, SLOW, SLOW, M, M, SLOW, SLOW, MI8 | REG47, M, M, M, M, M,
+	/* C0 */ M, M, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, NONE, NONE, NONE, NONE, NONE, NONE, NONE, NONE,
+	/* D0 */ SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW,
+	/* E0 */ SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW,
+	/* F0 */ SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW, SLOW,
 };
 
 /* Bytes of ModRM, SIB and displacement at @p (64-bit mode: 67 only narrows the
@@ -135,14 +144,19 @@ unsigned vc__rewrite_fast_length(const uint8_t *p, size_t avail)
 		unsigned m = modrm_len(p + n, lim - n);
 		if (!m)
 			return 0;
-		if ((kind & GRP3) && ((p[n] >> 3) & 7) < 2)
+		const unsigned mod = p[n] >> 6, reg = (p[n] >> 3) & 7;
+		if (((kind & MEM) && mod == 3) || ((kind & REG01) && reg > 1) ||
+		    ((kind & REG0) && reg) || ((kind & REG47) && reg < 4) ||
+		    ((kind & REGFF) && (reg == 7 || ((reg == 3 || reg == 5) && mod == 3))))
+			return 0;
+		if ((kind & GRP3) && reg < 2)
 			kind |= op == 0xf6 ? I8 : IZ; /* test r/m, imm */
 		n += m;
 	}
 	if (kind & I8)
 		n += 1;
 	if (kind & IZ)
-		n += opsize16 ? 2 : 4;
+		n += opsize16 && !rexw ? 2 : 4; /* REX.W wins over 66 */
 	if (kind & I16)
 		n += 2;
 	if (kind & ENTER)
