@@ -60,10 +60,11 @@ static void on_log(enum vc_log_level level, const char *msg, void *userdata)
 		snprintf(last_error, sizeof(last_error), "%s", msg);
 }
 
-/* `vc-rewrite: FILE: detail`: the library's message (without "rewrite: ") or the code's. */
+/* `vc-rewrite: FILE: detail`: the library's message (without "rewrite: "), or the
+ * system's words for the code (the library logs every error of its own). */
 static int fail(const char *file, int rc)
 {
-	const char *msg = last_error[0] ? last_error : vc_strerror(rc);
+	const char *msg = last_error[0] ? last_error : strerror(-rc);
 	if (strncmp(msg, "rewrite: ", 9) == 0)
 		msg += 9;
 	fprintf(stderr, "%s: %s: %s\n", prog, file, msg);
@@ -75,6 +76,13 @@ static int usage_error(const char *usage, const char *what)
 {
 	fprintf(stderr, "%s: %s\n%s", prog, what, usage);
 	return 2;
+}
+
+static int unknown_option(const char *usage, char **argv)
+{
+	char what[256];
+	snprintf(what, sizeof(what), "unknown option \"%s\"", argv[optind - 1]);
+	return usage_error(usage, what);
 }
 
 static int open_module(const char *path, vc_rewrite_module_t **m)
@@ -134,7 +142,7 @@ static int cmd_scan(int argc, char **argv)
 		else if (opt == 'h')
 			return fputs(usage_scan, stdout), 0;
 		else
-			return usage_error(usage_scan, "scan: unknown option");
+			return unknown_option(usage_scan, argv);
 	}
 	if (argc - optind != 1)
 		return usage_error(usage_scan, "scan: one MODULE expected");
@@ -250,7 +258,7 @@ static int parse_in_out(int argc, char **argv, const char *usage, const char **i
 		else if (opt == 'h')
 			return fputs(usage, stdout), 0;
 		else
-			return usage_error(usage, "unknown option");
+			return unknown_option(usage, argv);
 	}
 	if (argc - optind != 1 || !*out || !**out)
 		return usage_error(usage, "one input file and -o OUT expected");
@@ -317,6 +325,7 @@ static int cmd_restore(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	vc_set_log_fn(on_log, NULL);
+	opterr = 0; /* our own message, in our format */
 	if (argc < 2)
 		return usage_error(usage_main, "a command is required");
 	const char *cmd = argv[1];
