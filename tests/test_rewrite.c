@@ -469,6 +469,8 @@ Test(rewrite, bad_inputs_get_clear_errors, .init = begin, .fini = end)
 
 	cr_assert_eq(try_open("hello, world", 12, "not an ELF file"), -ENOEXEC);
 	cr_assert_eq(try_open("", 0, "not an ELF file"), -ENOEXEC);
+	for (size_t n = 4; n < 16; n++) /* the magic, then less than the ident bytes */
+		cr_assert_eq(try_open("\x7f" "ELF\2\1\1\0\0\0\0\0\0\0\0", n, "truncated"), -EBADMSG);
 	cr_assert_eq(try_open("\xfd" "7zXZ\0\0\0", 8, "xz-compressed"), -ENOEXEC);
 	cr_assert_eq(try_open("\x1f\x8b\x08\0", 4, "gzip-compressed"), -ENOEXEC);
 	cr_assert_eq(try_open("\x28\xb5\x2f\xfd\0", 5, "zstd-compressed"), -ENOEXEC);
@@ -504,6 +506,18 @@ Test(rewrite, bad_inputs_get_clear_errors, .init = begin, .fini = end)
 	sh.sh_offset = len - 2;
 	memcpy(img + eh.e_shoff + sizeof(sh), &sh, sizeof(sh));
 	cr_assert_eq(try_open(img, len, "ends past the file"), -EBADMSG);
+	/* code overlapping another section, and the ELF header */
+	for (int target = 0; target < 2; target++) {
+		memcpy(img, orig, len);
+		Elf64_Shdr other;
+		memcpy(&sh, img + eh.e_shoff + sizeof(sh), sizeof(sh)); /* .text */
+		memcpy(&other, img + eh.e_shoff + eh.e_shstrndx * sizeof(sh), sizeof(sh));
+		sh.sh_offset = target ? 0 : other.sh_offset;
+		sh.sh_size = 8;
+		memcpy(img + eh.e_shoff + sizeof(sh), &sh, sizeof(sh));
+		cr_assert_eq(try_open(img, len, target ? "overlaps the ELF header" : "overlaps .shstrtab"),
+			     -EBADMSG);
+	}
 	/* a relocation outside its section */
 	memcpy(img, orig, len);
 	for (unsigned i = 1; i < eh.e_shnum; i++) {

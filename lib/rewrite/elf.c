@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,7 +38,7 @@ static int check_header(struct vc_rewrite_module *m)
 		vc__err("rewrite: not an ELF file");
 		return -ENOEXEC;
 	}
-	if (m->size < sizeof(Elf64_Ehdr) && p[EI_CLASS] != ELFCLASS32) {
+	if (m->size < EI_NIDENT || (m->size < sizeof(Elf64_Ehdr) && p[EI_CLASS] != ELFCLASS32)) {
 		vc__err("rewrite: truncated: %zu bytes, shorter than an ELF header", m->size);
 		return -EBADMSG;
 	}
@@ -83,6 +84,58 @@ static int check_header(struct vc_rewrite_module *m)
 	m->shstrndx = eh.e_shstrndx;
 	m->shoff = eh.e_shoff;
 	return 0;
+}
+
+struct range {
+	uint64_t start, end;
+	size_t index; /* section, or 0 for the ELF header, shnum for the section headers */
+	int code;
+};
+
+static int by_start(const void *a, const void *b)
+{
+	const struct range *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Code is rewritten in place, so no byte of an executable section may belong to
+ * anything else in the file: another section, the ELF header, the section headers. */
+static int check_code_overlaps(struct vc_rewrite_module *m)
+{
+	struct range *r = calloc(m->shnum + 1, sizeof(*r));
+	size_t n = 0;
+	int rc = 0;
+
+	if (!r)
+		return -ENOMEM;
+	r[n++] = (struct range){0, sizeof(Elf64_Ehdr), 0, 0};
+	r[n++] = (struct range){m->shoff, m->shoff + m->shnum * sizeof(Elf64_Shdr), m->shnum, 0};
+	for (size_t i = 1; i < m->shnum; i++) {
+		const struct rw_section *s = &m->sec[i];
+		if (s->type != SHT_NOBITS && s->type != SHT_NULL && s->size)
+			r[n++] = (struct range){s->offset, s->offset + s->size, i,
+						s->type == SHT_PROGBITS && (s->flags & SHF_EXECINSTR)};
+	}
+	qsort(r, n, sizeof(*r), by_start);
+	uint64_t end_any = 0, end_code = 0;
+	size_t last_any = 0, last_code = 0;
+	for (size_t k = 0; k < n && !rc; k++) {
+		size_t other = r[k].code && r[k].start < end_any ? last_any
+			       : !r[k].code && r[k].start < end_code ? last_code : SIZE_MAX;
+		if (other != SIZE_MAX) {
+			size_t a = r[k].code ? r[k].index : other, b = r[k].code ? other : r[k].index;
+			vc__err("rewrite: code section %zu (%s) overlaps %s in the file", a,
+				m->sec[a].name, b == 0 ? "the ELF header" : b == m->shnum ?
+				"the section headers" : m->sec[b].name);
+			rc = -EBADMSG;
+		}
+		if (r[k].end > end_any)
+			end_any = r[k].end, last_any = r[k].index;
+		if (r[k].code && r[k].end > end_code)
+			end_code = r[k].end, last_code = r[k].index;
+	}
+	free(r);
+	return rc;
 }
 
 static int section_headers(struct vc_rewrite_module *m)
@@ -132,7 +185,7 @@ static int section_headers(struct vc_rewrite_module *m)
 			m->table_section = (int)i;
 	}
 	m->sec[0].name = "";
-	return 0;
+	return check_code_overlaps(m);
 }
 
 static unsigned reloc_size(unsigned type)

@@ -4,9 +4,10 @@
 for a bounded time from a seed corpus made by the project's own tools:
   pack:  the packed-disk reader, seeds from vc-pack disks;
   trust: the reference-value list parser and the event-log reader, seeds from vc-measure;
-  spt:   the shadow page-table cache's event API, seeds are small event programs.
+  spt:   the shadow page-table cache's event API, seeds are small event programs;
+  rewrite: the ELF object and .vc.sensitive readers, seeds assembled from tests/rewrite.
 
-usage: run_fuzz.py --target pack|trust|spt --cc CLANG --src SRC_ROOT --build BUILD_ROOT
+usage: run_fuzz.py --target pack|trust|spt|rewrite --cc CLANG --src SRC_ROOT --build BUILD_ROOT
                    [--tool VC_PACK|VC_MEASURE] --out DIR [--seconds N]
 VC_FUZZ_SECONDS in the environment overrides --seconds. Exit 77 (skip) when the clang at
 hand cannot link a fuzzer (libclang-rt-*-dev missing), 1 on a finding (the crashing input
@@ -31,6 +32,8 @@ TARGETS = {
               "libs": ["-lcrypto", "-lpthread"], "max_len": 16384},
     "spt": {"dirs": ["lib/spt", "lib/gmem"], "util": ["log.c", "strerror.c"],
             "libs": ["-lpthread"], "max_len": 4096},
+    "rewrite": {"dirs": ["lib/rewrite"], "util": ["log.c", "strerror.c"],
+                "libs": ["-lelf", "-lZydis", "-lpthread"], "max_len": 65536},
 }
 
 
@@ -149,7 +152,19 @@ def make_spt_seeds(a, seeds):
             f.write(prog)
 
 
-SEEDERS = {"pack": make_pack_seeds, "trust": make_trust_seeds, "spt": make_spt_seeds}
+def make_rewrite_seeds(a, seeds):
+    """The test objects, plain and rewritten (vc-rewrite is --tool)."""
+    os.makedirs(seeds, exist_ok=True)
+    src = os.path.join(a.src, "tests", "rewrite")
+    for name in ("sensitive.S", "lookalikes.S", "tables.S", "driver.c"):
+        obj = os.path.join(seeds, name.split(".")[0] + ".o")
+        subprocess.run(["gcc", "-c", "-O2", "-o", obj, os.path.join(src, name)], check=True)
+        subprocess.run([a.tool, "patch", obj, "-o", obj + ".patched"], check=True,
+                       capture_output=True)
+
+
+SEEDERS = {"pack": make_pack_seeds, "trust": make_trust_seeds, "spt": make_spt_seeds,
+           "rewrite": make_rewrite_seeds}
 
 
 def main():
