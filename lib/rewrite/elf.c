@@ -352,44 +352,52 @@ void vc__rewrite_unload(struct vc_rewrite_module *m)
 	free(m->sec);
 }
 
-static int cmp_u64(const void *a, const void *b)
+static int cmp_start(const void *a, const void *b)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
+	const struct rw_start *x = a, *y = b;
+	if (x->section != y->section)
+		return x->section < y->section ? -1 : 1;
+	return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
-int vc__rewrite_symbol_starts(const struct vc_rewrite_module *m, uint32_t section,
-			      uint64_t **out, size_t *n)
+int vc__rewrite_symbol_starts(const struct vc_rewrite_module *m, struct rw_start **out, size_t *n)
 {
 	size_t cap = 0, count = 0;
-	uint64_t *starts = NULL;
+	struct rw_start *st = NULL;
 
-	if (grow((void **)&starts, &cap, 1, sizeof(*starts)))
-		return -ENOMEM;
-	starts[count++] = 0;
+	/* each code section starts at 0, whatever its symbols say */
+	for (size_t i = 1; i < m->shnum; i++) {
+		if (!(m->sec[i].flags & SHF_EXECINSTR))
+			continue;
+		if (grow((void **)&st, &cap, count + 1, sizeof(*st)))
+			goto nomem;
+		st[count++] = (struct rw_start){(uint32_t)i, 0};
+	}
 	for (size_t i = 1; i < m->shnum; i++) {
 		if (m->sec[i].type != SHT_SYMTAB)
 			continue;
 		Elf_Data *d = elf_getdata(elf_getscn(m->elf, i), NULL);
 		for (size_t k = 0; d && k < m->sec[i].size / sizeof(Elf64_Sym); k++) {
 			GElf_Sym sym;
-			if (!gelf_getsym(d, (int)k, &sym) || sym.st_shndx != section ||
+			if (!gelf_getsym(d, (int)k, &sym) || sym.st_shndx == SHN_UNDEF ||
+			    sym.st_shndx >= m->shnum || !(m->sec[sym.st_shndx].flags & SHF_EXECINSTR) ||
 			    GELF_ST_TYPE(sym.st_info) == STT_SECTION ||
-			    sym.st_value >= m->sec[section].size)
+			    sym.st_value >= m->sec[sym.st_shndx].size)
 				continue;
-			if (grow((void **)&starts, &cap, count + 1, sizeof(*starts))) {
-				free(starts);
-				return -ENOMEM;
-			}
-			starts[count++] = sym.st_value;
+			if (grow((void **)&st, &cap, count + 1, sizeof(*st)))
+				goto nomem;
+			st[count++] = (struct rw_start){sym.st_shndx, sym.st_value};
 		}
 	}
-	qsort(starts, count, sizeof(*starts), cmp_u64);
+	qsort(st, count, sizeof(*st), cmp_start);
 	size_t u = 0;
 	for (size_t i = 0; i < count; i++)
-		if (!u || starts[u - 1] != starts[i])
-			starts[u++] = starts[i];
-	*out = starts;
+		if (!u || cmp_start(&st[u - 1], &st[i]))
+			st[u++] = st[i];
+	*out = st;
 	*n = u;
 	return 0;
+nomem:
+	free(st);
+	return -ENOMEM;
 }

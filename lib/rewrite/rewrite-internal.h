@@ -39,9 +39,13 @@ void vc__rewrite_unload(struct vc_rewrite_module *m);
 int vc__rewrite_mark(struct vc_rewrite_module *m);
 /* The index of the site covering byte @off of @section, or -1. */
 long vc__rewrite_site_at(const struct vc_rewrite_module *m, uint32_t section, uint64_t off);
-/* Symbol starts in @section (sorted, unique, inside it), for decoding restarts. */
-int vc__rewrite_symbol_starts(const struct vc_rewrite_module *m, uint32_t section,
-			      uint64_t **out, size_t *n);
+/* Where decoding restarts: offset 0 of every code section and every symbol inside one,
+ * sorted by section then offset, unique. Read once per object. */
+struct rw_start {
+	uint32_t section;
+	uint64_t offset;
+};
+int vc__rewrite_symbol_starts(const struct vc_rewrite_module *m, struct rw_start **out, size_t *n);
 
 /* scan.c: decodes every executable section and fills m->sites. */
 int vc__rewrite_scan(struct vc_rewrite_module *m);

@@ -32,19 +32,17 @@ static int add_site(struct vc_rewrite_module *m, size_t *cap, uint32_t section, 
 	return 0; /* flags come from vc__rewrite_mark() */
 }
 
+/* Decodes section @i from each of its @n restart points @st. */
 static int scan_section(struct vc_rewrite_module *m, const struct rw_decoder *d, uint32_t i,
-			size_t *cap)
+			const struct rw_start *st, size_t n, size_t *cap)
 {
 	const struct rw_section *s = &m->sec[i];
 	const uint8_t *code = m->data + s->offset;
-	uint64_t *starts;
-	size_t nstarts;
-	int rc = vc__rewrite_symbol_starts(m, i, &starts, &nstarts);
-	if (rc)
-		return rc;
-	for (size_t k = 0; k < nstarts && !rc; k++) {
-		const uint64_t end = k + 1 < nstarts ? starts[k + 1] : s->size;
-		for (uint64_t at = starts[k]; at < end && !rc;) {
+	int rc = 0;
+
+	for (size_t k = 0; k < n && !rc; k++) {
+		const uint64_t end = k + 1 < n ? st[k + 1].offset : s->size;
+		for (uint64_t at = st[k].offset; at < end && !rc;) {
 			enum vc_rewrite_class cls;
 			const char *mn;
 			unsigned len = vc__rewrite_decode(d, code + at, (size_t)(end - at), &cls, &mn);
@@ -57,21 +55,27 @@ static int scan_section(struct vc_rewrite_module *m, const struct rw_decoder *d,
 			at += len;
 		}
 	}
-	free(starts);
 	return rc;
 }
 
 int vc__rewrite_scan(struct vc_rewrite_module *m)
 {
 	struct rw_decoder *d = vc__rewrite_decoder_new();
-	size_t cap = 0;
-	int rc = 0;
+	struct rw_start *st = NULL;
+	size_t nst = 0, cap = 0;
+	int rc = d ? vc__rewrite_symbol_starts(m, &st, &nst) : -ENOMEM;
 
-	if (!d)
-		return -ENOMEM;
-	for (uint32_t i = 1; i < m->shnum && !rc; i++)
-		if (m->sec[i].type == SHT_PROGBITS && (m->sec[i].flags & SHF_EXECINSTR) && m->sec[i].size)
-			rc = scan_section(m, d, i, &cap);
+	/* the starts come grouped by section, in section order */
+	for (size_t k = 0; !rc && k < nst;) {
+		size_t e = k;
+		while (e < nst && st[e].section == st[k].section)
+			e++;
+		const struct rw_section *s = &m->sec[st[k].section];
+		if (s->type == SHT_PROGBITS && s->size)
+			rc = scan_section(m, d, st[k].section, st + k, e - k, &cap);
+		k = e;
+	}
+	free(st);
 	vc__rewrite_decoder_free(d);
 	return rc;
 }
