@@ -89,23 +89,23 @@ struct vc_spt {
 };
 
 /* Geometry of the mode in @role: levels root first, entry format. */
-void spt_role_geom(uint32_t role, struct spt_geom *g);
+void vc__spt_role_geom(uint32_t role, struct spt_geom *g);
 
 /* The hash chain of the shadows of tables in @gpa's 4 KiB frame (any generation): the
  * reverse map from a guest frame to the shadow entries made from it. */
-struct spt_page **spt_chain(struct vc_spt *spt, uint64_t gpa);
+struct spt_page **vc__spt_chain(struct vc_spt *spt, uint64_t gpa);
 /* The current-generation shadow of (@gpa, @role), or NULL. */
-struct spt_page *spt_find(struct vc_spt *spt, uint64_t gpa, uint32_t role);
+struct spt_page *vc__spt_find(struct vc_spt *spt, uint64_t gpa, uint32_t role);
 /* A new empty shadow of (@gpa, @role) with @nent entries, hashed and listed (as a root
  * held by the cache when @root). NULL when out of memory, or when the budget cannot be
  * met and !@root. */
-struct spt_page *spt_alloc(struct vc_spt *spt, uint64_t gpa, uint32_t role, uint32_t nent,
+struct spt_page *vc__spt_alloc(struct vc_spt *spt, uint64_t gpa, uint32_t role, uint32_t nent,
 			   int root);
 /* Drops one reference; at zero the page goes, with the references it holds. */
-void spt_put(struct vc_spt *spt, struct spt_page *pg);
+void vc__spt_put(struct vc_spt *spt, struct spt_page *pg);
 /* A root became the most recently used. */
-void spt_touch_root(struct vc_spt *spt, struct spt_page *pg);
+void vc__spt_touch_root(struct vc_spt *spt, struct spt_page *pg);
 /* Frees up to @n pages of old generations. */
-void spt_reclaim(struct vc_spt *spt, unsigned n);
+void vc__spt_reclaim(struct vc_spt *spt, unsigned n);
 
 #endif /* VC_SPT_CACHE_H */

@@ -55,12 +55,12 @@ static uint64_t bucket_of(const struct vc_spt *spt, uint64_t gpa)
 	return ((gpa >> 12) * 0x9e3779b97f4a7c15ull) >> (64 - __builtin_ctzll(spt->nbuckets));
 }
 
-struct spt_page **spt_chain(struct vc_spt *spt, uint64_t gpa)
+struct spt_page **vc__spt_chain(struct vc_spt *spt, uint64_t gpa)
 {
 	return &spt->buckets[bucket_of(spt, gpa)];
 }
 
-void spt_role_geom(uint32_t role, struct spt_geom *g)
+void vc__spt_role_geom(uint32_t role, struct spt_geom *g)
 {
 	struct vc_spt_cpu cpu = {
 		.mode = (enum vc_spt_mode)((role >> ROLE_MODE_SHIFT) & 7),
@@ -71,9 +71,9 @@ void spt_role_geom(uint32_t role, struct spt_geom *g)
 	(void)vc__spt_geom(&cpu, g); /* roles are made from validated states */
 }
 
-struct spt_page *spt_find(struct vc_spt *spt, uint64_t gpa, uint32_t role)
+struct spt_page *vc__spt_find(struct vc_spt *spt, uint64_t gpa, uint32_t role)
 {
-	for (struct spt_page *p = *spt_chain(spt, gpa); p; p = p->hnext)
+	for (struct spt_page *p = *vc__spt_chain(spt, gpa); p; p = p->hnext)
 		if (p->gpa == gpa && p->role == role && p->gen == spt->gen)
 			return p;
 	return NULL;
@@ -81,7 +81,7 @@ struct spt_page *spt_find(struct vc_spt *spt, uint64_t gpa, uint32_t role)
 
 static void hash_unlink(struct vc_spt *spt, struct spt_page *pg)
 {
-	struct spt_page **pp = spt_chain(spt, pg->gpa);
+	struct spt_page **pp = vc__spt_chain(spt, pg->gpa);
 
 	while (*pp != pg)
 		pp = &(*pp)->hnext;
@@ -123,17 +123,17 @@ static void page_free(struct vc_spt *spt, struct spt_page *pg)
 	free(pg);
 }
 
-void spt_put(struct vc_spt *spt, struct spt_page *pg)
+void vc__spt_put(struct vc_spt *spt, struct spt_page *pg)
 {
 	if (--pg->refs)
 		return;
 	for (uint32_t i = 0; i < pg->nent; i++)
 		if (SE_IS_CHILD(pg->e[i]))
-			spt_put(spt, (struct spt_page *)(uintptr_t)pg->e[i]);
+			vc__spt_put(spt, (struct spt_page *)(uintptr_t)pg->e[i]);
 	page_free(spt, pg);
 }
 
-void spt_reclaim(struct vc_spt *spt, unsigned n)
+void vc__spt_reclaim(struct vc_spt *spt, unsigned n)
 {
 	/* Old generations link to each other and may be freed in any order, so their
 	 * entries are never followed: every page of a generation is on this list. */
@@ -141,7 +141,7 @@ void spt_reclaim(struct vc_spt *spt, unsigned n)
 		page_free(spt, SPT_PAGE_OF(spt->stale.prev));
 }
 
-void spt_touch_root(struct vc_spt *spt, struct spt_page *pg)
+void vc__spt_touch_root(struct vc_spt *spt, struct spt_page *pg)
 {
 	list_del(&pg->link);
 	list_add_front(&spt->roots, &pg->link);
@@ -161,7 +161,7 @@ static int evict_root(struct vc_spt *spt)
 					v->mru[i].page = NULL;
 		spt->st.evictions++;
 		spt->st.roots--;
-		spt_put(spt, pg); /* the cache's reference: with it go the pages only it reached */
+		vc__spt_put(spt, pg); /* the cache's reference: with it go the pages only it reached */
 		return 0;
 	}
 	return -ENOSPC;
@@ -172,17 +172,17 @@ static int make_room(struct vc_spt *spt, uint64_t bytes)
 {
 	while (spt->st.bytes + bytes > spt->budget) {
 		if (spt->stale.next != &spt->stale)
-			spt_reclaim(spt, 1);
+			vc__spt_reclaim(spt, 1);
 		else if (evict_root(spt))
 			return -ENOSPC;
 	}
 	return 0;
 }
 
-struct spt_page *spt_alloc(struct vc_spt *spt, uint64_t gpa, uint32_t role, uint32_t nent,
+struct spt_page *vc__spt_alloc(struct vc_spt *spt, uint64_t gpa, uint32_t role, uint32_t nent,
 			   int root)
 {
-	spt_reclaim(spt, RECLAIM_PER_CALL);
+	vc__spt_reclaim(spt, RECLAIM_PER_CALL);
 	if (make_room(spt, page_bytes(nent)) && !root)
 		return NULL;
 	struct spt_page *pg = calloc(1, page_bytes(nent));
@@ -257,7 +257,7 @@ VC_API void vc_spt_destroy(vc_spt_t *spt)
 	while (spt->vcpus)
 		vc_spt_vcpu_destroy(spt->vcpus);
 	vc_spt_flush(spt);
-	spt_reclaim(spt, ~0u);
+	vc__spt_reclaim(spt, ~0u);
 	free(spt->buckets);
 	free(spt);
 }

@@ -92,17 +92,17 @@ static int select_root(struct vc_spt_vcpu *v)
 			v->mru[0] = hit;
 			hit.page->active++;
 		}
-		spt_touch_root(spt, hit.page);
+		vc__spt_touch_root(spt, hit.page);
 		return 0;
 	}
 	/* The current root stays pinned until the new one is in place: making room for
 	 * a new root must not evict the one in use. */
-	struct spt_page *pg = spt_find(spt, gpa, v->root_role);
+	struct spt_page *pg = vc__spt_find(spt, gpa, v->root_role);
 	if (pg) {
 		spt->st.root_hits++;
-		spt_touch_root(spt, pg);
+		vc__spt_touch_root(spt, pg);
 	} else {
-		pg = spt_alloc(spt, gpa, v->root_role, nent_at(&v->g, 0), 1);
+		pg = vc__spt_alloc(spt, gpa, v->root_role, nent_at(&v->g, 0), 1);
 		if (!pg)
 			return -ENOMEM;
 		spt->st.root_misses++;
@@ -196,7 +196,7 @@ static void zap(struct vc_spt *spt, struct spt_page *pg, uint64_t idx)
 	pg->e[idx] = 0;
 	spt->st.invalidations++;
 	if (SE_IS_CHILD(e))
-		spt_put(spt, (struct spt_page *)(uintptr_t)e);
+		vc__spt_put(spt, (struct spt_page *)(uintptr_t)e);
 }
 
 static int fault(struct vc_spt_result *out, uint32_t code)
@@ -283,9 +283,9 @@ static int descend(struct vc_spt_vcpu *v, struct spt_page *pg, unsigned depth, u
 			pg->e[idx] = d.leaf;
 			return finish_leaf(v, depth, d.leaf, gva, access, out);
 		}
-		struct spt_page *child = spt_find(spt, d.child, d.role);
+		struct spt_page *child = vc__spt_find(spt, d.child, d.role);
 		if (!child)
-			child = spt_alloc(spt, d.child, d.role, nent_at(g, depth + 1), 0);
+			child = vc__spt_alloc(spt, d.child, d.role, nent_at(g, depth + 1), 0);
 		if (!child) /* INVLPG: nothing below is cached, so nothing is stale */
 			return resync ? 0 : uncached(v, gva, access, out);
 		child->refs++;
@@ -360,7 +360,7 @@ static void resync_range(struct vc_spt *spt, struct spt_page *pg, uint64_t lo, u
 	struct spt_geom g;
 	struct derived d;
 
-	spt_role_geom(pg->role, &g);
+	vc__spt_role_geom(pg->role, &g);
 	const unsigned esize = g.fmt.esize, depth = g.n - ROLE_LEVEL(pg->role);
 	const uint64_t start = pg->gpa, end = pg->gpa + (uint64_t)pg->nent * esize;
 	if (lo < start)
@@ -412,7 +412,7 @@ VC_API int vc_spt_guest_write(vc_spt_t *spt, uint64_t gpa, uint64_t len)
 		return 0;
 	}
 	for (uint64_t frame = first;; frame++) {
-		resync_chain(spt, spt_chain(spt, frame << 12), frame, frame, gpa, end);
+		resync_chain(spt, vc__spt_chain(spt, frame << 12), frame, frame, gpa, end);
 		if (frame == last)
 			break;
 	}

@@ -57,6 +57,8 @@ def main():
     ap.add_argument("shared_lib")
     ap.add_argument("--nm", default="nm")
     ap.add_argument("--not-built", action="append", default=[])
+    ap.add_argument("--static", help="libvirtcore.a: every global symbol it defines must "
+                    "be vc_* or vc__* (internal helpers are global there, unhidden)")
     a = ap.parse_args()
 
     decl = declared(a.include_dir)
@@ -72,6 +74,15 @@ def main():
         problems.append(f"{n}: in the map but not exported by {a.shared_lib} (not defined or not VC_API)")
     for n in sorted(so - mapnames):
         problems.append(f"{n}: exported by {a.shared_lib} but not in the map (symbol leak)")
+    if a.static:
+        out = subprocess.run([a.nm, "-g", "--defined-only", a.static], capture_output=True,
+                             text=True, check=True).stdout
+        for line in out.splitlines():
+            parts = line.split()
+            # weak symbols (V, W: sys/sdt.h's _.stapsdt.base) merge by design
+            if len(parts) == 3 and parts[1] not in "VvWw" and not parts[2].startswith("vc_"):
+                problems.append(f"{parts[2]}: a global symbol of {a.static} outside the vc_ "
+                                "namespace (static linking could clash with the program's)")
     for p in problems:
         print("FAIL " + p)
     if left_out:
