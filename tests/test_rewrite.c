@@ -420,10 +420,10 @@ Test(rewrite, restore_refuses_what_it_cannot_undo, .init = begin, .fini = end)
 	cr_assert_eq(vc_rewrite_restore(img, plen, &back, &blen), -EBADMSG);
 	h.count = 5;
 	memcpy(img + tab.sh_offset, &h, sizeof(h));
-	struct vc_rewrite_abi_entry ent;
-	memcpy(&ent, img + tab.sh_offset + sizeof(h), sizeof(ent));
-	ent.offset = ~0ull - 2; /* outside its section */
-	memcpy(img + tab.sh_offset + sizeof(h), &ent, sizeof(ent));
+	/* the first entry's offset (its first field) moved outside its section */
+	const uint64_t outside = ~0ull - 2;
+	memcpy(img + tab.sh_offset + sizeof(h) + offsetof(struct vc_rewrite_abi_entry, offset),
+	       &outside, sizeof(outside));
 	cr_assert_eq(vc_rewrite_restore(img, plen, &back, &blen), -EBADMSG);
 	cr_assert_eq(vc_rewrite_restore(NULL, 0, &back, &blen), -EINVAL);
 	free(img);
