@@ -381,6 +381,7 @@ Test(rewrite, patch_traps_every_site_and_restore_undoes_it, .init = begin, .fini
 	check_patched(build_object("tables.S"));
 	check_patched(build_object("driver.c"));
 	check_patched(build_object("lookalikes.S")); /* no site: an empty table */
+	check_patched(build_object("data-only.S"));  /* no code section at all */
 }
 
 Test(rewrite, restore_refuses_what_it_cannot_undo, .init = begin, .fini = end)

@@ -389,7 +389,8 @@ int vc__rewrite_symbol_starts(const struct vc_rewrite_module *m, struct rw_start
 			st[count++] = (struct rw_start){sym.st_shndx, sym.st_value};
 		}
 	}
-	qsort(st, count, sizeof(*st), cmp_start);
+	if (count) /* no code section at all: st is NULL */
+		qsort(st, count, sizeof(*st), cmp_start);
 	size_t u = 0;
 	for (size_t i = 0; i < count; i++)
 		if (!u || cmp_start(&st[u - 1], &st[i]))
