@@ -11,6 +11,8 @@
 
 #include <virtcore/trust.h>
 
+#include "error-capture.h"
+
 static const char *prog = "vc-measure";
 
 static const char usage_main[] =
@@ -65,27 +67,17 @@ static const char usage_log[] =
 	"Validates a TCG crypto-agile event log (strictly) and prints its events and the final\n"
 	"value of every PCR it extends.\n";
 
-static char last_error[1024];
-
-static void on_log(enum vc_log_level level, const char *msg, void *ud)
-{
-	(void)ud;
-	if (level == VC_LOG_ERROR)
-		snprintf(last_error, sizeof(last_error), "%s",
-			 strncmp(msg, "trust: ", 7) == 0 ? msg + 7 : msg);
-}
-
 /* `vc-measure: WHAT: detail`; a library message that names its own subject ("stage X:
  * ...") is printed as it is. */
 static int fail(const char *what, int rc)
 {
-	const char *msg = last_error[0] ? last_error : vc_strerror(rc);
+	const char *msg = tool_last_error() ? tool_last_error() : vc_strerror(rc);
 
 	if (strncmp(msg, "stage ", 6) == 0)
 		fprintf(stderr, "%s: %s\n", prog, msg);
 	else
 		fprintf(stderr, "%s: %s: %s\n", prog, what, msg);
-	last_error[0] = '\0';
+	tool_clear_error();
 	return 1;
 }
 
@@ -373,7 +365,7 @@ static int cmd_log(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	vc_set_log_fn(on_log, NULL);
+	tool_capture_errors("trust: ");
 	if (argc < 2)
 		return fputs(usage_main, stderr), 2;
 	const char *cmd = argv[1];

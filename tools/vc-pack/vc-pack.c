@@ -14,6 +14,8 @@
 #include <uuid/uuid.h>
 #include <virtcore/pack.h>
 
+#include "error-capture.h"
+
 static const char *prog = "vc-pack";
 
 static const char usage_main[] =
@@ -60,29 +62,17 @@ static const char usage_verify[] =
 	"Checks DISK: the protective MBR, both GPT copies, the index and its CRCs, that the\n"
 	"images lie in order inside the disk, and every image against its SHA-256.\n";
 
-/* The library's last error message, for `vc-pack: DISK: message`. */
-static char last_error[1024];
-
-static void on_log(enum vc_log_level level, const char *msg, void *userdata)
-{
-	(void)userdata;
-	if (level == VC_LOG_ERROR)
-		snprintf(last_error, sizeof(last_error), "%s", msg);
-}
-
 /* Prints `vc-pack: WHAT: detail` where detail is the library's message if there is one
  * (without its "pack: " and a repeated "WHAT: " prefix), else the error code's text. */
 static int fail(const char *what, int rc)
 {
-	const char *msg = last_error[0] ? last_error : vc_strerror(rc);
+	const char *msg = tool_last_error() ? tool_last_error() : vc_strerror(rc);
 	size_t wl = strlen(what);
 
-	if (strncmp(msg, "pack: ", 6) == 0)
-		msg += 6;
 	if (strncmp(msg, what, wl) == 0 && strncmp(msg + wl, ": ", 2) == 0)
 		msg += wl + 2;
 	fprintf(stderr, "%s: %s: %s\n", prog, what, msg);
-	last_error[0] = '\0';
+	tool_clear_error();
 	return 1;
 }
 
@@ -382,7 +372,7 @@ static int cmd_verify(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	vc_set_log_fn(on_log, NULL);
+	tool_capture_errors("pack: ");
 	if (argc < 2) {
 		fputs(usage_main, stderr);
 		return 2;

@@ -13,6 +13,8 @@
 
 #include <virtcore/rewrite.h>
 
+#include "error-capture.h"
+
 static const char *prog = "vc-rewrite";
 
 static const char usage_main[] =
@@ -51,24 +53,13 @@ static const char usage_restore[] =
 	"Writes OUT: the object PATCHED was made from, byte for byte. Refused if PATCHED has\n"
 	"no .vc.sensitive table or a site no longer holds its trap.\n";
 
-static char last_error[1024];
-
-static void on_log(enum vc_log_level level, const char *msg, void *userdata)
-{
-	(void)userdata;
-	if (level == VC_LOG_ERROR)
-		snprintf(last_error, sizeof(last_error), "%s", msg);
-}
-
 /* `vc-rewrite: FILE: detail`: the library's message (without "rewrite: "), or the
  * system's words for the code (the library logs every error of its own). */
 static int fail(const char *file, int rc)
 {
-	const char *msg = last_error[0] ? last_error : strerror(-rc);
-	if (strncmp(msg, "rewrite: ", 9) == 0)
-		msg += 9;
+	const char *msg = tool_last_error() ? tool_last_error() : strerror(-rc);
 	fprintf(stderr, "%s: %s: %s\n", prog, file, msg);
-	last_error[0] = '\0';
+	tool_clear_error();
 	return 1;
 }
 
@@ -89,7 +80,7 @@ static int open_module(const char *path, vc_rewrite_module_t **m)
 {
 	int rc = vc_rewrite_open_path(path, m);
 	if (rc == -ENOENT || rc == -EACCES || rc == -EISDIR)
-		last_error[0] = '\0'; /* the errno says it best */
+		tool_clear_error(); /* the errno says it best */
 	return rc;
 }
 
@@ -324,7 +315,7 @@ static int cmd_restore(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	vc_set_log_fn(on_log, NULL);
+	tool_capture_errors("rewrite: ");
 	opterr = 0; /* our own message, in our format */
 	if (argc < 2)
 		return usage_error(usage_main, "a command is required");

@@ -14,6 +14,8 @@
 
 #include <virtcore/trace.h>
 
+#include "error-capture.h"
+
 static const char usage[] =
 	"usage: vc-trace [--pid PID] [--json] [--duration SECONDS]\n"
 	"Counts VM exits with eBPF: per exit reason and I/O port or MMIO address, how many,\n"
@@ -29,20 +31,11 @@ static const char usage[] =
 #define MAX_ROWS 4096
 
 static volatile sig_atomic_t stop;
-static char last_error[512];
 
 static void on_signal(int sig)
 {
 	(void)sig;
 	stop = 1;
-}
-
-static void on_log(enum vc_log_level level, const char *msg, void *ud)
-{
-	(void)ud;
-	if (level == VC_LOG_ERROR)
-		snprintf(last_error, sizeof(last_error), "%s",
-			 strncmp(msg, "trace: ", 7) == 0 ? msg + 7 : msg);
 }
 
 static double now_s(void)
@@ -215,14 +208,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	vc_set_log_fn(on_log, NULL);
+	tool_capture_errors("trace: ");
 	vc_trace_t *t;
 	int rc = vc_trace_open(&o, &t);
 	if (rc) {
 		char what[32] = "vc-trace";
 		if (o.pid)
 			snprintf(what, sizeof(what), "pid %d", o.pid);
-		fprintf(stderr, "vc-trace: %s: %s\n", what, last_error[0] ? last_error : vc_strerror(rc));
+		fprintf(stderr, "vc-trace: %s: %s\n", what, tool_last_error() ? tool_last_error() : vc_strerror(rc));
 		return 1;
 	}
 	struct sigaction sa = {.sa_handler = on_signal};
