@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/grow.h"
 #include "irq-internal.h"
 #include "util/opts.h"
 
@@ -39,26 +40,12 @@ VC_API void vc_irq_destroy(vc_irq *irq)
 	free(irq);
 }
 
-static int grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-	if (need <= *cap)
-		return 0;
-	size_t n = *cap ? *cap : 16;
-	while (n < need)
-		n *= 2;
-	void *p = realloc(*arr, n * elem);
-	if (!p)
-		return -ENOMEM;
-	*arr = p;
-	*cap = n;
-	return 0;
-}
 
 /* Every change can alter each device's route once (plus one for an added device). */
 static int begin_change(vc_irq *irq, size_t extra_devs)
 {
 	irq->nchanges = 0;
-	return grow((void **)&irq->changes, &irq->cap_changes, irq->ndevs + extra_devs,
+	return vc__grow((void **)&irq->changes, &irq->cap_changes, irq->ndevs + extra_devs,
 		    sizeof(irq->changes[0]));
 }
 
@@ -105,9 +92,9 @@ VC_API int vc_irq_cpu_add(vc_irq *irq, uint32_t cpu, uint32_t vm, bool intercept
 		return -EEXIST;
 	int rc = begin_change(irq, 0);
 	if (!rc)
-		rc = grow((void **)&irq->cpus, &irq->cap_cpus, irq->ncpus + 1, sizeof(irq->cpus[0]));
+		rc = vc__grow((void **)&irq->cpus, &irq->cap_cpus, irq->ncpus + 1, sizeof(irq->cpus[0]));
 	if (!rc) /* one VM-count slot per CPU: reserved here so the recount cannot fail */
-		rc = grow((void **)&irq->vms, &irq->cap_vms, irq->ncpus + 1, sizeof(irq->vms[0]));
+		rc = vc__grow((void **)&irq->vms, &irq->cap_vms, irq->ncpus + 1, sizeof(irq->vms[0]));
 	if (rc)
 		return rc;
 	size_t i = 0;
@@ -189,7 +176,7 @@ VC_API int vc_irq_device_add(vc_irq *irq, uint32_t device, uint32_t requester, u
 		return -EEXIST;
 	int rc = begin_change(irq, 1);
 	if (!rc)
-		rc = grow((void **)&irq->devs, &irq->cap_devs, irq->ndevs + 1, sizeof(irq->devs[0]));
+		rc = vc__grow((void **)&irq->devs, &irq->cap_devs, irq->ndevs + 1, sizeof(irq->devs[0]));
 	if (rc)
 		return rc;
 	size_t i = dev_index(irq, device);

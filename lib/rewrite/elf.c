@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../util/log.h"
+#include "../util/grow.h"
 #include "rewrite-internal.h"
 
 static const char *compression(const uint8_t *p, size_t n)
@@ -213,20 +214,6 @@ static unsigned reloc_size(unsigned type)
 	}
 }
 
-static int grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-	if (need <= *cap)
-		return 0;
-	size_t n = *cap ? *cap * 2 : 64;
-	while (n < need)
-		n *= 2;
-	void *p = realloc(*arr, n * elem);
-	if (!p)
-		return -ENOMEM;
-	*arr = p;
-	*cap = n;
-	return 0;
-}
 
 long vc__rewrite_site_at(const struct vc_rewrite_module *m, uint32_t section, uint64_t off)
 {
@@ -369,7 +356,7 @@ int vc__rewrite_symbol_starts(const struct vc_rewrite_module *m, struct rw_start
 	for (size_t i = 1; i < m->shnum; i++) {
 		if (!(m->sec[i].flags & SHF_EXECINSTR))
 			continue;
-		if (grow((void **)&st, &cap, count + 1, sizeof(*st)))
+		if (vc__grow((void **)&st, &cap, count + 1, sizeof(*st)))
 			goto nomem;
 		st[count++] = (struct rw_start){(uint32_t)i, 0};
 	}
@@ -384,7 +371,7 @@ int vc__rewrite_symbol_starts(const struct vc_rewrite_module *m, struct rw_start
 			    GELF_ST_TYPE(sym.st_info) == STT_SECTION ||
 			    sym.st_value >= m->sec[sym.st_shndx].size)
 				continue;
-			if (grow((void **)&st, &cap, count + 1, sizeof(*st)))
+			if (vc__grow((void **)&st, &cap, count + 1, sizeof(*st)))
 				goto nomem;
 			st[count++] = (struct rw_start){sym.st_shndx, sym.st_value};
 		}

@@ -7,19 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/grow.h"
 #include "rewrite-internal.h"
 
 static int add_site(struct vc_rewrite_module *m, size_t *cap, uint32_t section, uint64_t off,
 		    unsigned len, enum vc_rewrite_class cls, const char *mnemonic)
 {
-	if (m->nsites == *cap) {
-		size_t n = *cap ? *cap * 2 : 32;
-		struct vc_rewrite_site *p = realloc(m->sites, n * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		m->sites = p;
-		*cap = n;
-	}
+	if (vc__grow((void **)&m->sites, cap, m->nsites + 1, sizeof(*m->sites)))
+		return -ENOMEM;
 	struct vc_rewrite_site *s = &m->sites[m->nsites++];
 	memset(s, 0, sizeof(*s));
 	s->section = section;
