@@ -27,7 +27,12 @@
 
 int vm_virt_init(struct vm *vm)
 {
+	unsigned eax, ebx, ecx, edx;
 	pthread_mutex_init(&vm->virt.lock, NULL);
+	/* vc-vmm passes the host's CPUID through: its physical address width is the guest's */
+	vm->virt.maxphy = __get_cpuid(0x80000008, &eax, &ebx, &ecx, &edx) ? eax & 0xff : 36;
+	if (vm->virt.maxphy < 32 || vm->virt.maxphy > 52)
+		vm->virt.maxphy = 52;
 	int rc = vc_spt_create(vm->gmem, NULL, &vm->virt.spt);
 	if (rc)
 		vmm_err("shadow page-table cache: %s", vc_strerror(rc));
@@ -90,9 +95,6 @@ static int paging_state(struct vcpu *cpu, struct vc_spt_cpu *c)
 		return -errno;
 	if (!(s.cr0 & CR0_PG))
 		return 0;
-	unsigned eax, ebx, ecx, edx, maxphy = 36;
-	if (__get_cpuid(0x80000008, &eax, &ebx, &ecx, &edx))
-		maxphy = eax & 0xff; /* vc-vmm passes the host's CPUID through */
 	*c = (struct vc_spt_cpu){
 		.mode = s.efer & EFER_LMA ? (s.cr4 & CR4_LA57 ? VC_SPT_MODE_LONG5 : VC_SPT_MODE_LONG4)
 					  : (s.cr4 & CR4_PAE ? VC_SPT_MODE_PAE : VC_SPT_MODE_32),
@@ -103,7 +105,7 @@ static int paging_state(struct vcpu *cpu, struct vc_spt_cpu *c)
 		.smep = !!(s.cr4 & CR4_SMEP),
 		.smap = !!(s.cr4 & CR4_SMAP),
 		.pke = !!(s.cr4 & CR4_PKE),
-		.maxphyaddr = maxphy >= 32 && maxphy <= 52 ? maxphy : 52,
+		.maxphyaddr = cpu->vm->virt.maxphy,
 	};
 	return 1;
 }

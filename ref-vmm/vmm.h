@@ -73,6 +73,7 @@ struct vm {
 		vc_spt_t *spt;
 		pthread_mutex_t lock; /* the cache, its vCPU handles, the dirty log */
 		int logging, no_log;  /* dirty logging started; it failed (flush instead) */
+		unsigned maxphy;      /* the guest's MAXPHYADDR */
 		uint64_t dirty_frames;
 	} virt;
 

@@ -236,6 +236,16 @@ static void map4k(uint64_t gva, uint64_t page)
 static const struct vc_spt_cpu long4 = {.mode = VC_SPT_MODE_LONG4, .cr3 = 0x1000, .wp = 1,
 					.nxe = 1};
 
+/* A cache and one vCPU in long4 mode whose tables map 0x400000 to 0x100000. */
+static vc_spt_t *one_mapping(uint64_t budget, vc_spt_vcpu_t **v)
+{
+	vc_spt_t *spt = make_cache(budget);
+	cr_assert_eq(vc_spt_vcpu_create(spt, v), 0);
+	map4k(0x400000, 0x100000);
+	cr_assert_eq(vc_spt_load(*v, &long4), 0);
+	return spt;
+}
+
 static uint64_t xlate(vc_spt_vcpu_t *v, uint64_t gva)
 {
 	struct vc_spt_result r;
@@ -247,11 +257,8 @@ static uint64_t xlate(vc_spt_vcpu_t *v, uint64_t gva)
 Test(spt_cache, a_write_not_reported_leaves_a_stale_translation)
 {
 	/* This is the contract: without vc_spt_guest_write() the old mapping stays. */
-	vc_spt_t *spt = make_cache(0);
 	vc_spt_vcpu_t *v;
-	cr_assert_eq(vc_spt_vcpu_create(spt, &v), 0);
-	map4k(0x400000, 0x100000);
-	cr_assert_eq(vc_spt_load(v, &long4), 0);
+	vc_spt_t *spt = one_mapping(0, &v);
 	cr_assert_eq(xlate(v, 0x400123), 0x100123);
 	sm_put(&m, 0x4000 + 8 * 0, 0x180000 | 7); /* the guest remaps the page */
 	struct vc_spt_walk w;
@@ -274,11 +281,8 @@ Test(spt_cache, a_write_not_reported_leaves_a_stale_translation)
 
 Test(spt_cache, reports_that_change_nothing_keep_the_entries)
 {
-	vc_spt_t *spt = make_cache(0);
 	vc_spt_vcpu_t *v;
-	cr_assert_eq(vc_spt_vcpu_create(spt, &v), 0);
-	map4k(0x400000, 0x100000);
-	cr_assert_eq(vc_spt_load(v, &long4), 0);
+	vc_spt_t *spt = one_mapping(0, &v);
 	xlate(v, 0x400000);
 	/* the CPU sets accessed/dirty bits; a dirty-log harvest reports whole frames */
 	sm_put(&m, 0x4000, 0x100000 | 7 | 0x60);
@@ -447,11 +451,8 @@ Test(spt_cache, budget_evicts_the_least_recently_used_roots)
 
 Test(spt_cache, a_budget_too_small_for_one_path_walks_instead)
 {
-	vc_spt_t *spt = make_cache(1);
 	vc_spt_vcpu_t *v;
-	cr_assert_eq(vc_spt_vcpu_create(spt, &v), 0);
-	map4k(0x400000, 0x100000);
-	cr_assert_eq(vc_spt_load(v, &long4), 0); /* a held root may pass the budget */
+	vc_spt_t *spt = one_mapping(1, &v); /* a held root may pass the budget */
 	cr_assert_eq(xlate(v, 0x400000), 0x100000);
 	cr_assert_eq(xlate(v, 0x400000), 0x100000);
 	struct vc_spt_stats st;
@@ -463,11 +464,8 @@ Test(spt_cache, a_budget_too_small_for_one_path_walks_instead)
 
 Test(spt_cache, flush_is_lazy_and_complete)
 {
-	vc_spt_t *spt = make_cache(0);
 	vc_spt_vcpu_t *v;
-	cr_assert_eq(vc_spt_vcpu_create(spt, &v), 0);
-	map4k(0x400000, 0x100000);
-	cr_assert_eq(vc_spt_load(v, &long4), 0);
+	vc_spt_t *spt = one_mapping(0, &v);
 	xlate(v, 0x400000);
 	sm_put(&m, 0x4000 + 8 * 0, 0x180000 | 7); /* unreported... */
 	vc_spt_flush(spt);                       /* ...but a flush forgets everything */
