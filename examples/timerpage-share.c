@@ -65,8 +65,8 @@ int main(void)
 	VC_OPTS(vc_timerpage_stats, st);
 	vc_timerpage_get_stats(tp, &st);
 	static const char *const sources[] = {"caller", "CPUID 0x15", "CPUID 0x16", "measured"};
-	printf("writer: TSC %.3f MHz (%s), %s\n", st.tsc_hz / 1e6, sources[st.tsc_source & 3],
-	       st.tsc_stable ? "readers extrapolate with the TSC" : "tick resolution only");
+	printf("writer: TSC %.3f MHz (%s); mode %s\n", st.tsc_hz / 1e6, sources[st.tsc_source & 3],
+	       vc_timerpage_mode_reason_str(st.mode_reason));
 	if ((rc = vc_timerpage_start(tp))) {
 		fprintf(stderr, "timerpage-share: start: %s\n", vc_strerror(rc));
 		vc_timerpage_destroy(tp);

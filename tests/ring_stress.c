@@ -446,49 +446,73 @@ int ring_stress_run(const struct stress_cfg *cfg, struct stress_result *res)
 
 /* --- store-buffering litmus --- */
 
+/*
+ * x and y each own a cache line, and so does every control word: with x and y in one
+ * line the line's owner serialises both stores and loads, and the reorder all but
+ * disappears (0 in 200000 rounds on an EPYC host, against 1000-2500 with separate lines).
+ * Both threads leave a two-party barrier together each round, so their store-load windows
+ * overlap whenever the host runs them at the same time.
+ */
 struct litmus {
-	volatile int x, y;
-	int r1, r2;
-	int go;   /* round number both threads start on */
-	int done; /* threads finished with the round */
-	uint64_t iterations;
+	_Alignas(64) int x;
+	_Alignas(64) int y;
+	_Alignas(64) unsigned arrived; /* 2 per round: both threads passed the barrier */
+	_Alignas(64) unsigned done;    /* the last round the second thread finished */
+	int r2;
+	_Alignas(64) uint64_t iterations;
 	bool fenced;
 };
+
+static void litmus_barrier(struct litmus *l, unsigned round)
+{
+	__atomic_fetch_add(&l->arrived, 1, __ATOMIC_ACQ_REL);
+	while (__atomic_load_n(&l->arrived, __ATOMIC_ACQUIRE) < 2 * round)
+		;
+}
 
 static void *litmus_thread(void *arg)
 {
 	struct litmus *l = arg;
-	for (uint64_t i = 1; i <= l->iterations; i++) {
-		while (__atomic_load_n(&l->go, __ATOMIC_ACQUIRE) != (int)i)
-			;
+	for (unsigned i = 1; i <= l->iterations; i++) {
+		litmus_barrier(l, i);
 		__atomic_store_n(&l->y, 1, __ATOMIC_RELAXED);
 		if (l->fenced)
 			__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		l->r2 = __atomic_load_n(&l->x, __ATOMIC_RELAXED);
-		__atomic_fetch_add(&l->done, 1, __ATOMIC_RELEASE);
+		__atomic_store_n(&l->done, i, __ATOMIC_RELEASE);
 	}
 	return NULL;
 }
 
 uint64_t ring_sb_litmus(uint64_t iterations, bool fenced)
 {
-	struct litmus l = {.iterations = iterations, .fenced = fenced};
-	pthread_t t;
-	if (pthread_create(&t, NULL, litmus_thread, &l))
+	struct litmus *l = aligned_alloc(64, sizeof(*l));
+	if (!l)
 		return 0;
+	memset(l, 0, sizeof(*l));
+	l->iterations = iterations;
+	l->fenced = fenced;
+	pthread_t t;
+	if (pthread_create(&t, NULL, litmus_thread, l)) {
+		free(l);
+		return 0;
+	}
 	uint64_t reordered = 0;
-	for (uint64_t i = 1; i <= iterations; i++) {
-		l.x = l.y = 0;
-		__atomic_store_n(&l.done, 0, __ATOMIC_RELAXED);
-		__atomic_store_n(&l.go, (int)i, __ATOMIC_RELEASE);
-		__atomic_store_n(&l.x, 1, __ATOMIC_RELAXED);
+	for (unsigned i = 1; i <= iterations; i++) {
+		/* The other thread finished round i - 1 (acquire below), so x and y are
+		 * reset before either thread can pass this round's barrier. */
+		__atomic_store_n(&l->x, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&l->y, 0, __ATOMIC_RELAXED);
+		litmus_barrier(l, i);
+		__atomic_store_n(&l->x, 1, __ATOMIC_RELAXED);
 		if (fenced)
 			__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		l.r1 = __atomic_load_n(&l.y, __ATOMIC_RELAXED);
-		while (__atomic_load_n(&l.done, __ATOMIC_ACQUIRE) != 1)
+		int r1 = __atomic_load_n(&l->y, __ATOMIC_RELAXED);
+		while (__atomic_load_n(&l->done, __ATOMIC_ACQUIRE) != i)
 			;
-		reordered += l.r1 == 0 && l.r2 == 0;
+		reordered += r1 == 0 && l->r2 == 0;
 	}
 	pthread_join(t, NULL);
+	free(l);
 	return reordered;
 }

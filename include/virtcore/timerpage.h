@@ -25,7 +25,8 @@ struct vc_timerpage_opts {
 	size_t sz;
 	/** Tick rate of the thread vc_timerpage_start() runs, in Hz (default 1000, max 100000). */
 	uint32_t tick_hz;
-	/** VC_TIMERPAGE_OPT_* (default 0: use the TSC when it is invariant and the kernel's clocksource). */
+	/** VC_TIMERPAGE_OPT_* (default 0: use the TSC when the evidence allows it, see
+	 * enum vc_timerpage_mode_reason). */
 	uint32_t flags;
 	/** Host clock to follow: VC_TIMERPAGE_CLOCK_* (default VC_TIMERPAGE_CLOCK_MONOTONIC). */
 	uint32_t clock_id;
@@ -109,7 +110,53 @@ enum vc_timerpage_tsc_source {
 	VC_TIMERPAGE_TSC_MEASURED = 3, /**< measured against CLOCK_MONOTONIC_RAW */
 };
 
-/** Writer statistics; vc_timerpage_get_stats() fills the fields @c sz covers. */
+/**
+ * Why the page is in the mode it is in (struct vc_timerpage_stats.mode_reason). The values
+ * up to VC_TIMERPAGE_MODE_TSC_FORCED are TSC mode (VC_TIMERPAGE_F_TSC_STABLE set: readers
+ * extrapolate between ticks); the others are tick-only mode (readers get the host clock as
+ * sampled at the last tick).
+ *
+ * The decision, unless the caller forces one: the CPU must report an invariant TSC
+ * (CPUID 0x80000007 EDX bit 8). Where the kernel's clocksource is `tsc` the kernel has
+ * already checked that the CPUs' TSCs are in step, and its word is taken. Where it is a
+ * paravirtual clock (kvm-clock, hyperv_clocksource_tsc_page, xen: a choice of clock, not a
+ * verdict on the TSC), the library measures, once per process (~20 ms): every CPU the
+ * process may run on, three rounds 10 ms apart, each TSC reading bracketed around a
+ * CLOCK_MONOTONIC_RAW read. The TSC is used if every CPU's TSC lies within 2 us of the
+ * first CPU's at the same instant and every 10 ms rate is within 1000 ppm of the mean.
+ * Any other clocksource (hpet, acpi_pm, jiffies) means the kernel rejected the TSC.
+ */
+enum vc_timerpage_mode_reason {
+	VC_TIMERPAGE_MODE_TSC_KERNEL = 0,         /**< invariant, and the kernel's clocksource */
+	VC_TIMERPAGE_MODE_TSC_MEASURED = 1,       /**< invariant, measured in step and steady */
+	VC_TIMERPAGE_MODE_TSC_FORCED = 2,         /**< VC_TIMERPAGE_OPT_FORCE_TSC */
+	VC_TIMERPAGE_MODE_TICK_DISABLED = 3,      /**< VC_TIMERPAGE_OPT_NO_TSC */
+	VC_TIMERPAGE_MODE_TICK_NOT_INVARIANT = 4, /**< no invariant-TSC CPUID bit */
+	VC_TIMERPAGE_MODE_TICK_KERNEL_REJECTED = 5, /**< the kernel runs on hpet, acpi_pm, ... */
+	VC_TIMERPAGE_MODE_TICK_UNMEASURED = 6,    /**< the measurement itself failed */
+	VC_TIMERPAGE_MODE_TICK_SKEWED = 7,        /**< some CPU's TSC more than 2 us off */
+	VC_TIMERPAGE_MODE_TICK_UNSTEADY = 8,      /**< a 10 ms rate more than 1000 ppm off */
+};
+
+/**
+ * @brief One line of text for an enum vc_timerpage_mode_reason ("TSC: ..." or
+ * "tick only: ..."); a static string, never NULL.
+ */
+VC_API const char *vc_timerpage_mode_reason_str(uint32_t reason);
+
+/**
+ * Writer statistics; vc_timerpage_get_stats() fills the fields @c sz covers.
+ *
+ * Accuracy of the page against the followed clock, by mode:
+ * - TSC mode: readers extrapolate; the page follows the clock within the slew bound
+ *   (opts.max_slew_ppm) of the rate estimate, typically a few microseconds, however late
+ *   the tick thread runs (tests hold it to 2 ms).
+ * - tick-only mode: the page carries the clock as read at the last tick, so it is never
+ *   ahead of the clock and behind it by at most the gap between two publications: one
+ *   tick period when the tick thread runs on time, more when it is starved.
+ *   @c max_staleness_ns is that lag as it happened (from a publication's clock reading to
+ *   the moment the next one became visible).
+ */
 struct vc_timerpage_stats {
 	size_t sz;
 	uint64_t ticks;           /**< tick counter published */
@@ -121,6 +168,12 @@ struct vc_timerpage_stats {
 	double calibrated_hz;     /**< the initial calibration */
 	uint32_t tsc_source;      /**< enum vc_timerpage_tsc_source */
 	uint32_t tsc_stable;      /**< 1 if readers extrapolate with the TSC */
+	uint32_t mode_reason;     /**< enum vc_timerpage_mode_reason */
+	uint32_t tsc_cpus_checked; /**< CPUs the measurement compared (0: not measured) */
+	uint64_t tsc_skew_ns;     /**< measured: largest CPU-to-CPU TSC distance */
+	double tsc_rate_change_ppm; /**< measured: largest 10 ms rate departure */
+	uint64_t max_staleness_ns; /**< tick-only mode: the oldest a published time got before
+				    *   the next publication replaced it */
 };
 
 /**

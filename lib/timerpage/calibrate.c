@@ -3,8 +3,6 @@
 // it, and (host clock, TSC) pairs sampled as one instant.
 #include <cpuid.h>
 #include <errno.h>
-#include <stdio.h>
-#include <string.h>
 #include <time.h>
 
 #include "timerpage-internal.h"
@@ -120,30 +118,4 @@ VC_API int vc_timerpage_calibrate_tsc(uint64_t *hz, uint32_t *source)
 	if (rc == 0 && source)
 		*source = VC_TIMERPAGE_TSC_MEASURED;
 	return rc;
-}
-
-/*
- * Extrapolating with the TSC is right only if it ticks at a constant rate in every power
- * state (CPUID 0x80000007 EDX bit 8, "invariant TSC") and is in step across CPUs. The
- * kernel checks the latter before it picks "tsc" as its clocksource, so that choice is
- * the best available witness; when the file cannot be read, the CPUID bit decides.
- */
-bool vc__tsc_trusted(void)
-{
-	unsigned max, a, b, c, d;
-	__cpuid(0x80000000, max, b, c, d);
-	if (max < 0x80000007)
-		return false;
-	__cpuid(0x80000007, a, b, c, d);
-	if (!(d & (1u << 8)))
-		return false;
-
-	FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "re");
-	if (!f)
-		return true;
-	char name[32] = "";
-	bool tsc = fgets(name, sizeof(name), f) && strncmp(name, "tsc", 3) == 0 &&
-		   (name[3] == '\n' || name[3] == '\0');
-	fclose(f);
-	return tsc;
 }

@@ -24,6 +24,7 @@ struct vc_timerpage {
 	clockid_t clock;
 	int memfd;     /* -1 unless create_memfd made the page */
 	bool tsc_stable;
+	uint64_t last_publish_ns; /* tick-only mode: the time the page carries */
 
 	pthread_mutex_t lock; /* serialises updates: one writer at a time */
 	uint64_t ticks;
@@ -48,7 +49,27 @@ uint64_t vc__tsc_ordered(void);
 int vc__sample_pair(clockid_t clock, uint64_t bracket_limit, struct vc__clock_pair *out,
 		    uint64_t *retries);
 uint64_t vc__bracket_floor(clockid_t clock);
-bool vc__tsc_trusted(void);
+
+/* tsc-check.c: what decides whether readers may extrapolate with the TSC. */
+struct vc__tsc_evidence {
+	bool invariant;        /* CPUID 0x80000007 EDX bit 8 */
+	char clocksource[48];  /* the kernel's current clocksource; "" if unreadable */
+	bool measured;         /* the fields below come from a measurement */
+	unsigned cpus;         /* CPUs whose TSC was compared */
+	uint64_t max_skew_ns;  /* largest distance of a CPU's TSC from the first CPU's */
+	double rate_change_ppm; /* largest departure of a short-window rate from the mean */
+};
+/* Above these the TSC is not used: a reader moving between CPUs could see time step back
+ * by the skew, and a rate that moves this much between 10 ms windows is not invariant. */
+#define VC__TSC_MAX_SKEW_NS 2000u
+#define VC__TSC_MAX_RATE_CHANGE_PPM 1000.0
+/* The decision, a pure function of the evidence (tests drive it with any evidence). */
+enum vc_timerpage_mode_reason vc__tsc_decide(const struct vc__tsc_evidence *ev);
+/* Reads CPUID and the clocksource; measures every allowed CPU's TSC (~20 ms) when the
+ * clocksource leaves the question open, or always with @always_measure (tests). */
+void vc__tsc_gather(struct vc__tsc_evidence *ev, bool always_measure);
+/* This machine's evidence, gathered once per process. */
+const struct vc__tsc_evidence *vc__tsc_machine(void);
 
 /* timerpage.c */
 void vc__timerpage_tick(vc_timerpage *tp, uint64_t ticks);

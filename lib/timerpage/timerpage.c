@@ -183,6 +183,15 @@ static void publish_tick_time(vc_timerpage *tp)
 		STORE(p->base_ns, now.ns);
 	STORE(p->base_tsc, now.tsc);
 	write_end(p);
+	/* The previous value stood until this one became visible: how far behind the clock a
+	 * reader could have found the page (the mode's accuracy, as it happened). */
+	struct timespec ts;
+	clock_gettime(tp->clock, &ts);
+	uint64_t visible = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	if (visible > tp->last_publish_ns &&
+	    visible - tp->last_publish_ns > tp->stats.max_staleness_ns)
+		tp->stats.max_staleness_ns = visible - tp->last_publish_ns;
+	tp->last_publish_ns = LOAD(p->base_ns);
 }
 
 void vc__timerpage_tick(vc_timerpage *tp, uint64_t ticks)
@@ -245,10 +254,21 @@ static int init_writer(vc_timerpage *tp, void *page, const struct vc_timerpage_o
 	tp->page = page;
 	tp->clock = (clockid_t)tp->opts.clock_id; /* the ABI values are Linux's clockids */
 
-	if (tp->opts.flags & VC_TIMERPAGE_OPT_NO_TSC)
-		tp->tsc_stable = false;
-	else
-		tp->tsc_stable = (tp->opts.flags & VC_TIMERPAGE_OPT_FORCE_TSC) || vc__tsc_trusted();
+	const struct vc__tsc_evidence *ev = NULL;
+	if (tp->opts.flags & VC_TIMERPAGE_OPT_NO_TSC) {
+		tp->stats.mode_reason = VC_TIMERPAGE_MODE_TICK_DISABLED;
+	} else if (tp->opts.flags & VC_TIMERPAGE_OPT_FORCE_TSC) {
+		tp->stats.mode_reason = VC_TIMERPAGE_MODE_TSC_FORCED;
+	} else {
+		ev = vc__tsc_machine();
+		tp->stats.mode_reason = vc__tsc_decide(ev);
+	}
+	tp->tsc_stable = tp->stats.mode_reason <= VC_TIMERPAGE_MODE_TSC_FORCED;
+	if (ev && ev->measured) {
+		tp->stats.tsc_skew_ns = ev->max_skew_ns;
+		tp->stats.tsc_rate_change_ppm = ev->rate_change_ppm;
+		tp->stats.tsc_cpus_checked = ev->cpus;
+	}
 
 	uint64_t hz = tp->opts.tsc_hz;
 	tp->stats.tsc_source = VC_TIMERPAGE_TSC_CALLER;
@@ -275,6 +295,7 @@ static int init_writer(vc_timerpage *tp, void *page, const struct vc_timerpage_o
 	tp->window[0] = now;
 	tp->window_len = tp->window_next = 1;
 	tp->last_rebase_tsc = now.tsc;
+	tp->last_publish_ns = now.ns;
 
 	struct vc_timerpage_abi *p = page;
 	memset(p, 0, sizeof(*p));
