@@ -111,10 +111,19 @@ int main(int argc, char **argv)
 	vmm = getenv("VC_VMM");
 	guest = getenv("VC_GUEST");
 	tracer = getenv("VC_TRACE");
-	if (!vmm || !guest || !tracer || geteuid() != 0 || access("/dev/kvm", R_OK | W_OK)) {
-		printf("bench_trace: skipped: needs root, /dev/kvm and VC_VMM, VC_GUEST, VC_TRACE "
-		       "(meson test --benchmark sets them)\n");
-		return 0;
+	if (!vmm || !guest || !tracer) {
+		fprintf(stderr, "bench_trace: set VC_VMM, VC_GUEST and VC_TRACE (meson test "
+				"--benchmark does)\n");
+		return 1;
+	}
+	char why[128];
+	if (geteuid() != 0) {
+		printf("bench_trace: skipped: needs root (BPF)\n");
+		return VCB_SKIP;
+	}
+	if (!vcb_kvm_usable(why, sizeof(why))) {
+		printf("bench_trace: skipped: %s\n", why);
+		return VCB_SKIP;
 	}
 	bool have_perf = system("perf stat -e kvm:kvm_pio true >/dev/null 2>&1") == 0;
 	exits_per_run = vcb_cfg.quick ? 200 : 20000;

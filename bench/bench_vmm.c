@@ -281,12 +281,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_vmm: set VC_VMM and VC_GUEST (meson test --benchmark does)\n");
 		return 1;
 	}
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		printf("bench_vmm: skipped: no usable /dev/kvm (%s)\n", strerror(errno));
-		return 0;
+	char why[128];
+	if (!vcb_kvm_usable(why, sizeof(why))) {
+		printf("bench_vmm: skipped: %s\n", why);
+		return VCB_SKIP;
 	}
-	close(fd);
 	uint64_t hz;
 	uint32_t source;
 	if (vc_timerpage_calibrate_tsc(&hz, &source) || !hz) {

@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: MIT
 // Benchmark harness: calibration, sampling, statistics, table and JSON-line output.
+#include <errno.h>
 #include <fcntl.h>
+#include <linux/kvm.h>
 #include <math.h>
 #include <spawn.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -348,4 +352,20 @@ void vcb_fill_random(void *buf, size_t len, uint64_t *state)
 		p[k] = x;
 	}
 	*state = x;
+}
+
+bool vcb_kvm_usable(char *why, size_t len)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(why, len, "no usable /dev/kvm (%s)", strerror(errno));
+		return false;
+	}
+	int api = ioctl(fd, KVM_GET_API_VERSION, 0);
+	close(fd);
+	if (api != KVM_API_VERSION) {
+		snprintf(why, len, "/dev/kvm does not answer KVM_GET_API_VERSION");
+		return false;
+	}
+	return true;
 }

@@ -106,6 +106,14 @@ int vcb_command(const char *const argv[], const char *dir);
 /** Fills @p len bytes (a multiple of 8) with xorshift output: incompressible data. */
 void vcb_fill_random(void *buf, size_t len, uint64_t *state);
 
+/** Exit status of a benchmark that cannot run here (Meson counts it as a skip). */
+#define VCB_SKIP 77
+/**
+ * Whether /dev/kvm is usable: opened read-write and answering KVM_GET_API_VERSION.
+ * @return true; false with the reason in @p why
+ */
+bool vcb_kvm_usable(char *why, size_t len);
+
 /** Keeps the compiler from discarding a computed value. */
 #define vcb_keep(v) __asm__ volatile("" : : "r"(v) : "memory")
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // vc-vmm: boots a PVH kernel on /dev/kvm. Command line:
 //   vc-vmm --kernel ELF [--module FILE]... [--append "CMDLINE"] [--mem 64M] [--cpus N]
+//          [--dry-run [--json]]
+// Every input is checked and the guest laid out in its RAM before /dev/kvm is opened.
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -34,7 +36,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: vc-vmm --kernel ELF [--module FILE]... [--pack DISK] [--trust LIST\n"
 		"              [--trust-key PUB]] [--append \"CMDLINE\"] [--mem 64M] [--cpus N]\n"
-		"              [--spt-stats]\n"
+		"              [--spt-stats] [--dry-run [--json]]\n"
 		"Boot a PVH kernel (an ELF with a XEN_ELFNOTE_PHYS32_ENTRY note) on /dev/kvm.\n\n"
 		"  --kernel ELF      the kernel to boot (required)\n"
 		"  --module FILE     a boot module, passed in the PVH start info (repeatable, up to %d)\n"
@@ -50,6 +52,11 @@ static void usage(FILE *f)
 		"  --spt-stats       at exit, print the shadow page-table cache's counters (the\n"
 		"                    guest's console writes are read at guest-virtual addresses\n"
 		"                    through it) on stderr\n"
+		"  --dry-run         check every input and lay the guest out in memory, then\n"
+		"                    print the boot plan (guest-physical layout, start info,\n"
+		"                    modules with their SHA-256, command line, trust list) and\n"
+		"                    exit 0 without creating a VM: works without /dev/kvm\n"
+		"  --json            with --dry-run: the plan as one JSON document\n"
 		"  --help            show this help\n\n"
 		"The guest console is COM1 (and the hypercall console) on stdout. vc-vmm exits\n"
 		"with the status the guest writes to the exit port (0x501), or 1 on a guest\n"
@@ -131,13 +138,15 @@ int main(int argc, char **argv)
 		{"trust", required_argument, NULL, 't'},
 		{"trust-key", required_argument, NULL, 'K'},
 		{"spt-stats", no_argument, NULL, 'S'},
+		{"dry-run", no_argument, NULL, 'D'},
+		{"json", no_argument, NULL, 'J'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *kernel_path = NULL, *cmdline = "", *pack_path = NULL;
 	const char *trust_path = NULL, *trust_key = NULL;
 	const char *module_paths[PVH_MAX_MODULES];
 	unsigned nmods = 0, ncpus = 1;
-	int spt_stats = 0;
+	int spt_stats = 0, dry_run = 0, json = 0;
 	uint64_t mem = DEFAULT_MEM;
 	int opt;
 
@@ -167,6 +176,12 @@ int main(int argc, char **argv)
 			break;
 		case 'S':
 			spt_stats = 1;
+			break;
+		case 'D':
+			dry_run = 1;
+			break;
+		case 'J':
+			json = 1;
 			break;
 		case 'M':
 			if (parse_size(optarg, &mem) || mem < MIN_MEM) {
@@ -200,6 +215,10 @@ int main(int argc, char **argv)
 	if (!kernel_path) {
 		vmm_err("--kernel ELF is required");
 		usage(stderr);
+		return 2;
+	}
+	if (json && !dry_run) {
+		vmm_err("--json goes with --dry-run (the plan is what it formats)");
 		return 2;
 	}
 	if (strlen(cmdline) >= PVH_CMDLINE_MAX) {
@@ -255,16 +274,20 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	/* Guest RAM and everything in it before KVM: a module that does not fit is an
+	 * input error on every machine, and --dry-run shows exactly what a boot would use. */
 	static struct vm vm;
 	int status = 1;
-	if (vm_create(&vm, mem, ncpus) || vm_virt_init(&vm))
+	if (vm_memory_create(&vm, mem))
 		goto out;
 	if (pvh_load(&img, kernel.data, vm.gmem)) {
 		vmm_err("%s: cannot load its segments", kernel_path);
 		goto out;
 	}
+	long trust_size = 0;
 #ifdef VMM_HAVE_TRUST
-	if (trust_place_list(vm.gmem))
+	trust_size = trust_place_list(vm.gmem);
+	if (trust_size < 0)
 		goto out;
 #endif
 	struct pvh_ram ram = {low_end, mem - low_end};
@@ -273,6 +296,15 @@ int main(int argc, char **argv)
 		vmm_err("%s", err);
 		goto out;
 	}
+	if (dry_run) {
+		struct plan plan = {vm.gmem, kernel_path, &img, pm, mem, ncpus, (uint64_t)si,
+				    trust_size};
+		status = plan_print(stdout, json, &plan) ? 1 : 0;
+		goto out;
+	}
+
+	if (vm_create(&vm, ncpus) || vm_virt_init(&vm))
+		goto out;
 	int rc = x86_setup_pvh_regs(&vm.cpus[0], img.entry, (uint32_t)si);
 	if (rc) {
 		vmm_err("cannot set the boot vCPU's registers: %s", strerror(-rc));

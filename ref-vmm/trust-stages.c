@@ -71,7 +71,7 @@ out:
 	return rc ? -1 : 0;
 }
 
-int trust_place_list(vc_gmem_t *gmem)
+long trust_place_list(vc_gmem_t *gmem)
 {
 	if (!list)
 		return 0;
@@ -81,5 +81,5 @@ int trust_place_list(vc_gmem_t *gmem)
 	if (rc)
 		vmm_err("--trust: cannot place the list at %#x: %s", VCG_TRUST_LIST_GPA,
 			vc_strerror(rc));
-	return rc ? -1 : 0;
+	return rc ? -1 : serialized_len;
 }

@@ -23,18 +23,25 @@ static int check_cap(struct vm *vm, int cap, const char *name)
 	return -EOPNOTSUPP;
 }
 
-static int add_ram(struct vm *vm, unsigned slot, uint64_t gpa, uint64_t size, void *hva)
+/* Registers one RAM range made by vm_memory_create() as a KVM memory slot. */
+static int add_slot(struct vm *vm, const struct ram_slot *s)
 {
 	struct kvm_userspace_memory_region r = {
-		.slot = slot,
-		.guest_phys_addr = gpa,
-		.memory_size = size,
-		.userspace_addr = (uint64_t)(uintptr_t)hva,
+		.slot = s->slot,
+		.guest_phys_addr = s->gpa,
+		.memory_size = s->size,
+		.userspace_addr = (uint64_t)(uintptr_t)s->hva,
 	};
 	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
-		vmm_err("KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
-		return -errno;
+		int e = errno;
+		vmm_err("KVM_SET_USER_MEMORY_REGION: %s", strerror(e));
+		return -e;
 	}
+	return 0;
+}
+
+static int add_ram(struct vm *vm, unsigned slot, uint64_t gpa, uint64_t size, void *hva)
+{
 	int rc = vc_gmem_add(vm->gmem, gpa, size, hva, 0);
 	if (rc)
 		vmm_err("guest memory map: %s", vc_strerror(rc));
@@ -43,54 +50,17 @@ static int add_ram(struct vm *vm, unsigned slot, uint64_t gpa, uint64_t size, vo
 	return rc;
 }
 
-int vm_create(struct vm *vm, uint64_t ram_bytes, unsigned ncpus)
+int vm_memory_create(struct vm *vm, uint64_t ram_bytes)
 {
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_cond_init(&vm->stopped_cv, NULL);
-	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (vm->kvm_fd < 0) {
-		int e = errno;
-		if (e == ENOENT)
-			vmm_err("/dev/kvm does not exist: KVM is not available on this machine");
-		else if (e == EACCES || e == EPERM)
-			vmm_err("/dev/kvm: permission denied (run as root or join the kvm group)");
-		else
-			vmm_err("/dev/kvm: %s", strerror(e));
-		return -e;
-	}
-	int api = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
-	if (api != KVM_API_VERSION) {
-		vmm_err("/dev/kvm speaks API version %d, vc-vmm needs %d", api, KVM_API_VERSION);
-		return -EOPNOTSUPP;
-	}
-	if (check_cap(vm, KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP") ||
-	    check_cap(vm, KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY") ||
-	    check_cap(vm, KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"))
-		return -EOPNOTSUPP;
-	int run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	if (run_size <= 0) {
-		vmm_err("KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
-		return -EIO;
-	}
-	vm->run_size = (size_t)run_size;
-	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
-	if (vm->vm_fd < 0) {
-		vmm_err("KVM_CREATE_VM: %s", strerror(errno));
-		return -errno;
-	}
-	/* VT-x needs these two pages reserved below 4 GiB; elsewhere they are no-ops. */
-	ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000ul);
-	uint64_t ident = 0xfffbc000;
-	ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &ident);
-	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
-		vmm_err("KVM_CREATE_IRQCHIP: %s", strerror(errno));
-		return -errno;
-	}
-
+	vm->kvm_fd = vm->vm_fd = -1;
 	int rc = vc_gmem_create(&vm->gmem);
-	if (rc)
+	if (rc) {
+		vmm_err("guest memory map: %s", vc_strerror(rc));
 		return rc;
-	/* NORESERVE: pages cost nothing until the guest touches them. */
+	}
+	/* NORESERVE: pages cost nothing until the loader or the guest touches them. */
 	vm->ram = mmap(NULL, ram_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
 		       -1, 0);
 	if (vm->ram == MAP_FAILED) {
@@ -105,8 +75,72 @@ int vm_create(struct vm *vm, uint64_t ram_bytes, unsigned ncpus)
 	rc = add_ram(vm, 0, 0, vm->low_size, vm->ram);
 	if (!rc && ram_bytes > vm->low_size)
 		rc = add_ram(vm, 1, 4 * GiB, ram_bytes - vm->low_size, (char *)vm->ram + vm->low_size);
+	return rc;
+}
+
+int kvm_open(int *out_fd)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		if (e == ENOENT)
+			vmm_err("/dev/kvm does not exist: KVM is not available on this machine "
+				"(it needs VT-x/AMD-V or kvm_pvm, and the kvm module loaded)");
+		else if (e == EACCES || e == EPERM)
+			vmm_err("/dev/kvm: permission denied (run as root or join the kvm group)");
+		else
+			vmm_err("/dev/kvm: %s", strerror(e));
+		return -e;
+	}
+	int api = ioctl(fd, KVM_GET_API_VERSION, 0);
+	if (api != KVM_API_VERSION) {
+		if (api < 0)
+			vmm_err("/dev/kvm does not answer KVM_GET_API_VERSION (%s): not a usable KVM",
+				strerror(errno));
+		else
+			vmm_err("/dev/kvm speaks API version %d, vc-vmm needs %d", api, KVM_API_VERSION);
+		close(fd);
+		return -EOPNOTSUPP;
+	}
+	*out_fd = fd;
+	return 0;
+}
+
+int vm_create(struct vm *vm, unsigned ncpus)
+{
+	int rc = kvm_open(&vm->kvm_fd);
 	if (rc)
 		return rc;
+	if (check_cap(vm, KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP") ||
+	    check_cap(vm, KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY") ||
+	    check_cap(vm, KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"))
+		return -EOPNOTSUPP;
+	int run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (run_size <= 0) {
+		vmm_err("KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
+		return -EIO;
+	}
+	vm->run_size = (size_t)run_size;
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0) {
+		int e = errno;
+		vmm_err("KVM_CREATE_VM: %s", strerror(e));
+		return -e;
+	}
+	/* VT-x needs these two pages reserved below 4 GiB; elsewhere they are no-ops. */
+	ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000ul);
+	uint64_t ident = 0xfffbc000;
+	ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &ident);
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+		int e = errno;
+		vmm_err("KVM_CREATE_IRQCHIP: %s", strerror(e));
+		return -e;
+	}
+	for (unsigned i = 0; i < vm->nslots; i++) {
+		rc = add_slot(vm, &vm->slots[i]);
+		if (rc)
+			return rc;
+	}
 
 	vm->ncpus = ncpus;
 	for (unsigned i = 0; i < ncpus; i++) {
@@ -129,9 +163,9 @@ void vm_destroy(struct vm *vm)
 	if (vm->ram)
 		munmap(vm->ram, vm->ram_size);
 	vc_gmem_destroy(vm->gmem);
-	if (vm->vm_fd > 0)
+	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
-	if (vm->kvm_fd > 0)
+	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 }
 

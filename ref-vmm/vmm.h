@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <linux/kvm.h>
 
@@ -91,7 +92,14 @@ struct vm {
 };
 
 /* vm.c */
-int vm_create(struct vm *vm, uint64_t ram_bytes, unsigned ncpus);
+/* Guest RAM (one anonymous mapping) and its vc_gmem map, without KVM: the loader fills
+ * it before any VM exists, and --dry-run stops there. 0, or -errno reported. */
+int vm_memory_create(struct vm *vm, uint64_t ram_bytes);
+/* Opens /dev/kvm and checks it answers KVM_GET_API_VERSION; 0, or -errno reported with
+ * why and what would give a usable KVM. */
+int kvm_open(int *out_fd);
+/* The KVM VM over the RAM of vm_memory_create(): irqchip, memory slots, @ncpus vCPUs. */
+int vm_create(struct vm *vm, unsigned ncpus);
 void vm_destroy(struct vm *vm);
 void vm_register_pio(struct vm *vm, uint16_t base, uint16_t len, pio_fn fn, void *opaque);
 void vm_register_mmio(struct vm *vm, uint64_t base, uint64_t len, mmio_fn fn, void *opaque);
@@ -142,8 +150,24 @@ int pack_load_modules(const char *disk, struct pvh_module *mods, unsigned max, u
  * NULL, then every module verified in order as the chain's stages); 0, or -1 reported. */
 int trust_check_modules(const char *list_path, const char *key_path,
 			const struct pvh_module *mods, unsigned nmods);
-/* Copies the loaded list to VCG_TRUST_LIST_GPA (nothing without --trust). */
-int trust_place_list(vc_gmem_t *gmem);
+/* Copies the loaded list to VCG_TRUST_LIST_GPA (nothing without --trust); the bytes
+ * placed (0 without a list), or -1 reported. */
+long trust_place_list(vc_gmem_t *gmem);
+
+/* plan.c: --dry-run. What the loader placed, read back from guest RAM. */
+struct pvh_image;
+struct plan {
+	const vc_gmem_t *gmem;
+	const char *kernel_path;
+	const struct pvh_image *img;
+	const struct pvh_module *mods; /* in start-info order, for their digests */
+	uint64_t mem;
+	unsigned ncpus;
+	uint64_t start_info_gpa;
+	long trust_list_size; /* 0: no list */
+};
+/* Prints the plan as text, or with @json as one JSON document; 0, or -1 reported. */
+int plan_print(FILE *f, bool json, const struct plan *p);
 
 /* Messages: "vc-vmm: ..." on stderr. */
 void vmm_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -9,10 +9,11 @@ With RING_PINGPONG (examples/ring-pingpong.c), libvirtcore's USDT probes are che
 vc-trace must count exactly the notifications, suppressions and dozes the example reports.
 Needs root and BPF (skips, exit 77, with the reason otherwise) and /dev/kvm.
 """
+import fcntl
 import json
+import os
 import re
 import signal
-import os
 import subprocess
 import sys
 import time
@@ -126,12 +127,28 @@ def test_usdt_probes():
     check(want["ring_suppressed"] > 0, f"ring-pingpong printed no counts: {r.stdout}")
 
 
+def kvm_problem():
+    """Why /dev/kvm is not usable (opened and answering KVM_GET_API_VERSION), or None."""
+    try:
+        fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
+    except OSError as e:
+        return f"no usable /dev/kvm ({e.strerror})"
+    try:
+        fcntl.ioctl(fd, 0xAE00)  # KVM_GET_API_VERSION
+    except OSError as e:
+        return f"/dev/kvm does not answer KVM_GET_API_VERSION ({e.strerror})"
+    finally:
+        os.close(fd)
+    return None
+
+
 def main():
     if os.geteuid() != 0:
         print("SKIP: vc-trace needs root (BPF)")
         return 77
-    if not os.path.exists("/dev/kvm"):
-        print("SKIP: no /dev/kvm")
+    problem = kvm_problem()
+    if problem:
+        print(f"SKIP: {problem}: vc-vmm cannot boot the guest here")
         return 77
     probe = subprocess.run([VC_TRACE, "--duration", "0.1"], capture_output=True, text=True)
     if probe.returncode != 0:

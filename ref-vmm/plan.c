@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: MIT
+// --dry-run: the boot plan as the guest will find it, read back from guest RAM after the
+// loader ran (start info, memory map, modules, command line), as text or one JSON document.
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "arch/x86/pvh.h"
+#include "guest/abi.h"
+#include "vmm.h"
+
+#ifdef VMM_HAVE_TRUST
+#include <virtcore/trust.h>
+#endif
+
+/* A module's SHA-256 as hex, or "" when this vc-vmm was built without the trust module. */
+static void module_digest(const void *data, uint64_t size, char hex[65])
+{
+	hex[0] = '\0';
+#ifdef VMM_HAVE_TRUST
+	uint8_t d[32];
+	if (vc_trust_measure_mem(VC_TRUST_ALG_SHA256, data, size, d) == 0)
+		for (int i = 0; i < 32; i++)
+			snprintf(hex + 2 * i, 3, "%02x", d[i]);
+#else
+	(void)data;
+	(void)size;
+#endif
+}
+
+/* A JSON string: quotes, backslashes and control characters escaped; bytes >= 0x80
+ * pass through (names and command lines are UTF-8 or refused earlier). */
+static void json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+/* Text output: control characters shown as \xNN so one line stays one line. */
+static void text_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c < 0x20 || c == 0x7f || c == '"' || c == '\\')
+			fprintf(f, "\\x%02x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static const char *memmap_type(uint32_t type)
+{
+	return type == HVM_MEMMAP_TYPE_RAM ? "ram" : type == HVM_MEMMAP_TYPE_RESERVED ? "reserved"
+										 : "other";
+}
+
+/* Reads a NUL-terminated string of at most @cap - 1 bytes from guest RAM. */
+static void read_string(const vc_gmem_t *gm, uint64_t gpa, char *buf, size_t cap)
+{
+	buf[0] = '\0';
+	for (size_t i = 0; i + 1 < cap; i++) {
+		if (vc_gmem_read(gm, gpa + i, &buf[i], 1) || !buf[i])
+			break;
+		buf[i + 1] = '\0';
+	}
+}
+
+int plan_print(FILE *f, bool json, const struct plan *p)
+{
+	const vc_gmem_t *gm = p->gmem;
+	struct hvm_start_info si;
+	if (vc_gmem_read(gm, p->start_info_gpa, &si, sizeof(si)) || si.magic != HVM_START_MAGIC ||
+	    si.memmap_entries > 8 || si.nr_modules > PVH_MAX_MODULES) {
+		vmm_err("internal: the start info at %#" PRIx64 " does not read back", p->start_info_gpa);
+		return -1;
+	}
+	struct hvm_memmap_table_entry map[8];
+	struct hvm_modlist_entry mods[PVH_MAX_MODULES];
+	if (vc_gmem_read(gm, si.memmap_paddr, map, si.memmap_entries * sizeof(map[0])) ||
+	    (si.nr_modules &&
+	     vc_gmem_read(gm, si.modlist_paddr, mods, si.nr_modules * sizeof(mods[0])))) {
+		vmm_err("internal: the memory map or module list does not read back");
+		return -1;
+	}
+	static char cmdline[PVH_CMDLINE_MAX];
+	read_string(gm, si.cmdline_paddr, cmdline, sizeof(cmdline));
+	const struct pvh_image *img = p->img;
+
+	if (json) {
+		fprintf(f, "{\n  \"kernel\": {\"path\": ");
+		json_string(f, p->kernel_path);
+		fprintf(f, ", \"entry\": %" PRIu32 ", \"segments\": [", img->entry);
+		for (unsigned i = 0; i < img->nseg; i++)
+			fprintf(f, "%s\n    {\"gpa\": %" PRIu64 ", \"filesz\": %" PRIu64
+				   ", \"memsz\": %" PRIu64 "}",
+				i ? "," : "", img->seg[i].paddr, img->seg[i].filesz, img->seg[i].memsz);
+		fprintf(f, "]},\n  \"memory\": {\"size\": %" PRIu64 ", \"map\": [", p->mem);
+		for (unsigned i = 0; i < si.memmap_entries; i++)
+			fprintf(f, "%s\n    {\"gpa\": %" PRIu64 ", \"size\": %" PRIu64 ", \"type\": \"%s\"}",
+				i ? "," : "", map[i].addr, map[i].size, memmap_type(map[i].type));
+		fprintf(f, "]},\n  \"cpus\": %u,\n  \"start_info\": %" PRIu64 ",\n", p->ncpus,
+			p->start_info_gpa);
+		fprintf(f, "  \"cmdline\": {\"gpa\": %" PRIu64 ", \"text\": ", si.cmdline_paddr);
+		json_string(f, cmdline);
+		fprintf(f, "},\n  \"modules\": [");
+		for (unsigned i = 0; i < si.nr_modules; i++) {
+			char name[256], hex[65];
+			read_string(gm, mods[i].cmdline_paddr, name, sizeof(name));
+			module_digest(p->mods[i].data, p->mods[i].size, hex);
+			fprintf(f, "%s\n    {\"index\": %u, \"name\": ", i ? "," : "", i);
+			json_string(f, name);
+			fprintf(f, ", \"gpa\": %" PRIu64 ", \"size\": %" PRIu64 ", \"sha256\": ",
+				mods[i].paddr, mods[i].size);
+			if (hex[0])
+				fprintf(f, "\"%s\"}", hex);
+			else
+				fprintf(f, "null}");
+		}
+		fprintf(f, "],\n  \"trust_list\": ");
+		if (p->trust_list_size)
+			fprintf(f, "{\"gpa\": %u, \"size\": %ld}\n}\n", VCG_TRUST_LIST_GPA,
+				p->trust_list_size);
+		else
+			fprintf(f, "null\n}\n");
+	} else {
+		fprintf(f, "vc-vmm: boot plan (dry run: no VM is created)\n");
+		fprintf(f, "memory      %" PRIu64 " KiB, %u vCPU%s\n", p->mem >> 10, p->ncpus,
+			p->ncpus == 1 ? "" : "s");
+		for (unsigned i = 0; i < si.memmap_entries; i++)
+			fprintf(f, "  map       [%#" PRIx64 ", %#" PRIx64 ") %s\n", map[i].addr,
+				map[i].addr + map[i].size, memmap_type(map[i].type));
+		fprintf(f, "kernel      %s, entry %#" PRIx32 "\n", p->kernel_path, img->entry);
+		for (unsigned i = 0; i < img->nseg; i++)
+			fprintf(f, "  segment   [%#" PRIx64 ", %#" PRIx64 ") %" PRIu64
+				   " bytes from the file\n",
+				img->seg[i].paddr, img->seg[i].paddr + img->seg[i].memsz,
+				img->seg[i].filesz);
+		fprintf(f, "start info  %#" PRIx64 "\n", p->start_info_gpa);
+		fprintf(f, "cmdline     %#" PRIx64 " ", si.cmdline_paddr);
+		text_string(f, cmdline);
+		fputc('\n', f);
+		for (unsigned i = 0; i < si.nr_modules; i++) {
+			char name[256], hex[65];
+			read_string(gm, mods[i].cmdline_paddr, name, sizeof(name));
+			module_digest(p->mods[i].data, p->mods[i].size, hex);
+			fprintf(f, "module %-4u [%#" PRIx64 ", %#" PRIx64 ") %" PRIu64 " bytes ", i,
+				mods[i].paddr, mods[i].paddr + mods[i].size, mods[i].size);
+			text_string(f, name);
+			fprintf(f, " sha256 %s\n", hex[0] ? hex : "(built without the trust module)");
+		}
+		if (p->trust_list_size)
+			fprintf(f, "trust list  [%#x, %#lx) %ld bytes\n", VCG_TRUST_LIST_GPA,
+				VCG_TRUST_LIST_GPA + p->trust_list_size, p->trust_list_size);
+		else
+			fprintf(f, "trust list  none\n");
+	}
+	fflush(f);
+	if (ferror(f)) {
+		vmm_err("cannot write the boot plan");
+		return -1;
+	}
+	return 0;
+}
