@@ -31,6 +31,15 @@ void vmm_err(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+const char *vmm_lib_detail(int rc, const char *prefix)
+{
+	const char *msg = vc_error_last();
+	size_t n = strlen(prefix);
+	if (strncmp(msg, prefix, n) == 0)
+		msg += n;
+	return msg[0] ? msg : vc_strerror(rc);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,

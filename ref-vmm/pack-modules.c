@@ -15,32 +15,20 @@
 #include "arch/x86/pvh.h"
 #include "vmm.h"
 
-/* The library's reason for a refusal, for the error message. */
-static char pack_reason[512];
-
-static void on_pack_log(enum vc_log_level level, const char *msg, void *ud)
-{
-	(void)ud;
-	if (level == VC_LOG_ERROR && !pack_reason[0])
-		snprintf(pack_reason, sizeof(pack_reason), "%s",
-			 strncmp(msg, "pack: ", 6) == 0 ? msg + 6 : msg);
-}
-
 int pack_load_modules(const char *disk, struct pvh_module *mods, unsigned max, unsigned *n)
 {
 	vc_pack_t *p = NULL;
 	struct vc_pack_info info;
 	unsigned bad = 0;
 
-	vc_set_log_fn(on_pack_log, NULL);
+	vc_error_clear();
 	int rc = vc_pack_open(disk, &p);
 	if (rc == 0) {
 		rc = vc_pack_verify(p, &bad);
 		vc_pack_info(p, &info);
 	}
-	vc_set_log_fn(NULL, NULL);
 	if (rc) {
-		vmm_err("--pack %s: %s", disk, pack_reason[0] ? pack_reason : vc_strerror(rc));
+		vmm_err("--pack %s: %s", disk, vmm_lib_detail(rc, "pack: "));
 		vc_pack_close(p);
 		return -1;
 	}

@@ -14,15 +14,6 @@
 #include "guest/abi.h"
 #include "vmm.h"
 
-static char reason[512];
-
-static void on_trust_log(enum vc_log_level level, const char *msg, void *ud)
-{
-	(void)ud;
-	if (level == VC_LOG_ERROR && !reason[0])
-		snprintf(reason, sizeof(reason), "%s", strncmp(msg, "trust: ", 7) ? msg : msg + 7);
-}
-
 static vc_trust_list_t *list;
 static uint8_t serialized[VCG_TRUST_LIST_MAX];
 static long serialized_len;
@@ -34,16 +25,16 @@ int trust_check_modules(const char *list_path, const char *key_path,
 	vc_trust_chain_t *chain = NULL;
 	int rc;
 
-	vc_set_log_fn(on_trust_log, NULL);
+	vc_error_clear();
 	rc = key_path ? vc_trust_key_load(key_path, &key) : 0;
 	if (rc) {
-		vmm_err("--trust-key %s: %s", key_path, reason[0] ? reason : vc_strerror(rc));
+		vmm_err("--trust-key %s: %s", key_path, vmm_lib_detail(rc, "trust: "));
 		goto out;
 	}
 	VC_OPTS(vc_trust_load_opts, o, .key = key, .flags = key ? 0 : VC_TRUST_LOAD_UNVERIFIED);
 	rc = vc_trust_list_load_path(list_path, &o, &list);
 	if (rc) {
-		vmm_err("--trust %s: %s", list_path, reason[0] ? reason : vc_strerror(rc));
+		vmm_err("--trust %s: %s", list_path, vmm_lib_detail(rc, "trust: "));
 		goto out;
 	}
 	serialized_len = vc_trust_list_serialize(list, serialized, sizeof(serialized));
@@ -63,11 +54,10 @@ int trust_check_modules(const char *list_path, const char *key_path,
 	if (rc == 0)
 		rc = vc_trust_chain_finish(chain, NULL);
 	if (rc)
-		vmm_err("--trust %s: %s", list_path, reason[0] ? reason : vc_strerror(rc));
+		vmm_err("--trust %s: %s", list_path, vmm_lib_detail(rc, "trust: "));
 out:
 	vc_trust_chain_free(chain);
 	vc_trust_key_free(key);
-	vc_set_log_fn(NULL, NULL);
 	return rc ? -1 : 0;
 }
 

@@ -171,5 +171,8 @@ int plan_print(FILE *f, bool json, const struct plan *p);
 
 /* Messages: "vc-vmm: ..." on stderr. */
 void vmm_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The library's detail of this thread's last failure without the module's @prefix
+ * ("pack: "), or vc_strerror(@rc) when it recorded none. */
+const char *vmm_lib_detail(int rc, const char *prefix);
 
 #endif

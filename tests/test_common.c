@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
-// Tests of the plumbing in common.h: error strings, version, log hook.
+// Tests of the plumbing in common.h: error strings, version, log hook, error detail.
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -129,7 +130,8 @@ Test(log, long_lines_are_truncated_not_overrun, .fini = reset_log)
 	vc_set_log_fn(capture, &c);
 	vc__info("%s", big);
 	cr_assert_eq(c.calls, 1);
-	cr_assert_eq(strlen(c.msg), 511);
+	cr_assert_eq(strlen(c.msg), 1023);
+	cr_assert_eq(strlen(vc_error_last()), 0, "an info line is not an error detail");
 }
 
 /* Two callbacks, each with its own userdata: a callback must never see the other's. */
@@ -168,4 +170,72 @@ Test(log, swapping_callbacks_never_mixes_fn_and_userdata, .fini = reset_log)
 	for (int i = 0; i < 2; i++)
 		pthread_join(t[i], NULL);
 	cr_assert_eq(mismatches, 0);
+}
+
+/* ---- per-thread error detail ---- */
+
+Test(error_last, set_by_a_failing_call_kept_by_a_success_cleared_on_request)
+{
+	vc_error_clear();
+	cr_assert_str_eq(vc_error_last(), "");
+	static _Alignas(8) unsigned char mem[65536];
+	cr_assert_eq(vc_ring_format(mem, 100, NULL), -ENOSPC);
+	cr_assert(strstr(vc_error_last(), "ring: cannot format 256 slots of 64 bytes"),
+		  "detail: %s", vc_error_last());
+	cr_assert(strstr(vc_error_last(), "in 100 bytes"), "detail: %s", vc_error_last());
+	cr_assert_eq(vc_ring_format(mem, sizeof(mem), NULL), 0);
+	cr_assert(strstr(vc_error_last(), "in 100 bytes"), "a success erased the detail");
+	vc_error_clear();
+	cr_assert_str_eq(vc_error_last(), "");
+}
+
+Test(error_last, recorded_with_or_without_a_log_callback, .fini = reset_log)
+{
+	struct captured c = {0};
+	vc_set_log_fn(capture, &c);
+	vc__err("pack: %s: field %s", "d.img", "count");
+	cr_assert_str_eq(vc_error_last(), "pack: d.img: field count");
+	cr_assert_str_eq(c.msg, "pack: d.img: field count");
+	vc_set_log_fn(NULL, NULL);
+	vc__err("trust: stage %d", 2);
+	cr_assert_str_eq(vc_error_last(), "trust: stage 2");
+}
+
+/* Two threads failing differently at the same time each read their own detail. */
+struct failer {
+	size_t len; /* a ring this short cannot be formatted: the length names the thread */
+	unsigned mismatches, rounds;
+	pthread_barrier_t *start;
+};
+
+static void *fail_repeatedly(void *arg)
+{
+	struct failer *f = arg;
+	static _Thread_local _Alignas(8) unsigned char mem[128];
+	char want[64];
+	snprintf(want, sizeof(want), "in %zu bytes", f->len);
+	pthread_barrier_wait(f->start);
+	for (f->rounds = 0; f->rounds < 20000; f->rounds++) {
+		if (vc_ring_format(mem, f->len, NULL) != -ENOSPC || !strstr(vc_error_last(), want))
+			f->mismatches++;
+		sched_yield();
+	}
+	return NULL;
+}
+
+Test(error_last, each_thread_has_its_own)
+{
+	pthread_barrier_t start;
+	pthread_barrier_init(&start, NULL, 2);
+	struct failer a = {.len = 64, .start = &start}, b = {.len = 72, .start = &start};
+	pthread_t ta, tb;
+	cr_assert_eq(pthread_create(&ta, NULL, fail_repeatedly, &a), 0);
+	cr_assert_eq(pthread_create(&tb, NULL, fail_repeatedly, &b), 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	pthread_barrier_destroy(&start);
+	cr_assert_eq(a.mismatches + b.mismatches, 0, "%u and %u reads saw another thread's detail",
+		     a.mismatches, b.mismatches);
+	vc_error_clear();
+	cr_assert_str_eq(vc_error_last(), "", "the main thread's detail is its own");
 }

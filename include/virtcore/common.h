@@ -99,6 +99,26 @@ typedef void (*vc_log_fn)(enum vc_log_level level, const char *msg, void *userda
  */
 VC_API vc_log_fn vc_set_log_fn(vc_log_fn fn, void *userdata);
 
+/**
+ * @brief The calling thread's detail of its last failure that had more to say than its
+ * error code: which file, which field, expected and actual, as one line prefixed with the
+ * module ("pack: image 2 (b.img) overlaps image 1", "trust: stage loader: digest
+ * mismatch (expected ..., got ...)").
+ *
+ * Each thread has its own (libgit2's git_error_last() model): a failure on one thread
+ * never changes another's. The detail is set whatever log callback is installed (the
+ * callback receives the same line), and only on failure: a later successful call leaves
+ * it in place, so read it right after the call that returned the error.
+ *
+ * @return the detail, or "" if none was recorded on this thread since it started or
+ *         since vc_error_clear(). Never NULL; the string belongs to the library and stays
+ *         valid until the next failure or vc_error_clear() on this thread.
+ */
+VC_API const char *vc_error_last(void);
+
+/** @brief Forgets the calling thread's error detail (vc_error_last() then gives ""). */
+VC_API void vc_error_clear(void);
+
 VC_END_DECLS
 
 #endif /* VIRTCORE_COMMON_H */

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
-// The log hook: silent by default, one callback + userdata pair swapped under a lock.
+// The log hook (silent by default, one callback + userdata pair swapped under a lock) and
+// each thread's last error detail.
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "log.h"
 
@@ -20,6 +22,19 @@ VC_API vc_log_fn vc_set_log_fn(vc_log_fn fn, void *userdata)
 	return old;
 }
 
+/* Long enough for a path and two digests; longer details are cut, never split mid-call. */
+static _Thread_local char last_error[1024];
+
+VC_API const char *vc_error_last(void)
+{
+	return last_error;
+}
+
+VC_API void vc_error_clear(void)
+{
+	last_error[0] = '\0';
+}
+
 void vc__log(enum vc_log_level level, const char *fmt, ...)
 {
 	/* Copy the pair under the lock so fn and userdata always match, then call outside
@@ -28,13 +43,16 @@ void vc__log(enum vc_log_level level, const char *fmt, ...)
 	vc_log_fn fn = log_fn;
 	void *userdata = log_userdata;
 	pthread_mutex_unlock(&log_lock);
-	if (!fn)
+	if (!fn && level != VC_LOG_ERROR)
 		return;
 
-	char msg[512];
+	char msg[sizeof(last_error)];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fn(level, msg, userdata);
+	if (level == VC_LOG_ERROR)
+		memcpy(last_error, msg, sizeof(msg));
+	if (fn)
+		fn(level, msg, userdata);
 }

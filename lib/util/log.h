@@ -7,7 +7,8 @@
 
 #include "compiler.h"
 
-/* Formats and hands one line to the installed callback; does nothing when none is set. */
+/* Formats and hands one line to the installed callback; an error line is also kept as the
+ * calling thread's vc_error_last(). */
 void vc__log(enum vc_log_level level, const char *fmt, ...) VC_PRINTF(2, 3);
 
 #define vc__err(...) vc__log(VC_LOG_ERROR, __VA_ARGS__)

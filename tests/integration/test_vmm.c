@@ -264,7 +264,10 @@ Test(vmm, verifies_boot_stages_on_both_sides)
 	char dir[] = "/tmp/vc-test-trust-XXXXXX", cmd[2048];
 	cr_assert_not_null(mkdtemp(dir));
 	snprintf(cmd, sizeof(cmd),
-		 "cd %s && head -c 5000 /dev/urandom > loader && head -c 70000 /dev/urandom > config"
+		 /* byte 7 of config is 'A', so writing 'Z' there always changes it (a random
+		  * byte was 'Z' once in 256 runs, and the "changed" stage passed) */
+		 "cd %s && head -c 5000 /dev/urandom > loader && { head -c 7 /dev/urandom; printf A;"
+		 " head -c 69992 /dev/urandom; } > config"
 		 " && '%s' keygen k.pem k.pub && '%s' make -o list loader=loader config=config"
 		 " && '%s' sign -k k.pem list && '%s' create boot.img loader config"
 		 " && cp config config.bad && printf Z | dd of=config.bad bs=1 seek=7 conv=notrunc"
