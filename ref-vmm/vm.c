@@ -78,7 +78,9 @@ int vm_memory_create(struct vm *vm, uint64_t ram_bytes)
 	return rc;
 }
 
-int kvm_open(int *out_fd)
+/* Opens /dev/kvm and checks it answers KVM_GET_API_VERSION; 0, or -errno reported with
+ * why and what would give a usable KVM. */
+static int kvm_open(int *out_fd)
 {
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (fd < 0) {

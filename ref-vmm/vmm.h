@@ -95,9 +95,6 @@ struct vm {
 /* Guest RAM (one anonymous mapping) and its vc_gmem map, without KVM: the loader fills
  * it before any VM exists, and --dry-run stops there. 0, or -errno reported. */
 int vm_memory_create(struct vm *vm, uint64_t ram_bytes);
-/* Opens /dev/kvm and checks it answers KVM_GET_API_VERSION; 0, or -errno reported with
- * why and what would give a usable KVM. */
-int kvm_open(int *out_fd);
 /* The KVM VM over the RAM of vm_memory_create(): irqchip, memory slots, @ncpus vCPUs. */
 int vm_create(struct vm *vm, unsigned ncpus);
 void vm_destroy(struct vm *vm);
