@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// TSC facts for the writer: frequency (CPUID 0x15/0x16 or measured), whether to trust
-// it, and (host clock, TSC) pairs sampled as one instant.
+// TSC facts for the writer: its frequency (CPUID 0x15/0x16 or measured) and (host clock,
+// TSC) pairs sampled as one instant. Whether to use the TSC at all: tsc-check.c.
 #include <cpuid.h>
 #include <errno.h>
 #include <time.h>
