@@ -47,7 +47,7 @@ static void op_route(void *ctx, uint64_t n)
 	(void)ctx;
 	struct vc_irq_route r;
 	for (uint64_t i = 0; i < n; i++) {
-		vc_irq_route(policy, (uint32_t)(i * 2654435761u) % DEVICES, &r);
+		vc_irq_route(&r, policy, (uint32_t)(i * 2654435761u) % DEVICES);
 		vcb_keep(r.cpu);
 	}
 }

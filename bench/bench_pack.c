@@ -125,11 +125,14 @@ static void run_tar_c(void)
 static void pack(const char *disk, uint32_t flags, int n)
 {
 	VC_OPTS(vc_pack_create_opts, o, .flags = flags);
-	vc_pack_writer_t *w;
-	int rc = vc_pack_create(disk, &o, &w);
+	vc_pack_writer *w = NULL;
+	int rc = vc_pack_writer_open(&w, disk, &o);
 	for (int i = 0; rc == 0 && i < n; i++)
-		rc = vc_pack_add_path(w, NULL, files[i]);
-	if (rc || (rc = vc_pack_finish(w)) != 0)
+		rc = vc_pack_writer_add_path(w, NULL, files[i]);
+	if (!rc)
+		rc = vc_pack_writer_commit(w);
+	vc_pack_writer_close(w);
+	if (rc)
 		fprintf(stderr, "bench_pack: pack: %s\n", vc_strerror(rc)), exit(1);
 }
 
@@ -154,11 +157,11 @@ static void run_tar_x(void)
 	spawn(argv, at("tar-out"));
 }
 
-static void extract_one(vc_pack_t *p, unsigned i, const char *dir)
+static void extract_one(vc_pack *p, unsigned i, const char *dir)
 {
 	struct vc_pack_image img;
 	char out[600];
-	vc_pack_get(p, i, &img);
+	vc_pack_get(&img, p, i);
 	snprintf(out, sizeof(out), "%s/%s", dir, img.name);
 	int rc = vc_pack_extract_path(p, i, out, 0);
 	if (rc)
@@ -167,8 +170,8 @@ static void extract_one(vc_pack_t *p, unsigned i, const char *dir)
 
 static void run_extract_all(void)
 {
-	vc_pack_t *p;
-	if (vc_pack_open(at("d.img"), &p) || vc_pack_extract_all(p, at("x-out"), 0))
+	vc_pack *p;
+	if (vc_pack_open(&p, at("d.img")) || vc_pack_extract_all(p, at("x-out"), 0))
 		exit(1);
 	vc_pack_close(p);
 }
@@ -176,10 +179,10 @@ static void run_extract_all(void)
 /* One image out of the 9-image disk, opening the disk each time (as a tool would). */
 static void extract_by_name(const char *name)
 {
-	vc_pack_t *p;
-	if (vc_pack_open(at("d9.img"), &p))
+	vc_pack *p;
+	if (vc_pack_open(&p, at("d9.img")))
 		exit(1);
-	int i = vc_pack_find(p, name, NULL);
+	int i = vc_pack_find(NULL, p, name);
 	if (i < 0)
 		exit(1);
 	extract_one(p, (unsigned)i, at("one-out"));

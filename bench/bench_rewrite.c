@@ -103,11 +103,11 @@ static void scan_all(void)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < nfiles; i++) {
-		vc_rewrite_module_t *m;
-		if (vc_rewrite_open_path(files[i], &m))
+		vc_rewrite_module *m;
+		if (vc_rewrite_load_path(&m, files[i]))
 			die("vc_rewrite_open_path failed on a corpus file");
 		n += vc_rewrite_count(m);
-		vc_rewrite_close(m);
+		vc_rewrite_destroy(m);
 	}
 	sites = n;
 }
@@ -125,15 +125,16 @@ static void objdump_all(void)
 static void patch_restore_all(void)
 {
 	for (size_t i = 0; i < nfiles; i++) {
-		vc_rewrite_module_t *m;
-		void *img, *back;
-		size_t len, blen;
-		if (vc_rewrite_open_path(files[i], &m) || vc_rewrite_patch(m, &img, &len) ||
-		    vc_rewrite_restore(img, len, &back, &blen))
+		vc_rewrite_module *m;
+		if (vc_rewrite_load_path(&m, files[i]))
+			die("cannot scan a corpus file");
+		long len = vc_rewrite_patch(m, NULL, 0);
+		void *img = len > 0 ? malloc((size_t)len) : NULL;
+		if (!img || vc_rewrite_patch(m, img, (size_t)len) != len ||
+		    vc_rewrite_restore(img, (size_t)len, img, (size_t)len) < 0)
 			die("patch or restore failed on a corpus file");
 		free(img);
-		free(back);
-		vc_rewrite_close(m);
+		vc_rewrite_destroy(m);
 	}
 }
 
@@ -153,7 +154,7 @@ int main(int argc, char **argv)
 
 	const struct vcb_once cases[] = {
 		{"objdump -d (one process, all files)", objdump_all, NULL},
-		{"vc_rewrite_open_path (read, check, scan)", scan_all, NULL},
+		{"vc_rewrite_load_path (read, check, scan)", scan_all, NULL},
 		{"scan + patch + restore", patch_restore_all, NULL},
 	};
 	struct vcb_table *t = vcb_table_new("rewrite", "find the sensitive instructions of "

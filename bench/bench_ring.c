@@ -72,8 +72,8 @@ static void *consumer(void *arg)
 		else
 			vc_ring_wait(r, 100000000LL);
 	}
-	VC_OPTS(vc_ring_stats, s);
-	vc_ring_get_stats(r, &s);
+	struct vc_ring_stats s;
+	vc_ring_get_stats(r, &s, sizeof s);
 	t->dozes = s.dozes;
 	vc_ring_detach(r);
 	return NULL;
@@ -123,8 +123,8 @@ static void run_trial(struct trial *t)
 		abort();
 	pthread_join(th, NULL);
 	t->seconds = (double)(vcb_now_ns() - t0) / 1e9;
-	VC_OPTS(vc_ring_stats, s);
-	vc_ring_get_stats(p, &s);
+	struct vc_ring_stats s;
+	vc_ring_get_stats(p, &s, sizeof s);
 	t->notifications = s.notifications;
 	vc_ring_detach(p);
 	close(t->efd);

@@ -19,7 +19,7 @@
 #define TRACE 4096 /* switches, replayed in a loop: the "million switches" are its reps */
 
 static uint8_t *mem;
-static vc_gmem_t *gm;
+static vc_gmem *gm;
 static uint64_t next_frame = 0x1000;
 static struct vc_spt_cpu cpus[SPACES];
 static uint64_t ws[SPACES][WORKING_SET];
@@ -88,8 +88,8 @@ static void build_guest(void)
 	}
 }
 
-static vc_spt_t *spt;
-static vc_spt_vcpu_t *vcpu;
+static vc_spt *spt;
+static vc_spt_vcpu *vcpu;
 static unsigned pos;
 
 static void load(unsigned s)
@@ -103,7 +103,7 @@ static void touch_working_set(unsigned s)
 {
 	struct vc_spt_result r;
 	for (unsigned k = 0; k < WORKING_SET; k++) {
-		int rc = vc_spt_translate(vcpu, ws[s][k], VC_SPT_USER * (k < USER_PAGES), &r);
+		int rc = vc_spt_translate(&r, vcpu, ws[s][k], VC_SPT_USER * (k < USER_PAGES));
 		if (rc || r.fault)
 			die("translate", rc ? rc : -14);
 		vcb_keep(r.gpa);
@@ -149,7 +149,7 @@ static void op_translate(void *ctx, uint64_t n)
 	(void)ctx;
 	struct vc_spt_result r;
 	for (uint64_t i = 0; i < n; i++) {
-		vc_spt_translate(vcpu, ws[cur][(i * 7) % WORKING_SET], VC_SPT_READ, &r);
+		vc_spt_translate(&r, vcpu, ws[cur][(i * 7) % WORKING_SET], VC_SPT_READ);
 		vcb_keep(r.gpa);
 	}
 }
@@ -159,7 +159,7 @@ static void op_walk(void *ctx, uint64_t n)
 	(void)ctx;
 	struct vc_spt_walk w;
 	for (uint64_t i = 0; i < n; i++) {
-		vc_spt_walk(gm, &cpus[cur], ws[cur][(i * 7) % WORKING_SET], VC_SPT_READ, 0, &w);
+		vc_spt_walk(&w, gm, &cpus[cur], ws[cur][(i * 7) % WORKING_SET], VC_SPT_READ, 0);
 		vcb_keep(w.gpa);
 	}
 }
@@ -191,7 +191,7 @@ int main(int argc, char **argv)
 	if (rc || (rc = vc_gmem_add(gm, 0, MEM, mem, 0)))
 		die("gmem", rc);
 	build_guest();
-	if ((rc = vc_spt_create(gm, NULL, &spt)) || (rc = vc_spt_vcpu_create(spt, &vcpu)))
+	if ((rc = vc_spt_create(&spt, gm, NULL)) || (rc = vc_spt_vcpu_create(&vcpu, spt)))
 		die("create", rc);
 
 	/* Warm: every process once, with its working set. */
@@ -200,7 +200,7 @@ int main(int argc, char **argv)
 		touch_working_set(s);
 	}
 	struct vc_spt_stats st;
-	vc_spt_get_stats(spt, &st);
+	vc_spt_get_stats(spt, &st, sizeof st);
 	double per_root = (double)st.bytes / st.roots, pages_per_root = (double)st.pages / st.roots;
 	uint64_t guest_tables = next_frame - 0x1000;
 
@@ -214,11 +214,11 @@ int main(int argc, char **argv)
 		load(s);
 		touch_working_set(s);
 	}
-	vc_spt_get_stats(spt, &st);
+	vc_spt_get_stats(spt, &st, sizeof st);
 	uint64_t misses = st.root_misses, fills = st.fills;
 	vcb_run(t, "cached: vc_spt_load (hit)", op_switch_cached, NULL);
 	vcb_run(t, "cached: load + 80 warm translations", op_switch_cached_touch, NULL);
-	vc_spt_get_stats(spt, &st);
+	vc_spt_get_stats(spt, &st, sizeof st);
 	vcb_note(t, "cached: vc_spt_load (hit)", "misses", (double)(st.root_misses - misses));
 	vcb_note(t, "cached: load + 80 warm translations", "fills", (double)(st.fills - fills));
 	vcb_table_finish(t, stdout);
@@ -231,7 +231,7 @@ int main(int argc, char **argv)
 	vcb_table_finish(t, stdout);
 
 	struct vc_spt_walk w;
-	vc_spt_walk(gm, &cpus[cur], ws[cur][0], 0, 0, &w);
+	vc_spt_walk(&w, gm, &cpus[cur], ws[cur][0], 0, 0);
 	pte_gpa = w.entry_gpa[3];
 	t = vcb_table_new("spt", "report a guest page-table write", "vc_spt_translate (cached)");
 	vcb_run(t, "vc_spt_translate (cached)", op_translate, NULL);

@@ -43,7 +43,7 @@ static void op_clock_gettime(void *ctx, uint64_t n)
 		(void)ctx;                                                   \
 		uint64_t last = 0, ns = 0;                                   \
 		for (uint64_t i = 0; i < n; i++) {                           \
-			if (call(&page, &ns))                                \
+			if (call(&ns, &page))                                \
 				read_errors++;                               \
 			backward_steps += ns < last;                         \
 			last = ns;                                           \
@@ -101,8 +101,8 @@ static void reader_table(const char *title, uint32_t tick_hz, int full)
 		vcb_run(t, "read_ordered (exported twin)", op_read_ordered_exported, NULL);
 		vcb_run(t, "ticks (one load)", op_ticks, NULL);
 	}
-	VC_OPTS(vc_timerpage_stats, st);
-	vc_timerpage_get_stats(tp, &st);
+	struct vc_timerpage_stats st;
+	vc_timerpage_get_stats(tp, &st, sizeof st);
 	vc_timerpage_destroy(tp);
 	vcb_table_finish(t, stdout);
 	printf("writer: %lu ticks, %lu rebases during the table; reader backward steps: %lu\n",

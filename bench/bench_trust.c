@@ -66,7 +66,7 @@ static void run_sha256sum(void)
 static void run_measure(void)
 {
 	uint8_t d[32];
-	if (vc_trust_measure_path(VC_TRUST_ALG_SHA256, file, d, NULL))
+	if (vc_trust_measure_path(d, NULL, VC_TRUST_ALG_SHA256, file))
 		exit(1);
 }
 
@@ -104,7 +104,7 @@ static void op_freestanding(void *ctx, uint64_t ops)
 	uint8_t d[32];
 	(void)ctx;
 	while (ops--)
-		vc_sha256(mem, MEM_LEN, d);
+		vc_sha256(d, mem, MEM_LEN);
 	vcb_keep(d[0]);
 }
 
@@ -140,24 +140,24 @@ static void mem_table(void)
 
 static uint8_t list_buf[16384];
 static long list_len;
-static vc_trust_key_t *key;
+static vc_trust_key *key;
 
 /* @ctx: the struct vc_trust_load_opts to load with. */
 static void op_load(void *ctx, uint64_t ops)
 {
 	while (ops--) {
-		vc_trust_list_t *l;
-		if (vc_trust_list_load(list_buf, (size_t)list_len, ctx, &l))
+		vc_trust_list *l;
+		if (vc_trust_list_load(&l, list_buf, (size_t)list_len, ctx))
 			exit(1);
-		vc_trust_list_free(l);
+		vc_trust_list_destroy(l);
 	}
 }
 
 static void list_table(void)
 {
-	vc_trust_list_t *l;
+	vc_trust_list *l;
 	uint8_t d[32] = {0};
-	if (vc_trust_key_generate(&key) || vc_trust_list_new(VC_TRUST_ALG_SHA256, &l))
+	if (vc_trust_key_generate(&key) || vc_trust_list_create(&l, VC_TRUST_ALG_SHA256))
 		exit(1);
 	for (int i = 0; i < 8; i++) {
 		char name[16];
@@ -173,8 +173,8 @@ static void list_table(void)
 	vcb_run(t, "parse only (unverified)", op_load, &unverified);
 	vcb_run(t, "parse + Ed25519 verify (pinned key)", op_load, &pinned);
 	vcb_table_finish(t, stdout);
-	vc_trust_list_free(l);
-	vc_trust_key_free(key);
+	vc_trust_list_destroy(l);
+	vc_trust_key_destroy(key);
 }
 
 int main(int argc, char **argv)

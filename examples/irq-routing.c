@@ -17,7 +17,7 @@ static const char *path_name(uint32_t path)
 static void apply_changes(const vc_irq *irq, const char *why)
 {
 	size_t n;
-	const struct vc_irq_change *c = vc_irq_changes(irq, &n);
+	const struct vc_irq_change *c = vc_irq_changes(&n, irq);
 	printf("%s: %zu route(s) changed\n", why, n);
 	for (size_t i = 0; i < n; i++)
 		printf("  device %u (irq %u): cpu %d %s -> cpu %d %s\n", c[i].new_route.device,
@@ -63,8 +63,8 @@ int main(void)
 	for (int i = 0; i < n; i++) {
 		uint32_t dev;
 		struct vc_irq_route r;
-		if (vc_irq_device_by_requester(irq, pending[i], &dev) == 0 &&
-		    vc_irq_route(irq, dev, &r) == 0)
+		if (vc_irq_device_by_requester(&dev, irq, pending[i]) == 0 &&
+		    vc_irq_route(&r, irq, dev) == 0)
 			printf("interrupt from %02x:%02x.%x -> device %u, deliver %s on cpu %u\n",
 			       pending[i] >> 8, (pending[i] >> 3) & 0x1f, pending[i] & 7, dev,
 			       path_name(r.path), r.cpu);

@@ -47,43 +47,46 @@ int main(void)
 		return 1;
 	close(p[1]);
 
-	vc_pack_writer_t *w;
-	int rc = vc_pack_create(disk, NULL, &w);
+	vc_pack_writer *w;
+	int rc = vc_pack_writer_open(&w, disk, NULL);
 	if (rc)
 		return fail("create", rc);
-	if ((rc = vc_pack_add_fd(w, "kernel", kernel)) || (rc = vc_pack_add_fd(w, "initrd", initrd)) ||
-	    (rc = vc_pack_add_fd(w, "config", p[0]))) {
-		vc_pack_abort(w);
+	if ((rc = vc_pack_writer_add_fd(w, "kernel", kernel)) ||
+	    (rc = vc_pack_writer_add_fd(w, "initrd", initrd)) ||
+	    (rc = vc_pack_writer_add_fd(w, "config", p[0]))) {
+		vc_pack_writer_close(w); /* before commit: nothing is left behind */
 		return fail("add", rc);
 	}
-	if ((rc = vc_pack_finish(w)))
-		return fail("finish", rc);
+	rc = vc_pack_writer_commit(w);
+	vc_pack_writer_close(w);
+	if (rc)
+		return fail("commit", rc);
 
-	vc_pack_t *pk;
+	vc_pack *pk;
 	struct vc_pack_info info;
 	struct vc_pack_image img;
-	if ((rc = vc_pack_open(disk, &pk)))
+	if ((rc = vc_pack_open(&pk, disk)))
 		return fail("open", rc);
-	vc_pack_info(pk, &info);
+	vc_pack_info(&info, pk);
 	printf("%s: %u images, %llu bytes of images in a %llu-byte disk\n", disk, info.count,
 	       (unsigned long long)info.used, (unsigned long long)info.disk_size);
 	for (unsigned i = 0; i < info.count; i++) {
 		char hex[65];
-		vc_pack_get(pk, i, &img);
-		vc_pack_hex(img.sha256, hex);
+		vc_pack_get(&img, pk, i);
+		vc_pack_hex(hex, img.sha256);
 		printf("  partition %u: %-7s %8llu bytes at %8llu  sha256 %.16s...\n", i + 1,
 		       img.name, (unsigned long long)img.size, (unsigned long long)img.offset, hex);
 	}
-	if (vc_pack_find(pk, "kernel", &img) < 0)
+	if (vc_pack_find(&img, pk, "kernel") < 0)
 		return fail("find kernel", -2);
 	printf("a VMM loads the kernel from bytes [%llu, %llu) of the disk\n",
 	       (unsigned long long)img.offset, (unsigned long long)(img.offset + img.size));
-	if ((rc = vc_pack_verify(pk, NULL)))
+	if ((rc = vc_pack_verify(NULL, pk)))
 		return fail("verify", rc);
 
 	int out = memfd_create("config-out", 0);
 	char cfg[64] = {0};
-	int idx = vc_pack_find(pk, "config", NULL);
+	int idx = vc_pack_find(NULL, pk, "config");
 	if (idx < 0 || (rc = vc_pack_extract_fd(pk, (unsigned)idx, out)) ||
 	    pread(out, cfg, sizeof(cfg) - 1, 0) < 0)
 		return fail("extract config", rc ? rc : idx);

@@ -3,6 +3,7 @@
 // find a site by a trapping address the way a VMM would, and restore the original.
 // Usage: rewrite-elf [OBJECT.o]; without one it assembles a small driver with cc.
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -33,10 +34,10 @@ int main(int argc, char **argv)
 {
 	char dir[] = "/tmp/rewrite-elf-XXXXXX";
 	const char *path = argc > 1 ? argv[1] : make_object(dir);
-	vc_rewrite_module_t *m;
+	vc_rewrite_module *m;
 	int rc;
 
-	if (!path || (rc = vc_rewrite_open_path(path, &m))) {
+	if (!path || (rc = vc_rewrite_load_path(&m, path))) {
 		fprintf(stderr, "rewrite-elf: %s: %s\n", path ? path : "cc", path ? vc_strerror(rc)
 									   : "cannot assemble");
 		return 1;
@@ -45,35 +46,41 @@ int main(int argc, char **argv)
 	printf("%s: %zu sensitive instruction%s\n", path, n, n == 1 ? "" : "s");
 	for (size_t i = 0; i < n; i++) {
 		struct vc_rewrite_site s;
-		vc_rewrite_get(m, i, &s);
+		vc_rewrite_get(&s, m, i);
 		printf("  %s+%#llx  %-7s %u byte%s  %s%s\n", s.section_name,
 		       (unsigned long long)s.offset, s.mnemonic, s.length, s.length == 1 ? " " : "s",
 		       vc_rewrite_class_name(s.cls), s.flags ? " (referenced: see vc-rewrite scan)" : "");
 	}
 
-	void *img, *orig;
-	size_t len, olen;
-	if ((rc = vc_rewrite_patch(m, &img, &len))) {
-		fprintf(stderr, "rewrite-elf: patch: %s\n", vc_strerror(rc));
+	/* The caller owns the output: ask for the size, then rewrite into a buffer. */
+	long len = vc_rewrite_patch(m, NULL, 0);
+	void *img = len > 0 ? malloc((size_t)len) : NULL;
+	if (len > 0)
+		len = img ? vc_rewrite_patch(m, img, (size_t)len) : -ENOMEM;
+	if (len < 0) {
+		fprintf(stderr, "rewrite-elf: patch: %s\n", vc_strerror((int)len));
+		free(img);
 		return 1;
 	}
 	/* A VMM gets #BP with RIP one past the int3: the site is the one holding RIP - 1. */
 	if (n) {
 		struct vc_rewrite_site s;
-		vc_rewrite_get(m, n - 1, &s);
+		vc_rewrite_get(&s, m, n - 1);
 		uint64_t rip = s.offset + 1;
 		long at = vc_rewrite_find(m, s.section, rip - 1);
 		printf("trap at %s+%#llx: site %ld, emulate %s, resume at +%#llx\n", s.section_name,
 		       (unsigned long long)(rip - 1), at, s.mnemonic,
 		       (unsigned long long)(s.offset + s.length));
 	}
-	rc = vc_rewrite_restore(img, len, &orig, &olen);
-	printf("rewritten: %zu bytes with .vc.sensitive; restored: %s (%zu bytes)\n", len,
-	       rc ? vc_strerror(rc) : "ok", olen);
+	/* the original is never larger than the rewritten object */
+	void *orig = malloc((size_t)len);
+	long olen = orig ? vc_rewrite_restore(img, (size_t)len, orig, (size_t)len) : -ENOMEM;
+	rc = olen < 0 ? (int)olen : 0;
+	printf("rewritten: %ld bytes with .vc.sensitive; restored: %s (%ld bytes)\n", len,
+	       rc ? vc_strerror(rc) : "ok", rc ? 0 : olen);
 	free(img);
-	if (!rc)
-		free(orig);
-	vc_rewrite_close(m);
+	free(orig);
+	vc_rewrite_destroy(m);
 	if (argc < 2) {
 		char p[4300];
 		snprintf(p, sizeof(p), "%s/driver.S", dir);

@@ -48,10 +48,10 @@ static int receive(vc_ring *r, struct msg *m)
 
 static void print_stats(const char *who, vc_ring *tx, vc_ring *rx)
 {
-	VC_OPTS(vc_ring_stats, t);
-	VC_OPTS(vc_ring_stats, x);
-	vc_ring_get_stats(tx, &t);
-	vc_ring_get_stats(rx, &x);
+	struct vc_ring_stats t;
+	struct vc_ring_stats x;
+	vc_ring_get_stats(tx, &t, sizeof t);
+	vc_ring_get_stats(rx, &x, sizeof x);
 	printf("%-7s sent %llu, notifications %llu (suppressed %llu); received %llu, "
 	       "dozes %llu, spin hits %llu\n", who, (unsigned long long)t.messages,
 	       (unsigned long long)t.notifications, (unsigned long long)t.suppressed,

@@ -36,10 +36,10 @@ static int check(int rc, const char *what)
 	return rc;
 }
 
-static void show(vc_spt_vcpu_t *vcpu, const char *space, uint64_t gva, unsigned access)
+static void show(vc_spt_vcpu *vcpu, const char *space, uint64_t gva, unsigned access)
 {
 	struct vc_spt_result r;
-	check(vc_spt_translate(vcpu, gva, access, &r), "translate");
+	check(vc_spt_translate(&r, vcpu, gva, access), "translate");
 	if (r.fault)
 		printf("%s: %#llx -> #PF, error code %#x\n", space, (unsigned long long)gva,
 		       r.error_code);
@@ -50,9 +50,9 @@ static void show(vc_spt_vcpu_t *vcpu, const char *space, uint64_t gva, unsigned 
 
 int main(void)
 {
-	vc_gmem_t *gm;
-	vc_spt_t *spt;
-	vc_spt_vcpu_t *vcpu;
+	vc_gmem *gm;
+	vc_spt *spt;
+	vc_spt_vcpu *vcpu;
 	const uint64_t gva = 0x7f0000001234ull;
 
 	mem = calloc(1, MEM);
@@ -63,8 +63,8 @@ int main(void)
 	map_one(0x10000, gva, 0x80000); /* process A */
 	map_one(0x20000, gva, 0x90000); /* process B: same address, its own page */
 
-	check(vc_spt_create(gm, NULL, &spt), "create");
-	check(vc_spt_vcpu_create(spt, &vcpu), "vcpu");
+	check(vc_spt_create(&spt, gm, NULL), "create");
+	check(vc_spt_vcpu_create(&vcpu, spt), "vcpu");
 	struct vc_spt_cpu a = {.mode = VC_SPT_MODE_LONG4, .cr3 = 0x10000, .wp = 1, .nxe = 1};
 	struct vc_spt_cpu b = a;
 	b.cr3 = 0x20000;
@@ -85,7 +85,7 @@ int main(void)
 	show(vcpu, "B", gva + 0x1000, VC_SPT_USER); /* nothing mapped there */
 
 	struct vc_spt_stats st;
-	vc_spt_get_stats(spt, &st);
+	vc_spt_get_stats(spt, &st, sizeof st);
 	printf("root loads %llu: %llu hits (%llu in the vCPU's recent roots), %llu misses; "
 	       "%llu lookups, %llu entries filled, %llu invalidated; %llu shadow pages, "
 	       "%llu bytes\n",

@@ -33,14 +33,14 @@ static int reader(int fd)
 	}
 	for (int i = 0; i < 5; i++) {
 		uint64_t start, end, now;
-		if ((rc = vc_timerpage_abi_read(page, &start)))
+		if ((rc = vc_timerpage_abi_read(&start, page)))
 			break;
 		usleep(20000); /* "I/O" being timed */
-		if ((rc = vc_timerpage_abi_read(page, &end)))
+		if ((rc = vc_timerpage_abi_read(&end, page)))
 			break;
 		/* Compare with the host clock read just before and after the page. */
 		uint64_t h0 = host_ns();
-		vc_timerpage_abi_read(page, &now);
+		vc_timerpage_abi_read(&now, page);
 		uint64_t h1 = host_ns();
 		printf("reader: took %8.3f ms; page - CLOCK_MONOTONIC = %+5ld ns (+-%lu); tick %lu\n",
 		       (double)(end - start) / 1e6, (long)(now - (h0 + h1) / 2),
@@ -62,8 +62,8 @@ int main(void)
 		fprintf(stderr, "timerpage-share: create: %s\n", vc_strerror(rc));
 		return 1;
 	}
-	VC_OPTS(vc_timerpage_stats, st);
-	vc_timerpage_get_stats(tp, &st);
+	struct vc_timerpage_stats st;
+	vc_timerpage_get_stats(tp, &st, sizeof st);
 	static const char *const sources[] = {"caller", "CPUID 0x15", "CPUID 0x16", "measured"};
 	printf("writer: TSC %.3f MHz (%s); mode %s\n", st.tsc_hz / 1e6, sources[st.tsc_source & 3],
 	       vc_timerpage_mode_reason_str(st.mode_reason));
@@ -84,7 +84,7 @@ int main(void)
 	else
 		waitpid(pid, &status, 0);
 
-	vc_timerpage_get_stats(tp, &st);
+	vc_timerpage_get_stats(tp, &st, sizeof st);
 	printf("writer: %lu ticks, %lu rebases, last offset %+ld ns\n", (unsigned long)st.ticks,
 	       (unsigned long)st.rebases, (long)st.last_offset_ns);
 	vc_timerpage_destroy(tp);

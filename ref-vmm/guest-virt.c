@@ -33,7 +33,7 @@ int vm_virt_init(struct vm *vm)
 	vm->virt.maxphy = __get_cpuid(0x80000008, &eax, &ebx, &ecx, &edx) ? eax & 0xff : 36;
 	if (vm->virt.maxphy < 32 || vm->virt.maxphy > 52)
 		vm->virt.maxphy = 52;
-	int rc = vc_spt_create(vm->gmem, NULL, &vm->virt.spt);
+	int rc = vc_spt_create(&vm->virt.spt, vm->gmem, NULL);
 	if (rc)
 		vmm_err("shadow page-table cache: %s", vc_strerror(rc));
 	return rc;
@@ -118,7 +118,7 @@ static int prepare(struct vcpu *cpu)
 	struct vc_spt_cpu c;
 	int rc;
 
-	if (!cpu->spt && (rc = vc_spt_vcpu_create(vm->virt.spt, &cpu->spt)))
+	if (!cpu->spt && (rc = vc_spt_vcpu_create(&cpu->spt, vm->virt.spt)))
 		return rc;
 	if (!vm->virt.logging) {
 		vm->virt.logging = 1;
@@ -161,7 +161,7 @@ int vcpu_virt_read(struct vcpu *cpu, uint64_t gva, uint64_t len, unsigned access
 			n = gva + len - at;
 		if (paging) {
 			struct vc_spt_result r;
-			rc = vc_spt_translate(cpu->spt, at, access, &r);
+			rc = vc_spt_translate(&r, cpu->spt, at, access);
 			if (rc < 0 || r.fault || r.noncanonical) {
 				rc = rc < 0 ? rc : -EFAULT;
 				break;
@@ -183,7 +183,7 @@ int vcpu_virt_read(struct vcpu *cpu, uint64_t gva, uint64_t len, unsigned access
 void vm_virt_report(struct vm *vm)
 {
 	struct vc_spt_stats st;
-	vc_spt_get_stats(vm->virt.spt, &st);
+	vc_spt_get_stats(vm->virt.spt, &st, sizeof st);
 	fprintf(stderr,
 		"vc-vmm: spt: %llu translations; %llu root loads: %llu hits (%llu in the vCPU's "
 		"recent roots), %llu misses; %llu entries filled, %llu invalidated; %llu dirty "

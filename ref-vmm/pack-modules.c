@@ -17,15 +17,15 @@
 
 int pack_load_modules(const char *disk, struct pvh_module *mods, unsigned max, unsigned *n)
 {
-	vc_pack_t *p = NULL;
+	vc_pack *p = NULL;
 	struct vc_pack_info info;
 	unsigned bad = 0;
 
 	vc_error_clear();
-	int rc = vc_pack_open(disk, &p);
+	int rc = vc_pack_open(&p, disk);
 	if (rc == 0) {
-		rc = vc_pack_verify(p, &bad);
-		vc_pack_info(p, &info);
+		rc = vc_pack_verify(&bad, p);
+		vc_pack_info(&info, p);
 	}
 	if (rc) {
 		vmm_err("--pack %s: %s", disk, vmm_lib_detail(rc, "pack: "));
@@ -54,7 +54,7 @@ int pack_load_modules(const char *disk, struct pvh_module *mods, unsigned max, u
 	static char names[PVH_MAX_MODULES][VC_PACK_NAME_MAX + 1];
 	for (unsigned i = 0; i < info.count && *n < PVH_MAX_MODULES; i++) {
 		struct vc_pack_image img;
-		vc_pack_get(p, i, &img);
+		vc_pack_get(&img, p, i);
 		memcpy(names[*n], img.name, sizeof(img.name));
 		mods[*n] = (struct pvh_module){names[*n], (const uint8_t *)base + img.offset,
 					       img.size};

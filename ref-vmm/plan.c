@@ -19,7 +19,7 @@ static void module_digest(const void *data, uint64_t size, char hex[65])
 	hex[0] = '\0';
 #ifdef VMM_HAVE_TRUST
 	uint8_t d[32];
-	if (vc_trust_measure_mem(VC_TRUST_ALG_SHA256, data, size, d) == 0)
+	if (vc_trust_measure_mem(d, VC_TRUST_ALG_SHA256, data, size) == 0)
 		for (int i = 0; i < 32; i++)
 			snprintf(hex + 2 * i, 3, "%02x", d[i]);
 #else
@@ -66,7 +66,7 @@ static const char *memmap_type(uint32_t type)
 }
 
 /* Reads a NUL-terminated string of at most @cap - 1 bytes from guest RAM. */
-static void read_string(const vc_gmem_t *gm, uint64_t gpa, char *buf, size_t cap)
+static void read_string(const vc_gmem *gm, uint64_t gpa, char *buf, size_t cap)
 {
 	buf[0] = '\0';
 	for (size_t i = 0; i + 1 < cap; i++) {
@@ -78,7 +78,7 @@ static void read_string(const vc_gmem_t *gm, uint64_t gpa, char *buf, size_t cap
 
 int plan_print(FILE *f, bool json, const struct plan *p)
 {
-	const vc_gmem_t *gm = p->gmem;
+	const vc_gmem *gm = p->gmem;
 	struct hvm_start_info si;
 	if (vc_gmem_read(gm, p->start_info_gpa, &si, sizeof(si)) || si.magic != HVM_START_MAGIC ||
 	    si.memmap_entries > 8 || si.nr_modules > PVH_MAX_MODULES) {

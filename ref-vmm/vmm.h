@@ -44,7 +44,7 @@ struct vcpu {
 	int fd;
 	struct kvm_run *run;
 	pthread_t thread;
-	vc_spt_vcpu_t *spt; /* guest-virtual translation (guest-virt.c), made at first use */
+	vc_spt_vcpu *spt; /* guest-virtual translation (guest-virt.c), made at first use */
 };
 
 /* A KVM memory slot of guest RAM. */
@@ -58,7 +58,7 @@ struct ram_slot {
 struct vm {
 	int kvm_fd, vm_fd;
 	size_t run_size;
-	vc_gmem_t *gmem;
+	vc_gmem *gmem;
 	void *ram;           /* one anonymous mapping */
 	uint64_t ram_size;   /* bytes of guest RAM */
 	uint64_t low_size;   /* of which below the 3 GiB hole */
@@ -71,7 +71,7 @@ struct vm {
 
 	/* guest-virt.c: the shadow page-table cache and what keeps it right. */
 	struct {
-		vc_spt_t *spt;
+		vc_spt *spt;
 		pthread_mutex_t lock; /* the cache, its vCPU handles, the dirty log */
 		int logging, no_log;  /* dirty logging started; it failed (flush instead) */
 		unsigned maxphy;      /* the guest's MAXPHYADDR */
@@ -149,12 +149,12 @@ int trust_check_modules(const char *list_path, const char *key_path,
 			const struct pvh_module *mods, unsigned nmods);
 /* Copies the loaded list to VCG_TRUST_LIST_GPA (nothing without --trust); the bytes
  * placed (0 without a list), or -1 reported. */
-long trust_place_list(vc_gmem_t *gmem);
+long trust_place_list(vc_gmem *gmem);
 
 /* plan.c: --dry-run. What the loader placed, read back from guest RAM. */
 struct pvh_image;
 struct plan {
-	const vc_gmem_t *gmem;
+	const vc_gmem *gmem;
 	const char *kernel_path;
 	const struct pvh_image *img;
 	const struct pvh_module *mods; /* in start-info order, for their digests */

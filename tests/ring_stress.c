@@ -240,8 +240,8 @@ static void run_device(struct side *s)
 		}
 		__atomic_store_n(&s->ctl->done_comp, (uint32_t)++pushed, __ATOMIC_RELEASE);
 	}
-	VC_OPTS(vc_ring_stats, st);
-	if (req && vc_ring_get_stats(req, &st) == 0)
+	struct vc_ring_stats st;
+	if (req && vc_ring_get_stats(req, &st, sizeof st) == 0)
 		s->ctl->device_dozes = st.dozes;
 	s->ctl->device_messages = expected;
 	s->ctl->device_notifications = s->notifications;
@@ -347,8 +347,8 @@ static void run_driver(struct side *s)
 		s->rounds++;
 		progress(s->ctl);
 	}
-	VC_OPTS(vc_ring_stats, st);
-	if (comp && vc_ring_get_stats(comp, &st) == 0)
+	struct vc_ring_stats st;
+	if (comp && vc_ring_get_stats(comp, &st, sizeof st) == 0)
 		s->dozes = st.dozes;
 	vc_ring_detach(req);
 	vc_ring_detach(comp);

@@ -11,7 +11,7 @@
 
 #include "helpers.h"
 
-static vc_gmem_t *gm;
+static vc_gmem *gm;
 static unsigned char low[4096], high[8192], rom[4096];
 
 static void setup(void)
@@ -40,14 +40,14 @@ Test(gmem, regions_sorted)
 	struct vc_gmem_region_info info;
 
 	cr_assert_eq(vc_gmem_region_count(gm), 3);
-	cr_assert_eq(vc_gmem_region(gm, 0, &info), 0);
+	cr_assert_eq(vc_gmem_region(&info, gm, 0), 0);
 	cr_assert_eq(info.gpa, 0x1000);
-	cr_assert_eq(vc_gmem_region(gm, 1, &info), 0);
+	cr_assert_eq(vc_gmem_region(&info, gm, 1), 0);
 	cr_assert_eq(info.gpa, 0x2000);
 	cr_assert_eq(info.hva, high);
-	cr_assert_eq(vc_gmem_region(gm, 2, &info), 0);
+	cr_assert_eq(vc_gmem_region(&info, gm, 2), 0);
 	cr_assert_eq(info.flags, VC_GMEM_READONLY);
-	cr_assert_eq(vc_gmem_region(gm, 3, &info), -ENOENT);
+	cr_assert_eq(vc_gmem_region(&info, gm, 3), -ENOENT);
 }
 
 Test(gmem, ptr_bounds)
@@ -127,7 +127,7 @@ Test(gmem, random_against_model, .init = NULL, .fini = NULL)
 	uint64_t seed = 42;
 
 	for (int round = 0; round < 50; round++) {
-		vc_gmem_t *m;
+		vc_gmem *m;
 		unsigned char *backing[16] = {0};
 		uint64_t base[16];
 		int n = 0;

@@ -35,7 +35,7 @@ static void teardown(void)
 static struct vc_irq_route route(uint32_t dev)
 {
 	struct vc_irq_route r;
-	int rc = vc_irq_route(p, dev, &r);
+	int rc = vc_irq_route(&r, p, dev);
 	cr_assert(rc == 0 || rc == -EHOSTUNREACH, "route(%u): %d", dev, rc);
 	return r;
 }
@@ -54,7 +54,7 @@ static void assert_one_change(int rc, uint32_t dev, uint32_t cpu, uint32_t path)
 {
 	cr_assert_eq(rc, 1, "expected one change, got %d", rc);
 	size_t n;
-	const struct vc_irq_change *c = vc_irq_changes(p, &n);
+	const struct vc_irq_change *c = vc_irq_changes(&n, p);
 	cr_assert_eq(n, 1);
 	cr_assert_eq(c[0].new_route.device, dev);
 	cr_assert_eq(c[0].new_route.cpu, cpu);
@@ -76,7 +76,7 @@ Test(policy, dedicated_goes_direct_to_a_non_intercepting_cpu_of_its_vm, .init = 
 	cr_assert_eq(r.irq, 33);
 	cr_assert_eq(r.requester, 0x0810);
 	size_t n;
-	const struct vc_irq_change *c = vc_irq_changes(p, &n);
+	const struct vc_irq_change *c = vc_irq_changes(&n, p);
 	cr_assert_eq(c[0].old_route.path, VC_IRQ_PATH_NONE);
 }
 
@@ -139,7 +139,7 @@ Test(changes, interception_toggled_on_and_off, .init = setup, .fini = teardown)
 	/* Setting the same value again changes nothing. */
 	cr_assert_eq(vc_irq_cpu_set_intercept(p, 2, false), 0);
 	size_t n;
-	cr_assert_null(vc_irq_changes(p, &n));
+	cr_assert_null(vc_irq_changes(&n, p));
 	cr_assert_eq(n, 0);
 }
 
@@ -162,12 +162,12 @@ Test(changes, device_added_removed_and_moved_between_vms, .init = setup, .fini =
 	assert_one_change(vc_irq_device_assign(p, 100, 7), 100, 2, VC_IRQ_PATH_DIRECT);
 	cr_assert_eq(vc_irq_device_remove(p, 100), 1);
 	size_t n;
-	const struct vc_irq_change *c = vc_irq_changes(p, &n);
+	const struct vc_irq_change *c = vc_irq_changes(&n, p);
 	cr_assert_eq(c[0].old_route.cpu, 2);
 	cr_assert_eq(c[0].new_route.path, VC_IRQ_PATH_NONE);
-	cr_assert_eq(vc_irq_route(p, 100, &(struct vc_irq_route){0}), -ENOENT);
+	cr_assert_eq(vc_irq_route(&(struct vc_irq_route){0}, p, 100), -ENOENT);
 	size_t devs, cpus;
-	vc_irq_counts(p, &devs, &cpus);
+	vc_irq_counts(&devs, &cpus, p);
 	cr_assert_eq(devs, 0);
 	cr_assert_eq(cpus, 2);
 }
@@ -189,7 +189,7 @@ Test(fallback, no_eligible_cpu_is_pending_then_routed_when_one_appears, .init = 
 	vc_irq_cpu_add(p, 2, 7, false, 0);
 	cr_assert_eq(vc_irq_device_add(p, 100, 1, SHR, 7, 0), 1); /* no intercepting CPU */
 	struct vc_irq_route r;
-	cr_assert_eq(vc_irq_route(p, 100, &r), -EHOSTUNREACH);
+	cr_assert_eq(vc_irq_route(&r, p, 100), -EHOSTUNREACH);
 	cr_assert_eq(r.path, VC_IRQ_PATH_PENDING);
 	cr_assert_eq(r.cpu, VC_IRQ_CPU_NONE);
 	assert_one_change(vc_irq_cpu_add(p, 5, NONE, true, 0), 100, 5, VC_IRQ_PATH_EMULATED);
@@ -235,7 +235,7 @@ Test(balance, new_cpu_does_not_churn_but_rebalance_spreads, .init = setup, .fini
 	int rc = vc_irq_rebalance(p);
 	cr_assert_eq(rc, 4, "rebalance moved %d devices", rc);
 	size_t n;
-	const struct vc_irq_change *c = vc_irq_changes(p, &n);
+	const struct vc_irq_change *c = vc_irq_changes(&n, p);
 	for (size_t i = 0; i < n; i++) {
 		cr_assert_eq(c[i].old_route.cpu, 1);
 		cr_assert_eq(c[i].new_route.cpu, 2);
@@ -268,12 +268,12 @@ Test(errors, bad_input_is_refused_and_changes_nothing, .init = setup, .fini = te
 	cr_assert_eq(vc_irq_device_remove(p, 555), -ENOENT);
 	assert_route(100, 1, VC_IRQ_PATH_DIRECT);
 	struct vc_irq_route r;
-	cr_assert_eq(vc_irq_route(NULL, 100, &r), -EINVAL);
-	cr_assert_eq(vc_irq_route(p, 100, NULL), -EINVAL);
+	cr_assert_eq(vc_irq_route(&r, NULL, 100), -EINVAL);
+	cr_assert_eq(vc_irq_route(NULL, p, 100), -EINVAL);
 	uint32_t dev;
-	cr_assert_eq(vc_irq_device_by_requester(p, 1, &dev), 0);
+	cr_assert_eq(vc_irq_device_by_requester(&dev, p, 1), 0);
 	cr_assert_eq(dev, 100);
-	cr_assert_eq(vc_irq_device_by_requester(p, 2, &dev), -ENOENT);
+	cr_assert_eq(vc_irq_device_by_requester(&dev, p, 2), -ENOENT);
 	VC_OPTS(vc_irq_opts, o, .flags = 1u << 5);
 	vc_irq *q = NULL;
 	cr_assert_eq(vc_irq_create(&q, &o), -EINVAL);
@@ -331,7 +331,7 @@ static void apply_and_check(struct model *m, int rc, bool strict, unsigned step)
 {
 	cr_assert_geq(rc, 0, "step %u: call failed %d", step, rc);
 	size_t n;
-	const struct vc_irq_change *c = vc_irq_changes(p, &n);
+	const struct vc_irq_change *c = vc_irq_changes(&n, p);
 	cr_assert_eq(n, (size_t)rc, "step %u: return %d but %zu changes", step, rc, n);
 	for (size_t i = 0; i < n; i++) {
 		uint32_t d = c[i].new_route.device;
@@ -350,7 +350,7 @@ static void apply_and_check(struct model *m, int rc, bool strict, unsigned step)
 	size_t routed[R_CPUS] = {0};
 	for (uint32_t d = 0; d < R_DEVS; d++) {
 		struct vc_irq_route r;
-		int got = vc_irq_route(p, d, &r);
+		int got = vc_irq_route(&r, p, d);
 		if (!m->dev_present[d]) {
 			cr_assert_eq(got, -ENOENT);
 			cr_assert_eq(m->table[d].path, VC_IRQ_PATH_NONE);

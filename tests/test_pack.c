@@ -106,24 +106,26 @@ static int pack_specs(const char *disk, const struct spec *s, int n, uint32_t al
 		      uint64_t disk_size, uint32_t flags)
 {
 	VC_OPTS(vc_pack_create_opts, o, .align = align, .disk_size = disk_size, .flags = flags);
-	vc_pack_writer_t *w;
-	int rc = vc_pack_create(disk, &o, &w);
+	vc_pack_writer *w;
+	int rc = vc_pack_writer_open(&w, disk, &o);
 	if (rc)
 		return rc;
 	for (int i = 0; i < n; i++) {
 		char name[300];
 		snprintf(name, sizeof(name), "src/%s", s[i].name);
-		rc = vc_pack_add_path(w, NULL, th_path(name));
+		rc = vc_pack_writer_add_path(w, NULL, th_path(name));
 		cr_assert_eq(rc, 0, "add %s: %s (%s)", s[i].name, vc_strerror(rc), th_last_log);
 	}
-	return vc_pack_finish(w);
+	rc = vc_pack_writer_commit(w);
+	vc_pack_writer_close(w);
+	return rc;
 }
 
 /* Opens @disk and checks it holds exactly @s, in order, byte for byte. */
 static void check_roundtrip(const char *disk, const struct spec *s, int n, uint32_t align)
 {
-	vc_pack_t *p;
-	int rc = vc_pack_open(disk, &p);
+	vc_pack *p;
+	int rc = vc_pack_open(&p, disk);
 	cr_assert_eq(rc, 0, "open: %s (%s)", vc_strerror(rc), th_last_log);
 	cr_assert_eq(vc_pack_count(p), (unsigned)n);
 	mkdir(th_path("out"), 0755);
@@ -133,7 +135,7 @@ static void check_roundtrip(const char *disk, const struct spec *s, int n, uint3
 		char src[300], out[300];
 		uint8_t want[32];
 
-		cr_assert_eq(vc_pack_get(p, (unsigned)i, &img), 0);
+		cr_assert_eq(vc_pack_get(&img, p, (unsigned)i), 0);
 		cr_assert_str_eq(img.name, s[i].name);
 		cr_assert_eq(img.size, s[i].size, "%s: size %lu", s[i].name, (unsigned long)img.size);
 		cr_assert_eq(img.offset % align, 0);
@@ -143,7 +145,7 @@ static void check_roundtrip(const char *disk, const struct spec *s, int n, uint3
 		snprintf(out, sizeof(out), "out/%s", s[i].name);
 		sha256_file(th_path(src), want);
 		cr_assert_arr_eq(img.sha256, want, 32, "%s: digest", s[i].name);
-		cr_assert_eq(vc_pack_find(p, s[i].name, NULL), i);
+		cr_assert_eq(vc_pack_find(NULL, p, s[i].name), i);
 		rc = vc_pack_extract_path(p, (unsigned)i, th_path(out), 0600);
 		cr_assert_eq(rc, 0, "extract %s: %s (%s)", s[i].name, vc_strerror(rc), th_last_log);
 		cr_assert(same_file(th_path(src), th_path(out)), "%s differs", s[i].name);
@@ -155,8 +157,8 @@ static void check_roundtrip(const char *disk, const struct spec *s, int n, uint3
 			cr_assert_lt((uint64_t)st.st_blocks * 512, s[i].size / 4, "%s not sparse",
 				     s[i].name);
 	}
-	cr_assert_eq(vc_pack_find(p, "no such image", NULL), -ENOENT);
-	cr_assert_eq(vc_pack_verify(p, NULL), 0, "verify: %s", th_last_log);
+	cr_assert_eq(vc_pack_find(NULL, p, "no such image"), -ENOENT);
+	cr_assert_eq(vc_pack_verify(NULL, p), 0, "verify: %s", th_last_log);
 
 	/* All at once (several threads) gives the same files. */
 	th_remove_tree(th_path("all"));
@@ -285,22 +287,26 @@ Test(pack, bad_names_are_refused_and_the_writer_goes_on)
 		{"too-big-\xf4\x90\x80\x80", -EILSEQ}, /* U+110000 */
 		{"latin1-\xe9", -EILSEQ},
 	};
-	vc_pack_writer_t *w;
-	cr_assert_eq(vc_pack_create(th_path("disk.img"), NULL, &w), 0);
+	vc_pack_writer *w;
+	cr_assert_eq(vc_pack_writer_open(&w, th_path("disk.img"), NULL), 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		th_last_log[0] = '\0';
-		int rc = vc_pack_add_path(w, bad[i].name, th_path("src/ok"));
+		int rc = vc_pack_writer_add_path(w, bad[i].name, th_path("src/ok"));
 		cr_assert_eq(rc, bad[i].rc, "name %zu: %d", i, rc);
 		cr_assert_neq(th_last_log[0], '\0', "name %zu: no reason logged", i);
 	}
-	cr_assert_eq(vc_pack_add_path(w, long_name, th_path("src/ok")), -ENAMETOOLONG);
-	cr_assert_eq(vc_pack_add_path(w, NULL, th_path("src/ok")), 0);
-	cr_assert_eq(vc_pack_add_path(w, "ok", th_path("src/ok")), -EEXIST);
-	cr_assert_eq(vc_pack_add_path(w, "missing", th_path("src/nope")), -ENOENT);
-	cr_assert_eq(vc_pack_add_path(w, "dir-is-fine?", th_path("src/ok")), 0);
-	cr_assert_eq(vc_pack_finish(w), 0, "%s", th_last_log);
-	vc_pack_t *p;
-	cr_assert_eq(vc_pack_open(th_path("disk.img"), &p), 0);
+	cr_assert_eq(vc_pack_writer_add_path(w, long_name, th_path("src/ok")), -ENAMETOOLONG);
+	cr_assert_eq(vc_pack_writer_add_path(w, NULL, th_path("src/ok")), 0);
+	cr_assert_eq(vc_pack_writer_add_path(w, "ok", th_path("src/ok")), -EEXIST);
+	cr_assert_eq(vc_pack_writer_add_path(w, "missing", th_path("src/nope")), -ENOENT);
+	cr_assert_eq(vc_pack_writer_add_path(w, "dir-is-fine?", th_path("src/ok")), 0);
+	cr_assert_eq(vc_pack_writer_commit(w), 0, "%s", th_last_log);
+	/* a committed writer takes nothing more, and closing it keeps the disk */
+	cr_assert_eq(vc_pack_writer_add_path(w, "late", th_path("src/ok")), -EINVAL);
+	cr_assert_eq(vc_pack_writer_commit(w), -EINVAL);
+	vc_pack_writer_close(w);
+	vc_pack *p;
+	cr_assert_eq(vc_pack_open(&p, th_path("disk.img")), 0);
 	cr_assert_eq(vc_pack_count(p), 2);
 	vc_pack_close(p);
 	cr_assert(!temp_files_left());
@@ -310,35 +316,36 @@ Test(pack, at_most_255_images)
 {
 	const struct spec img = {"x", 1, RANDOM};
 	make_image(&img, 7);
-	vc_pack_writer_t *w;
-	cr_assert_eq(vc_pack_create(th_path("disk.img"), NULL, &w), 0);
+	vc_pack_writer *w;
+	cr_assert_eq(vc_pack_writer_open(&w, th_path("disk.img"), NULL), 0);
 	for (int i = 0; i < 255; i++) {
 		char name[16];
 		snprintf(name, sizeof(name), "i%d", i);
-		cr_assert_eq(vc_pack_add_path(w, name, th_path("src/x")), 0);
+		cr_assert_eq(vc_pack_writer_add_path(w, name, th_path("src/x")), 0);
 	}
-	cr_assert_eq(vc_pack_add_path(w, "one-more", th_path("src/x")), -E2BIG);
-	cr_assert_eq(vc_pack_finish(w), 0);
-	vc_pack_t *p;
-	cr_assert_eq(vc_pack_open(th_path("disk.img"), &p), 0);
+	cr_assert_eq(vc_pack_writer_add_path(w, "one-more", th_path("src/x")), -E2BIG);
+	cr_assert_eq(vc_pack_writer_commit(w), 0);
+	vc_pack_writer_close(w);
+	vc_pack *p;
+	cr_assert_eq(vc_pack_open(&p, th_path("disk.img")), 0);
 	cr_assert_eq(vc_pack_count(p), 255);
-	cr_assert_eq(vc_pack_verify(p, NULL), 0);
+	cr_assert_eq(vc_pack_verify(NULL, p), 0);
 	vc_pack_close(p);
 }
 
 Test(pack, bad_options)
 {
-	vc_pack_writer_t *w;
+	vc_pack_writer *w;
 	VC_OPTS(vc_pack_create_opts, a, .align = 8192);
 	VC_OPTS(vc_pack_create_opts, b, .disk_size = 1000000 + 1);
 	VC_OPTS(vc_pack_create_opts, c, .disk_size = 512 * 100);
 	VC_OPTS(vc_pack_create_opts, d, .flags = 1u << 7);
-	cr_assert_eq(vc_pack_create(th_path("d"), &a, &w), -EINVAL);
-	cr_assert_eq(vc_pack_create(th_path("d"), &b, &w), -EINVAL);
-	cr_assert_eq(vc_pack_create(th_path("d"), &c, &w), -ENOSPC);
-	cr_assert_eq(vc_pack_create(th_path("d"), &d, &w), -EINVAL);
-	cr_assert_eq(vc_pack_create(th_path("no/such/dir/d"), NULL, &w), -ENOENT);
-	cr_assert_eq(vc_pack_create(NULL, NULL, &w), -EINVAL);
+	cr_assert_eq(vc_pack_writer_open(&w, th_path("d"), &a), -EINVAL);
+	cr_assert_eq(vc_pack_writer_open(&w, th_path("d"), &b), -EINVAL);
+	cr_assert_eq(vc_pack_writer_open(&w, th_path("d"), &c), -ENOSPC);
+	cr_assert_eq(vc_pack_writer_open(&w, th_path("d"), &d), -EINVAL);
+	cr_assert_eq(vc_pack_writer_open(&w, th_path("no/such/dir/d"), NULL), -ENOENT);
+	cr_assert_eq(vc_pack_writer_open(&w, NULL, NULL), -EINVAL);
 	cr_assert(!temp_files_left());
 }
 
@@ -351,11 +358,11 @@ Test(pack, disk_too_small_leaves_the_old_disk_untouched)
 	close(fd);
 
 	VC_OPTS(vc_pack_create_opts, o, .disk_size = VC_PACK_INDEX_SIZE + 32768 + VC_PACK_BACKUP_SIZE);
-	vc_pack_writer_t *w;
-	cr_assert_eq(vc_pack_create(th_path("disk.img"), &o, &w), 0);
-	cr_assert_eq(vc_pack_add_path(w, NULL, th_path("src/big")), -ENOSPC);
+	vc_pack_writer *w;
+	cr_assert_eq(vc_pack_writer_open(&w, th_path("disk.img"), &o), 0);
+	cr_assert_eq(vc_pack_writer_add_path(w, NULL, th_path("src/big")), -ENOSPC);
 	cr_assert(strstr(th_last_log, "does not fit"), "%s", th_last_log);
-	vc_pack_abort(w);
+	vc_pack_writer_close(w);
 
 	char buf[32] = {0};
 	fd = open(th_path("disk.img"), O_RDONLY);
@@ -417,28 +424,29 @@ Test(pack, pipes_and_memfds)
 	fill_random(data, sizeof(data), &seed);
 	cr_assert_eq(write(mfd, data, sizeof(data)), (ssize_t)sizeof(data));
 
-	vc_pack_writer_t *w;
-	cr_assert_eq(vc_pack_create(th_path("disk.img"), NULL, &w), 0);
-	cr_assert_eq(vc_pack_add_fd(w, NULL, mfd), -EINVAL);
-	cr_assert_eq(vc_pack_add_fd(w, "stream", pfd[0]), 0, "%s", th_last_log);
-	cr_assert_eq(vc_pack_add_fd(w, "memfd", mfd), 0);
+	vc_pack_writer *w;
+	cr_assert_eq(vc_pack_writer_open(&w, th_path("disk.img"), NULL), 0);
+	cr_assert_eq(vc_pack_writer_add_fd(w, NULL, mfd), -EINVAL);
+	cr_assert_eq(vc_pack_writer_add_fd(w, "stream", pfd[0]), 0, "%s", th_last_log);
+	cr_assert_eq(vc_pack_writer_add_fd(w, "memfd", mfd), 0);
 	int wr = open(th_path("wronly"), O_WRONLY | O_CREAT, 0644);
-	cr_assert_eq(vc_pack_add_fd(w, "wronly", wr), -EBADF);
+	cr_assert_eq(vc_pack_writer_add_fd(w, "wronly", wr), -EBADF);
 	close(wr);
-	cr_assert_eq(vc_pack_finish(w), 0, "%s", th_last_log);
+	cr_assert_eq(vc_pack_writer_commit(w), 0, "%s", th_last_log);
+	vc_pack_writer_close(w);
 	pthread_join(t, NULL);
 	close(pfd[0]);
 	cr_assert_eq(lseek(mfd, 0, SEEK_CUR), (off_t)sizeof(data), "the caller's offset moved");
 
-	vc_pack_t *p;
+	vc_pack *p;
 	struct vc_pack_image img;
 	uint8_t want[32];
-	cr_assert_eq(vc_pack_open(th_path("disk.img"), &p), 0);
-	cr_assert_eq(vc_pack_find(p, "stream", &img), 0);
+	cr_assert_eq(vc_pack_open(&p, th_path("disk.img")), 0);
+	cr_assert_eq(vc_pack_find(&img, p, "stream"), 0);
 	cr_assert_eq(img.size, stream_len);
 	expected_digest(stream_len, 9, want);
 	cr_assert_arr_eq(img.sha256, want, 32);
-	cr_assert_eq(vc_pack_find(p, "memfd", &img), 1);
+	cr_assert_eq(vc_pack_find(&img, p, "memfd"), 1);
 	cr_assert_eq(img.size, sizeof(data));
 	SHA256(data, sizeof(data), want);
 	cr_assert_arr_eq(img.sha256, want, 32);
@@ -473,15 +481,16 @@ Test(pack, stream_larger_than_the_fixed_disk)
 	struct feeder f = {pfd[1], 256 * 1024, 11};
 	pthread_create(&t, NULL, feed, &f);
 	VC_OPTS(vc_pack_create_opts, o, .disk_size = VC_PACK_INDEX_SIZE + 65536 + VC_PACK_BACKUP_SIZE);
-	vc_pack_writer_t *w;
-	cr_assert_eq(vc_pack_create(th_path("disk.img"), &o, &w), 0);
-	cr_assert_eq(vc_pack_add_fd(w, "stream", pfd[0]), -ENOSPC);
+	vc_pack_writer *w;
+	cr_assert_eq(vc_pack_writer_open(&w, th_path("disk.img"), &o), 0);
+	cr_assert_eq(vc_pack_writer_add_fd(w, "stream", pfd[0]), -ENOSPC);
 	close(pfd[0]);
 	pthread_join(t, NULL);
 	const struct spec s[] = {{"small", 100, RANDOM}};
 	make_image(&s[0], 12);
-	cr_assert_eq(vc_pack_add_path(w, NULL, th_path("src/small")), 0);
-	cr_assert_eq(vc_pack_finish(w), 0);
+	cr_assert_eq(vc_pack_writer_add_path(w, NULL, th_path("src/small")), 0);
+	cr_assert_eq(vc_pack_writer_commit(w), 0);
+	vc_pack_writer_close(w);
 	check_roundtrip(th_path("disk.img"), s, 1, VC_PACK_ALIGN_4K);
 }
 
@@ -534,9 +543,9 @@ static void expect_rejected(const struct disk *d, const char *why)
 	write_disk(d, "bad.img");
 	uint8_t before[32], after[32];
 	sha256_file(th_path("bad.img"), before);
-	vc_pack_t *p = NULL;
+	vc_pack *p = NULL;
 	th_last_log[0] = '\0';
-	int rc = vc_pack_open(th_path("bad.img"), &p);
+	int rc = vc_pack_open(&p, th_path("bad.img"));
 	cr_assert_eq(rc, -EBADMSG, "%s: open gave %d (%s)", why, rc, th_last_log);
 	cr_assert_null(p);
 	cr_assert(strstr(th_last_log, why), "expected \"%s\" in \"%s\"", why, th_last_log);
@@ -609,20 +618,20 @@ Test(pack, truncated_and_extended_disks)
 {
 	static struct disk d;
 	valid_disk(&d);
-	vc_pack_t *p;
+	vc_pack *p;
 	int fd = open(th_path("disk.img"), O_RDWR);
 	cr_assert_eq(ftruncate(fd, (off_t)d.size - 512), 0);
-	cr_assert_eq(vc_pack_open(th_path("disk.img"), &p), -EBADMSG);
+	cr_assert_eq(vc_pack_open(&p, th_path("disk.img")), -EBADMSG);
 	cr_assert(strstr(th_last_log, "backup GPT") || strstr(th_last_log, "truncated"), "%s", th_last_log);
 	cr_assert_eq(ftruncate(fd, (off_t)d.size + 4096), 0);
-	cr_assert_eq(vc_pack_open(th_path("disk.img"), &p), -EBADMSG);
+	cr_assert_eq(vc_pack_open(&p, th_path("disk.img")), -EBADMSG);
 	cr_assert_eq(ftruncate(fd, 4096), 0);
-	cr_assert_eq(vc_pack_open(th_path("disk.img"), &p), -EBADMSG);
+	cr_assert_eq(vc_pack_open(&p, th_path("disk.img")), -EBADMSG);
 	cr_assert(strstr(th_last_log, "too small"), "%s", th_last_log);
 	cr_assert_eq(ftruncate(fd, 0), 0);
-	cr_assert_eq(vc_pack_open(th_path("disk.img"), &p), -EBADMSG);
+	cr_assert_eq(vc_pack_open(&p, th_path("disk.img")), -EBADMSG);
 	close(fd);
-	cr_assert_eq(vc_pack_open(th_path("nothing-here"), &p), -ENOENT);
+	cr_assert_eq(vc_pack_open(&p, th_path("nothing-here")), -ENOENT);
 }
 
 Test(pack, consistent_but_lying_indexes_are_caught)
@@ -666,8 +675,8 @@ Test(pack, consistent_but_lying_indexes_are_caught)
 	expect_rejected(&d, "reserved bytes");
 	d = d0, d.meta.hdr.count = 2, e[2].size = 1, reseal(&d); /* seal zeroes entry 3 */
 	write_disk(&d, "fewer.img");
-	vc_pack_t *p;
-	cr_assert_eq(vc_pack_open(th_path("fewer.img"), &p), 0); /* a shorter list is valid */
+	vc_pack *p;
+	cr_assert_eq(vc_pack_open(&p, th_path("fewer.img")), 0); /* a shorter list is valid */
 	cr_assert_eq(vc_pack_count(p), 2);
 	vc_pack_close(p);
 	/* A disk size that disagrees with the file. */
@@ -676,7 +685,7 @@ Test(pack, consistent_but_lying_indexes_are_caught)
 	int fd = open(th_path("bad.img"), O_RDWR);
 	cr_assert_eq(vc__pack_pwrite_all(fd, d.front, sizeof(d.front), 0), 0);
 	close(fd);
-	cr_assert_eq(vc_pack_open(th_path("bad.img"), &p), -EBADMSG);
+	cr_assert_eq(vc_pack_open(&p, th_path("bad.img")), -EBADMSG);
 	cr_assert(strstr(th_last_log, "truncated"), "%s", th_last_log);
 }
 
@@ -691,10 +700,10 @@ Test(pack, corrupt_data_is_caught_by_verify_and_extract)
 	cr_assert_eq(pwrite(fd, &b, 1, (off_t)d.meta.ent[1].offset + 4321), 1);
 	close(fd);
 
-	vc_pack_t *p;
+	vc_pack *p;
 	unsigned bad = 99;
-	cr_assert_eq(vc_pack_open(th_path("disk.img"), &p), 0);
-	cr_assert_eq(vc_pack_verify(p, &bad), -EBADMSG);
+	cr_assert_eq(vc_pack_open(&p, th_path("disk.img")), 0);
+	cr_assert_eq(vc_pack_verify(&bad, p), -EBADMSG);
 	cr_assert_eq(bad, 1);
 	cr_assert(strstr(th_last_log, "beta is corrupt"), "%s", th_last_log);
 	cr_assert_eq(vc_pack_extract_path(p, 1, th_path("beta"), 0), -EBADMSG);
@@ -713,14 +722,14 @@ Test(pack, open_fd_info_and_argument_checks)
 	static struct disk d;
 	valid_disk(&d);
 	int fd = open(th_path("disk.img"), O_RDONLY);
-	vc_pack_t *p;
+	vc_pack *p;
 	cr_assert_eq(lseek(fd, 100, SEEK_SET), 100);
-	cr_assert_eq(vc_pack_open_fd(fd, &p), 0);
-	cr_assert_eq(vc_pack_verify(p, NULL), 0);
+	cr_assert_eq(vc_pack_open_fd(&p, fd), 0);
+	cr_assert_eq(vc_pack_verify(NULL, p), 0);
 	cr_assert_eq(lseek(fd, 0, SEEK_CUR), 100, "the caller's offset moved");
 	close(fd); /* the disk keeps its own descriptor */
 	struct vc_pack_info info;
-	cr_assert_eq(vc_pack_info(p, &info), 0);
+	cr_assert_eq(vc_pack_info(&info, p), 0);
 	cr_assert_eq(info.count, 3);
 	cr_assert_eq(info.used, 5000 + 9000 + 1);
 	cr_assert_eq(info.disk_size, d.size);
@@ -728,20 +737,20 @@ Test(pack, open_fd_info_and_argument_checks)
 	cr_assert_eq(info.data_start, VC_PACK_INDEX_SIZE);
 	cr_assert_arr_eq(info.disk_uuid, d.meta.hdr.disk_uuid, 16);
 	struct vc_pack_image img;
-	cr_assert_eq(vc_pack_get(p, 3, &img), -ENOENT);
-	cr_assert_eq(vc_pack_get(p, 2, &img), 0);
+	cr_assert_eq(vc_pack_get(&img, p, 3), -ENOENT);
+	cr_assert_eq(vc_pack_get(&img, p, 2), 0);
 	cr_assert_str_eq(img.name, "gamma");
 	cr_assert_eq(img.index, 2);
 	cr_assert_eq(vc_pack_extract_path(p, 7, th_path("x"), 0), -ENOENT);
 	cr_assert_eq(vc_pack_extract_path(p, 0, th_path("x"), 070000), -EINVAL);
 	char hex[65];
-	vc_pack_hex(img.sha256, hex);
+	vc_pack_hex(hex, img.sha256);
 	cr_assert_eq(strlen(hex), 64);
 	vc_pack_close(p);
 	vc_pack_close(NULL);
-	vc_pack_abort(NULL);
+	vc_pack_writer_close(NULL);
 	int w = open(th_path("disk.img"), O_WRONLY);
-	cr_assert_eq(vc_pack_open_fd(w, &p), -EBADF);
+	cr_assert_eq(vc_pack_open_fd(&p, w), -EBADF);
 	close(w);
 	cr_assert_eq(vc_pack_count(NULL), 0);
 }
@@ -751,11 +760,11 @@ Test(pack, abort_while_copying_leaves_nothing)
 	const struct spec s[] = {{"big1", 24u << 20, RANDOM}, {"big2", 8u << 20, RANDOM}};
 	make_image(&s[0], 30);
 	make_image(&s[1], 31);
-	vc_pack_writer_t *w;
-	cr_assert_eq(vc_pack_create(th_path("disk.img"), NULL, &w), 0);
-	cr_assert_eq(vc_pack_add_path(w, NULL, th_path("src/big1")), 0);
-	cr_assert_eq(vc_pack_add_path(w, NULL, th_path("src/big2")), 0);
-	vc_pack_abort(w); /* the workers are mid-copy (or done): either way nothing stays */
+	vc_pack_writer *w;
+	cr_assert_eq(vc_pack_writer_open(&w, th_path("disk.img"), NULL), 0);
+	cr_assert_eq(vc_pack_writer_add_path(w, NULL, th_path("src/big1")), 0);
+	cr_assert_eq(vc_pack_writer_add_path(w, NULL, th_path("src/big2")), 0);
+	vc_pack_writer_close(w); /* the workers are mid-copy (or done): either way nothing stays */
 	cr_assert_eq(access(th_path("disk.img"), F_OK), -1);
 	cr_assert(!temp_files_left());
 }

@@ -164,7 +164,7 @@ Test(pvh, refuses_too_many_or_no_segments)
 /* ---- start info ---- */
 
 static uint8_t *ram;
-static vc_gmem_t *gm;
+static vc_gmem *gm;
 
 static void ram_setup(void)
 {

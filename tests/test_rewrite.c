@@ -68,10 +68,10 @@ static void spill(const char *path, const void *data, size_t len)
 	fclose(f);
 }
 
-static vc_rewrite_module_t *open_object(const char *path)
+static vc_rewrite_module *open_object(const char *path)
 {
-	vc_rewrite_module_t *m;
-	int rc = vc_rewrite_open_path(path, &m);
+	vc_rewrite_module *m;
+	int rc = vc_rewrite_load_path(&m, path);
 	cr_assert_eq(rc, 0, "%s: %s (%s)", path, vc_strerror(rc), th_last_log);
 	return m;
 }
@@ -82,13 +82,13 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* "section offset mnemonic" of every site, sorted, as the oracle prints them. */
-static char *our_lines(const vc_rewrite_module_t *m)
+static char *our_lines(const vc_rewrite_module *m)
 {
 	size_t n = vc_rewrite_count(m), cap = 64 * (n + 1);
 	char **rows = calloc(n + 1, sizeof(*rows)), *out = calloc(1, cap);
 	for (size_t i = 0; i < n; i++) {
 		struct vc_rewrite_site s;
-		cr_assert_eq(vc_rewrite_get(m, i, &s), 0);
+		cr_assert_eq(vc_rewrite_get(&s, m, i), 0);
 		cr_assert(asprintf(&rows[i], "%s %llu %s\n", s.section_name,
 				   (unsigned long long)s.offset, s.mnemonic) > 0);
 	}
@@ -151,7 +151,7 @@ Test(rewrite, objdump_agrees_on_every_object, .init = begin, .fini = end)
 	static const size_t at_least[] = {120, 0, 5, 10};
 	for (size_t i = 0; i < 4; i++) {
 		const char *obj = build_object(sources[i]);
-		vc_rewrite_module_t *m = open_object(obj);
+		vc_rewrite_module *m = open_object(obj);
 		char *want = oracle_lines(obj), *got = our_lines(m);
 		assert_same_set(want, got, sources[i]);
 		cr_assert_geq(vc_rewrite_count(m), at_least[i], "%s", sources[i]);
@@ -159,7 +159,7 @@ Test(rewrite, objdump_agrees_on_every_object, .init = begin, .fini = end)
 			cr_assert_eq(vc_rewrite_count(m), 0, "look-alikes are not sensitive:\n%s", got);
 		free(want);
 		free(got);
-		vc_rewrite_close(m);
+		vc_rewrite_destroy(m);
 	}
 }
 
@@ -216,11 +216,11 @@ static enum vc_rewrite_class expected_class(const struct vc_rewrite_site *s)
 
 Test(rewrite, every_class_is_found_and_named, .init = begin, .fini = end)
 {
-	vc_rewrite_module_t *m = open_object(build_object("sensitive.S"));
+	vc_rewrite_module *m = open_object(build_object("sensitive.S"));
 	unsigned seen[VC_REWRITE_CLASS_COUNT] = {0};
 	for (size_t i = 0; i < vc_rewrite_count(m); i++) {
 		struct vc_rewrite_site s;
-		cr_assert_eq(vc_rewrite_get(m, i, &s), 0);
+		cr_assert_eq(vc_rewrite_get(&s, m, i), 0);
 		cr_assert_eq(s.cls, expected_class(&s), "%s at %#llx: class %s", s.mnemonic,
 			     (unsigned long long)s.offset, vc_rewrite_class_name(s.cls));
 		cr_assert(s.length >= 1 && s.length <= 15);
@@ -233,13 +233,13 @@ Test(rewrite, every_class_is_found_and_named, .init = begin, .fini = end)
 	cr_assert_str_eq(vc_rewrite_class_name(0), "unknown");
 	cr_assert_str_eq(vc_rewrite_class_name(VC_REWRITE_CLASS_COUNT), "unknown");
 	struct vc_rewrite_site s;
-	cr_assert_eq(vc_rewrite_get(m, vc_rewrite_count(m), &s), -ENOENT);
-	vc_rewrite_close(m);
+	cr_assert_eq(vc_rewrite_get(&s, m, vc_rewrite_count(m)), -ENOENT);
+	vc_rewrite_destroy(m);
 }
 
 Test(rewrite, tables_and_relocations_are_flagged, .init = begin, .fini = end)
 {
-	vc_rewrite_module_t *m = open_object(build_object("tables.S"));
+	vc_rewrite_module *m = open_object(build_object("tables.S"));
 	static const struct {
 		const char *section, *mnemonic;
 		unsigned flags;
@@ -253,22 +253,22 @@ Test(rewrite, tables_and_relocations_are_flagged, .init = begin, .fini = end)
 	cr_assert_eq(vc_rewrite_count(m), 5);
 	for (size_t i = 0; i < 5; i++) {
 		struct vc_rewrite_site s;
-		cr_assert_eq(vc_rewrite_get(m, i, &s), 0);
+		cr_assert_eq(vc_rewrite_get(&s, m, i), 0);
 		cr_assert_str_eq(s.section_name, want[i].section);
 		cr_assert_str_eq(s.mnemonic, want[i].mnemonic);
 		cr_assert_eq(s.flags, want[i].flags, "%s: flags %#x", s.mnemonic, s.flags);
 		cr_assert_eq(s.reloc_mask, i == 2 ? 0x78u : 0u, "%s: reloc_mask %#x", s.mnemonic,
 			     s.reloc_mask);
 	}
-	vc_rewrite_close(m);
+	vc_rewrite_destroy(m);
 }
 
 Test(rewrite, find_by_address, .init = begin, .fini = end)
 {
-	vc_rewrite_module_t *m = open_object(build_object("sensitive.S"));
+	vc_rewrite_module *m = open_object(build_object("sensitive.S"));
 	struct vc_rewrite_site s, prev = {0};
 	for (size_t i = 0; i < vc_rewrite_count(m); i++) {
-		cr_assert_eq(vc_rewrite_get(m, i, &s), 0);
+		cr_assert_eq(vc_rewrite_get(&s, m, i), 0);
 		for (unsigned k = 0; k < s.length; k++)
 			cr_assert_eq(vc_rewrite_find(m, s.section, s.offset + k), (long)i);
 		if (i && prev.offset + prev.length < s.offset) /* a gap: lock add, lea... */
@@ -277,7 +277,7 @@ Test(rewrite, find_by_address, .init = begin, .fini = end)
 	}
 	cr_assert_eq(vc_rewrite_find(m, 999, 0), -ENOENT);
 	cr_assert_eq(vc_rewrite_find(m, s.section, s.offset + s.length + 1000), -ENOENT);
-	vc_rewrite_close(m);
+	vc_rewrite_destroy(m);
 }
 
 /* Section @name's header in an ELF image. */
@@ -296,12 +296,25 @@ static Elf64_Shdr section(const uint8_t *img, const char *name)
 	return sh;
 }
 
+/* The rewritten object in a buffer of its own (size query, then the rewrite). */
+static uint8_t *patched(const vc_rewrite_module *m, size_t *plen)
+{
+	long n = vc_rewrite_patch(m, NULL, 0);
+	cr_assert_gt(n, 0, "size query: %s (%s)", vc_strerror((int)n), th_last_log);
+	uint8_t *img = malloc((size_t)n);
+	cr_assert_not_null(img);
+	cr_assert_eq(vc_rewrite_patch(m, img, (size_t)n - 1), -ENOSPC, "one byte short");
+	cr_assert_eq(vc_rewrite_patch(m, img, (size_t)n), n, "%s", th_last_log);
+	*plen = (size_t)n;
+	return img;
+}
+
 static void check_patched(const char *obj)
 {
 	size_t len, plen;
-	uint8_t *orig = slurp(obj, &len), *img;
-	vc_rewrite_module_t *m = open_object(obj);
-	cr_assert_eq(vc_rewrite_patch(m, (void **)&img, &plen), 0, "%s: %s", obj, th_last_log);
+	uint8_t *orig = slurp(obj, &len);
+	vc_rewrite_module *m = open_object(obj);
+	uint8_t *img = patched(m, &plen);
 	cr_assert_gt(plen, len);
 
 	/* every byte of the original part: trapped in a site, unchanged elsewhere */
@@ -326,7 +339,7 @@ static void check_patched(const char *obj)
 	const struct vc_rewrite_abi_entry *e = (const void *)(img + tab.sh_offset + sizeof(h));
 	for (size_t i = 0; i < vc_rewrite_count(m); i++) {
 		struct vc_rewrite_site s;
-		vc_rewrite_get(m, i, &s);
+		vc_rewrite_get(&s, m, i);
 		cr_assert(e[i].section == s.section && e[i].offset == s.offset &&
 			  e[i].length == s.length && e[i].cls == s.cls && e[i].flags == s.flags);
 		cr_assert_eq(memcmp(e[i].original, s.bytes, s.length), 0);
@@ -356,23 +369,26 @@ static void check_patched(const char *obj)
 	run(cmd);
 
 	/* and gives back the original */
-	void *back;
-	size_t blen;
-	cr_assert_eq(vc_rewrite_restore(img, plen, &back, &blen), 0, "%s", th_last_log);
-	cr_assert_eq(blen, len);
+	cr_assert_eq(vc_rewrite_restore(img, plen, NULL, 0), (long)len, "%s", th_last_log);
+	uint8_t *back = malloc(plen);
+	cr_assert_eq(vc_rewrite_restore(img, plen, back, len - 1), -ENOSPC, "one byte short");
+	cr_assert_eq(vc_rewrite_restore(img, plen, back, len), (long)len, "%s", th_last_log);
 	cr_assert_eq(memcmp(back, orig, len), 0, "%s: restore is not byte-identical", obj);
+	memcpy(back, img, plen); /* in place, as vc-rewrite restore does */
+	cr_assert_eq(vc_rewrite_restore(back, plen, back, plen), (long)len);
+	cr_assert_eq(memcmp(back, orig, len), 0, "%s: in-place restore differs", obj);
 	free(back);
 
 	/* a rewritten object is refused for rewriting again */
-	vc_rewrite_module_t *again;
-	cr_assert_eq(vc_rewrite_open(img, plen, &again), 0);
+	vc_rewrite_module *again;
+	cr_assert_eq(vc_rewrite_load(&again, img, plen), 0);
 	cr_assert(vc_rewrite_is_patched(again));
-	cr_assert_eq(vc_rewrite_patch(again, &back, &blen), -EEXIST);
-	vc_rewrite_close(again);
+	cr_assert_eq(vc_rewrite_patch(again, NULL, 0), -EEXIST);
+	vc_rewrite_destroy(again);
 	free(expect);
 	free(img);
 	free(orig);
-	vc_rewrite_close(m);
+	vc_rewrite_destroy(m);
 }
 
 Test(rewrite, patch_traps_every_site_and_restore_undoes_it, .init = begin, .fini = end)
@@ -388,73 +404,74 @@ Test(rewrite, restore_refuses_what_it_cannot_undo, .init = begin, .fini = end)
 {
 	size_t len, plen;
 	const char *obj = build_object("tables.S");
-	uint8_t *orig = slurp(obj, &len), *img;
-	vc_rewrite_module_t *m = open_object(obj);
-	cr_assert_eq(vc_rewrite_patch(m, (void **)&img, &plen), 0);
-	void *back;
-	size_t blen;
-	cr_assert_eq(vc_rewrite_restore(orig, len, &back, &blen), -ENOENT, "not rewritten");
+	uint8_t *orig = slurp(obj, &len);
+	vc_rewrite_module *m = open_object(obj);
+	uint8_t *img = patched(m, &plen);
+	uint8_t *back = malloc(plen);
+	cr_assert_eq(vc_rewrite_restore(orig, len, back, plen), -ENOENT, "not rewritten");
 
 	struct vc_rewrite_site s;
-	vc_rewrite_get(m, 1, &s); /* the cli */
+	vc_rewrite_get(&s, m, 1); /* the cli */
 	Elf64_Ehdr eh;
 	Elf64_Shdr code;
 	memcpy(&eh, orig, sizeof(eh));
 	memcpy(&code, orig + eh.e_shoff + s.section * sizeof(code), sizeof(code));
 	img[code.sh_offset + s.offset] = 0x90; /* the trap is gone */
-	cr_assert_eq(vc_rewrite_restore(img, plen, &back, &blen), -EBADMSG);
+	cr_assert_eq(vc_rewrite_restore(img, plen, back, plen), -EBADMSG);
 	cr_assert(strstr(th_last_log, "no longer holds its trap"), "%s", th_last_log);
 	img[code.sh_offset + s.offset] = VC_REWRITE_TRAP;
 
 	const Elf64_Shdr tab = section(img, VC_REWRITE_SECTION);
 	img[tab.sh_offset] ^= 1; /* magic */
-	cr_assert_eq(vc_rewrite_restore(img, plen, &back, &blen), -EBADMSG);
+	cr_assert_eq(vc_rewrite_restore(img, plen, back, plen), -EBADMSG);
 	img[tab.sh_offset] ^= 1;
 	struct vc_rewrite_abi_header h;
 	memcpy(&h, img + tab.sh_offset, sizeof(h));
 	h.orig_size = plen; /* an original as large as the rewritten file */
 	memcpy(img + tab.sh_offset, &h, sizeof(h));
-	cr_assert_eq(vc_rewrite_restore(img, plen, &back, &blen), -EBADMSG);
+	cr_assert_eq(vc_rewrite_restore(img, plen, back, plen), -EBADMSG);
 	h.orig_size = len;
 	h.count = 1000; /* more entries than the section holds */
 	memcpy(img + tab.sh_offset, &h, sizeof(h));
-	cr_assert_eq(vc_rewrite_restore(img, plen, &back, &blen), -EBADMSG);
+	cr_assert_eq(vc_rewrite_restore(img, plen, back, plen), -EBADMSG);
 	h.count = 5;
 	memcpy(img + tab.sh_offset, &h, sizeof(h));
 	/* the first entry's offset (its first field) moved outside its section */
 	const uint64_t outside = ~0ull - 2;
 	memcpy(img + tab.sh_offset + sizeof(h) + offsetof(struct vc_rewrite_abi_entry, offset),
 	       &outside, sizeof(outside));
-	cr_assert_eq(vc_rewrite_restore(img, plen, &back, &blen), -EBADMSG);
-	cr_assert_eq(vc_rewrite_restore(NULL, 0, &back, &blen), -EINVAL);
+	cr_assert_eq(vc_rewrite_restore(img, plen, back, plen), -EBADMSG);
+	cr_assert_eq(vc_rewrite_restore(NULL, 0, back, plen), -EINVAL);
+	free(back);
 	free(img);
 	free(orig);
-	vc_rewrite_close(m);
+	vc_rewrite_destroy(m);
 }
 
 Test(rewrite, a_relocation_on_the_trap_byte_is_refused, .init = begin, .fini = end)
 {
-	vc_rewrite_module_t *m = open_object(build_object("relocfirst.S"));
-	void *img = (void *)1;
-	size_t plen = 1;
+	vc_rewrite_module *m = open_object(build_object("relocfirst.S"));
+	uint8_t img[64 * 1024];
+	memset(img, 0x5a, sizeof(img));
 	cr_assert_eq(vc_rewrite_count(m), 1);
-	cr_assert_eq(vc_rewrite_patch(m, &img, &plen), -ENOTSUP);
+	cr_assert_eq(vc_rewrite_patch(m, NULL, 0), -ENOTSUP, "the size query refuses too");
+	cr_assert_eq(vc_rewrite_patch(m, img, sizeof(img)), -ENOTSUP);
 	cr_assert(strstr(th_last_log, "first byte"), "%s", th_last_log);
-	cr_assert_null(img);
-	cr_assert_eq(plen, 0);
-	vc_rewrite_close(m);
+	for (size_t i = 0; i < sizeof(img); i++)
+		cr_assert_eq(img[i], 0x5a, "the buffer was written at byte %zu", i);
+	vc_rewrite_destroy(m);
 }
 
 /* Opens @len bytes of @img; returns the code, checks the log names the problem. */
 static int try_open(const void *img, size_t len, const char *says)
 {
-	vc_rewrite_module_t *m = (void *)1;
+	vc_rewrite_module *m = (void *)1;
 	th_last_log[0] = 0;
-	int rc = vc_rewrite_open(img, len, &m);
+	int rc = vc_rewrite_load(&m, img, len);
 	if (rc)
 		cr_assert_null(m);
 	else
-		vc_rewrite_close(m);
+		vc_rewrite_destroy(m);
 	if (says)
 		cr_assert(strstr(th_last_log, says), "expected \"%s\" in \"%s\"", says, th_last_log);
 	return rc;
@@ -538,11 +555,11 @@ Test(rewrite, bad_inputs_get_clear_errors, .init = begin, .fini = end)
 		cr_assert_lt(try_open(orig, n, NULL), 0, "truncated to %zu bytes", n);
 	cr_assert_eq(try_open(orig, len, NULL), 0);
 
-	vc_rewrite_module_t *m;
-	cr_assert_eq(vc_rewrite_open_path(th_path("missing.o"), &m), -ENOENT);
-	cr_assert_eq(vc_rewrite_open_path(th_dir, &m), -EISDIR);
-	cr_assert_eq(vc_rewrite_open(NULL, 5, &m), -EINVAL);
-	cr_assert_eq(vc_rewrite_open(orig, len, NULL), -EINVAL);
+	vc_rewrite_module *m;
+	cr_assert_eq(vc_rewrite_load_path(&m, th_path("missing.o")), -ENOENT);
+	cr_assert_eq(vc_rewrite_load_path(&m, th_dir), -EISDIR);
+	cr_assert_eq(vc_rewrite_load(&m, NULL, 5), -EINVAL);
+	cr_assert_eq(vc_rewrite_load(NULL, orig, len), -EINVAL);
 	free(img);
 	free(orig);
 }

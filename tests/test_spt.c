@@ -11,7 +11,7 @@
 
 #define MEM_SIZE (8u << 20)
 
-static vc_gmem_t *gm;
+static vc_gmem *gm;
 static uint8_t *mem;
 
 static void setup(void)
@@ -66,7 +66,7 @@ Test(spt, long4_4k_page)
 	map4(gva, 0x300000, f);
 	struct vc_spt_cpu cpu = long4();
 	struct vc_spt_walk w;
-	cr_assert_eq(vc_spt_walk(gm, &cpu, gva, VC_SPT_READ, 0, &w), 0);
+	cr_assert_eq(vc_spt_walk(&w, gm, &cpu, gva, VC_SPT_READ, 0), 0);
 	cr_assert(!w.fault && !w.noncanonical);
 	cr_assert_eq(w.gpa, 0x300000 | 0xabc);
 	cr_assert_eq(w.page_size, 4096);
@@ -79,14 +79,14 @@ Test(spt, long4_4k_page)
 		uint64_t g[4] = {P | RW | US, P | RW | US, P | RW | US, P | RW | US};
 		g[lvl] &= ~P;
 		map4(gva, 0x300000, g);
-		cr_assert_eq(vc_spt_walk(gm, &cpu, gva, VC_SPT_WRITE | VC_SPT_USER, 0, &w), 0);
+		cr_assert_eq(vc_spt_walk(&w, gm, &cpu, gva, VC_SPT_WRITE | VC_SPT_USER, 0), 0);
 		cr_assert(w.fault, "level %d", lvl);
 		cr_assert_eq(w.error_code, VC_SPT_PF_W | VC_SPT_PF_U);
 		cr_assert_eq(w.levels, (unsigned)lvl + 1);
 	}
 	/* a fetch reports I/D */
 	map4(gva, 0x300000, (uint64_t[4]){P | RW | US, P | RW | US, P | RW | US, P | RW | US | XD});
-	cr_assert_eq(vc_spt_walk(gm, &cpu, gva, VC_SPT_FETCH | VC_SPT_USER, 0, &w), 0);
+	cr_assert_eq(vc_spt_walk(&w, gm, &cpu, gva, VC_SPT_FETCH | VC_SPT_USER, 0), 0);
 	cr_assert(w.fault);
 	cr_assert_eq(w.error_code, VC_SPT_PF_P | VC_SPT_PF_U | VC_SPT_PF_I);
 }
@@ -99,36 +99,36 @@ Test(spt, large_pages_and_their_reserved_bits)
 	/* 1 GiB page */
 	put64(0x1000 + 8 * idx(gva, 39), 0x2000 | P | RW);
 	put64(0x2000 + 8 * idx(gva, 30), 0x40000000ull | P | RW | PS);
-	cr_assert_eq(vc_spt_walk(gm, &cpu, gva, VC_SPT_READ, 0, &w), 0);
+	cr_assert_eq(vc_spt_walk(&w, gm, &cpu, gva, VC_SPT_READ, 0), 0);
 	cr_assert(!w.fault);
 	cr_assert_eq(w.page_size, 1ull << 30);
 	cr_assert_eq(w.gpa, 0x40000000ull | (gva & ((1ull << 30) - 1)));
 	put64(0x2000 + 8 * idx(gva, 30), 0x40000000ull | (1ull << 13) | P | RW | PS);
-	cr_assert_eq(vc_spt_walk(gm, &cpu, gva, VC_SPT_READ, 0, &w), 0);
+	cr_assert_eq(vc_spt_walk(&w, gm, &cpu, gva, VC_SPT_READ, 0), 0);
 	cr_assert(w.fault);
 	cr_assert_eq(w.error_code, VC_SPT_PF_P | VC_SPT_PF_RSVD);
 	/* 2 MiB page */
 	put64(0x2000 + 8 * idx(gva, 30), 0x3000 | P | RW);
 	put64(0x3000 + 8 * idx(gva, 21), 0x600000ull | P | RW | PS);
-	cr_assert_eq(vc_spt_walk(gm, &cpu, gva, VC_SPT_READ, 0, &w), 0);
+	cr_assert_eq(vc_spt_walk(&w, gm, &cpu, gva, VC_SPT_READ, 0), 0);
 	cr_assert_eq(w.page_size, 2u << 20);
 	cr_assert_eq(w.gpa, 0x600000ull | (gva & ((2u << 20) - 1)));
 	put64(0x3000 + 8 * idx(gva, 21), 0x600000ull | (1ull << 20) | P | RW | PS);
-	cr_assert_eq(vc_spt_walk(gm, &cpu, gva, VC_SPT_READ, 0, &w), 0);
+	cr_assert_eq(vc_spt_walk(&w, gm, &cpu, gva, VC_SPT_READ, 0), 0);
 	cr_assert(w.fault && (w.error_code & VC_SPT_PF_RSVD));
 	/* PS in a PML4E is reserved; XD without NXE is reserved; bits past MAXPHYADDR too */
 	put64(0x3000 + 8 * idx(gva, 21), 0x600000ull | P | RW | PS);
 	put64(0x1000 + 8 * idx(gva, 39), 0x2000 | P | RW | PS);
-	cr_assert_eq(vc_spt_walk(gm, &cpu, gva, VC_SPT_READ, 0, &w), 0);
+	cr_assert_eq(vc_spt_walk(&w, gm, &cpu, gva, VC_SPT_READ, 0), 0);
 	cr_assert(w.fault && (w.error_code & VC_SPT_PF_RSVD));
 	put64(0x1000 + 8 * idx(gva, 39), 0x2000 | P | RW | XD);
 	cpu.nxe = 0;
-	cr_assert_eq(vc_spt_walk(gm, &cpu, gva, VC_SPT_READ, 0, &w), 0);
+	cr_assert_eq(vc_spt_walk(&w, gm, &cpu, gva, VC_SPT_READ, 0), 0);
 	cr_assert(w.fault && (w.error_code & VC_SPT_PF_RSVD));
 	cpu.nxe = 1;
 	cpu.maxphyaddr = 39;
 	put64(0x1000 + 8 * idx(gva, 39), 0x2000 | (1ull << 40) | P | RW);
-	cr_assert_eq(vc_spt_walk(gm, &cpu, gva, VC_SPT_READ, 0, &w), 0);
+	cr_assert_eq(vc_spt_walk(&w, gm, &cpu, gva, VC_SPT_READ, 0), 0);
 	cr_assert(w.fault && (w.error_code & VC_SPT_PF_RSVD));
 }
 
@@ -139,16 +139,16 @@ Test(spt, five_levels_and_canonical_addresses)
 	const uint64_t gva = 0xff12345678901000ull; /* canonical for 57 bits */
 	put64(0x5000 + 8 * ((gva >> 48) & 511), 0x1000 | P | RW);
 	map4(gva, 0x123000, (uint64_t[4]){P | RW, P | RW, P | RW, P | RW});
-	cr_assert_eq(vc_spt_walk(gm, &cpu, gva, VC_SPT_WRITE, 0, &w), 0);
+	cr_assert_eq(vc_spt_walk(&w, gm, &cpu, gva, VC_SPT_WRITE, 0), 0);
 	cr_assert(!w.fault && !w.noncanonical);
 	cr_assert_eq(w.levels, 5);
 	cr_assert_eq(w.gpa, 0x123000);
-	cr_assert_eq(vc_spt_walk(gm, &cpu, 0x0100000000000000ull, VC_SPT_READ, 0, &w), 0);
+	cr_assert_eq(vc_spt_walk(&w, gm, &cpu, 0x0100000000000000ull, VC_SPT_READ, 0), 0);
 	cr_assert(w.noncanonical);
 	struct vc_spt_cpu c4 = long4();
-	cr_assert_eq(vc_spt_walk(gm, &c4, 0x0000800000000000ull, VC_SPT_READ, 0, &w), 0);
+	cr_assert_eq(vc_spt_walk(&w, gm, &c4, 0x0000800000000000ull, VC_SPT_READ, 0), 0);
 	cr_assert(w.noncanonical, "bit 47 set without the upper bits: not canonical in 4-level");
-	cr_assert_eq(vc_spt_walk(gm, &c4, 0xffff800000000000ull, VC_SPT_READ, 0, &w), 0);
+	cr_assert_eq(vc_spt_walk(&w, gm, &c4, 0xffff800000000000ull, VC_SPT_READ, 0), 0);
 	cr_assert(!w.noncanonical);
 }
 
@@ -159,29 +159,29 @@ Test(spt, thirty_two_bit_paging)
 	const uint32_t gva = 0x80403123u;
 	put32(0x1000 + 4 * (gva >> 22), 0x2000 | P | RW | US);
 	put32(0x2000 + 4 * ((gva >> 12) & 1023), 0x345000 | P | RW | US);
-	cr_assert_eq(vc_spt_walk(gm, &cpu, gva, VC_SPT_WRITE | VC_SPT_USER, 0, &w), 0);
+	cr_assert_eq(vc_spt_walk(&w, gm, &cpu, gva, VC_SPT_WRITE | VC_SPT_USER, 0), 0);
 	cr_assert(!w.fault);
 	cr_assert_eq(w.gpa, 0x345123);
 	cr_assert_eq(w.page_size, 4096);
 	/* PS without CR4.PSE is ignored: still a page table */
 	put32(0x1000 + 4 * (gva >> 22), 0x2000 | P | RW | US | PS);
-	cr_assert_eq(vc_spt_walk(gm, &cpu, gva, VC_SPT_READ, 0, &w), 0);
+	cr_assert_eq(vc_spt_walk(&w, gm, &cpu, gva, VC_SPT_READ, 0), 0);
 	cr_assert_eq(w.gpa, 0x345123);
 	/* with PSE: a 4 MiB page, and PSE-36 high bits */
 	cpu.pse = 1;
 	put32(0x1000 + 4 * (gva >> 22), 0x00c00000u | (0x3u << 13) | P | RW | PS);
-	cr_assert_eq(vc_spt_walk(gm, &cpu, gva, VC_SPT_READ, 0, &w), 0);
+	cr_assert_eq(vc_spt_walk(&w, gm, &cpu, gva, VC_SPT_READ, 0), 0);
 	cr_assert(!w.fault);
 	cr_assert_eq(w.page_size, 4u << 20);
 	cr_assert_eq(w.gpa, (3ull << 32) | 0x00c00000u | (gva & ((4u << 20) - 1)));
 	put32(0x1000 + 4 * (gva >> 22), 0x00c00000u | (1u << 21) | P | RW | PS);
-	cr_assert_eq(vc_spt_walk(gm, &cpu, gva, VC_SPT_READ, 0, &w), 0);
+	cr_assert_eq(vc_spt_walk(&w, gm, &cpu, gva, VC_SPT_READ, 0), 0);
 	cr_assert(w.fault && (w.error_code & VC_SPT_PF_RSVD), "bit 21 of a 4 MiB PDE is reserved");
 	/* a fetch has no I/D bit in 32-bit paging without SMEP */
 	put32(0x1000 + 4 * (gva >> 22), 0);
-	cr_assert_eq(vc_spt_walk(gm, &cpu, gva, VC_SPT_FETCH, 0, &w), 0);
+	cr_assert_eq(vc_spt_walk(&w, gm, &cpu, gva, VC_SPT_FETCH, 0), 0);
 	cr_assert_eq(w.error_code, 0);
-	cr_assert_eq(vc_spt_walk(gm, &cpu, 0x100000000ull, VC_SPT_READ, 0, &w), -EINVAL);
+	cr_assert_eq(vc_spt_walk(&w, gm, &cpu, 0x100000000ull, VC_SPT_READ, 0), -EINVAL);
 }
 
 Test(spt, pae_paging)
@@ -192,21 +192,21 @@ Test(spt, pae_paging)
 	put64(0x1020 + 8 * (gva >> 30), 0x2000 | P);
 	put64(0x2000 + 8 * ((gva >> 21) & 511), 0x3000 | P | RW | US);
 	put64(0x3000 + 8 * ((gva >> 12) & 511), 0x456000 | P | RW | US);
-	cr_assert_eq(vc_spt_walk(gm, &cpu, gva, VC_SPT_WRITE | VC_SPT_USER, VC_SPT_WALK_SET_AD, &w), 0);
+	cr_assert_eq(vc_spt_walk(&w, gm, &cpu, gva, VC_SPT_WRITE | VC_SPT_USER, VC_SPT_WALK_SET_AD), 0);
 	cr_assert(!w.fault, "PDPTEs have no R/W or U/S bits: they do not restrict");
 	cr_assert_eq(w.gpa, 0x456234);
 	cr_assert_eq(get64(0x1020 + 8 * (gva >> 30)) & A, 0, "no accessed bit in a PDPTE");
 	/* PDPTE reserved bits (R/W here) */
 	put64(0x1020 + 8 * (gva >> 30), 0x2000 | P | RW);
-	cr_assert_eq(vc_spt_walk(gm, &cpu, gva, VC_SPT_READ, 0, &w), 0);
+	cr_assert_eq(vc_spt_walk(&w, gm, &cpu, gva, VC_SPT_READ, 0), 0);
 	cr_assert(w.fault && (w.error_code & VC_SPT_PF_RSVD));
 	put64(0x1020 + 8 * (gva >> 30), 0x2000 | P);
 	/* 2 MiB page with XD */
 	put64(0x2000 + 8 * ((gva >> 21) & 511), 0xa00000 | P | RW | PS | XD);
-	cr_assert_eq(vc_spt_walk(gm, &cpu, gva, VC_SPT_READ, 0, &w), 0);
+	cr_assert_eq(vc_spt_walk(&w, gm, &cpu, gva, VC_SPT_READ, 0), 0);
 	cr_assert_eq(w.gpa, 0xa00000 | (gva & ((2u << 20) - 1)));
 	cr_assert(!w.executable);
-	cr_assert_eq(vc_spt_walk(gm, &cpu, gva, VC_SPT_FETCH, 0, &w), 0);
+	cr_assert_eq(vc_spt_walk(&w, gm, &cpu, gva, VC_SPT_FETCH, 0), 0);
 	cr_assert(w.fault);
 	cr_assert_eq(w.error_code, VC_SPT_PF_P | VC_SPT_PF_I);
 }
@@ -261,7 +261,7 @@ Test(spt, every_permission_combination)
 					int xd = c.nxe && xdl;
 					for (size_t a = 0; a < sizeof(accesses) / sizeof(accesses[0]); a++) {
 						struct vc_spt_walk w;
-						cr_assert_eq(vc_spt_walk(gm, &c, gva, accesses[a], 0, &w), 0);
+						cr_assert_eq(vc_spt_walk(&w, gm, &c, gva, accesses[a], 0), 0);
 						if (!c.nxe && xdl) { /* XD without NXE: reserved */
 							cr_assert(w.fault && (w.error_code & VC_SPT_PF_RSVD));
 							continue;
@@ -285,12 +285,12 @@ Test(spt, accessed_and_dirty_bits)
 	map4(gva, 0x700000, (uint64_t[4]){P | RW, P | RW, P | RW, P | RW});
 	struct vc_spt_cpu cpu = long4();
 	struct vc_spt_walk w;
-	cr_assert_eq(vc_spt_walk(gm, &cpu, gva, VC_SPT_READ, 0, &w), 0);
+	cr_assert_eq(vc_spt_walk(&w, gm, &cpu, gva, VC_SPT_READ, 0), 0);
 	cr_assert_eq(get64(w.entry_gpa[3]) & (A | D), 0, "no update without the flag");
-	cr_assert_eq(vc_spt_walk(gm, &cpu, gva, VC_SPT_READ, VC_SPT_WALK_SET_AD, &w), 0);
+	cr_assert_eq(vc_spt_walk(&w, gm, &cpu, gva, VC_SPT_READ, VC_SPT_WALK_SET_AD), 0);
 	for (int l = 0; l < 4; l++)
 		cr_assert_eq(get64(w.entry_gpa[l]) & (A | D), A, "level %d", l);
-	cr_assert_eq(vc_spt_walk(gm, &cpu, gva, VC_SPT_WRITE, VC_SPT_WALK_SET_AD, &w), 0);
+	cr_assert_eq(vc_spt_walk(&w, gm, &cpu, gva, VC_SPT_WRITE, VC_SPT_WALK_SET_AD), 0);
 	cr_assert_eq(get64(w.entry_gpa[3]) & D, D);
 	cr_assert_eq(get64(w.entry_gpa[2]) & D, 0, "dirty only in the leaf");
 }
@@ -301,25 +301,25 @@ Test(spt, hostile_tables)
 	struct vc_spt_walk w;
 	/* a root outside guest memory */
 	cpu.cr3 = 0x100000000ull;
-	cr_assert_eq(vc_spt_walk(gm, &cpu, 0x1000, VC_SPT_READ, 0, &w), -EFAULT);
+	cr_assert_eq(vc_spt_walk(&w, gm, &cpu, 0x1000, VC_SPT_READ, 0), -EFAULT);
 	cr_assert_eq(w.levels, 1);
 	/* an entry pointing outside guest memory */
 	cpu = long4();
 	put64(0x1000, 0x7ffff000000ull | P | RW);
-	cr_assert_eq(vc_spt_walk(gm, &cpu, 0x1000, VC_SPT_READ, 0, &w), -EFAULT);
+	cr_assert_eq(vc_spt_walk(&w, gm, &cpu, 0x1000, VC_SPT_READ, 0), -EFAULT);
 	cr_assert_eq(w.levels, 2);
 	/* a table that points at itself (the classic self-map): the walk ends after four
 	 * reads and the translation is the table itself */
 	put64(0x1000 + 8 * 511, 0x1000 | P | RW);
 	const uint64_t self = 0xfffffffffffff000ull; /* index 511 at every level */
-	cr_assert_eq(vc_spt_walk(gm, &cpu, self, VC_SPT_READ, 0, &w), 0);
+	cr_assert_eq(vc_spt_walk(&w, gm, &cpu, self, VC_SPT_READ, 0), 0);
 	cr_assert(!w.fault);
 	cr_assert_eq(w.levels, 4);
 	cr_assert_eq(w.gpa, 0x1000);
 	/* bad arguments */
 	cpu.mode = (enum vc_spt_mode)9;
-	cr_assert_eq(vc_spt_walk(gm, &cpu, 0, VC_SPT_READ, 0, &w), -EINVAL);
+	cr_assert_eq(vc_spt_walk(&w, gm, &cpu, 0, VC_SPT_READ, 0), -EINVAL);
 	cpu = long4();
-	cr_assert_eq(vc_spt_walk(gm, &cpu, 0, 1u << 7, 0, &w), -EINVAL);
-	cr_assert_eq(vc_spt_walk(NULL, &cpu, 0, 0, 0, &w), -EINVAL);
+	cr_assert_eq(vc_spt_walk(&w, gm, &cpu, 0, 1u << 7, 0), -EINVAL);
+	cr_assert_eq(vc_spt_walk(&w, NULL, &cpu, 0, 0, 0), -EINVAL);
 }

@@ -13,7 +13,7 @@
 
 #include "spt_model.h"
 
-static vc_gmem_t *gm;
+static vc_gmem *gm;
 static struct sm m;
 
 static void setup(void)
@@ -33,22 +33,22 @@ static void teardown(void)
 
 TestSuite(spt_cache, .init = setup, .fini = teardown);
 
-static vc_spt_t *make_cache(uint64_t budget)
+static vc_spt *make_cache(uint64_t budget)
 {
-	vc_spt_t *spt;
+	vc_spt *spt;
 	VC_OPTS(vc_spt_opts, o, .budget = budget);
-	cr_assert_eq(vc_spt_create(gm, &o, &spt), 0);
+	cr_assert_eq(vc_spt_create(&spt, gm, &o), 0);
 	return spt;
 }
 
 /* The cache's answer must be the walker's, field by field. */
-static void check_same(vc_spt_vcpu_t *v, const struct vc_spt_cpu *cpu, uint64_t gva,
+static void check_same(vc_spt_vcpu *v, const struct vc_spt_cpu *cpu, uint64_t gva,
 		       unsigned access, const char *when)
 {
 	struct vc_spt_walk w;
 	struct vc_spt_result r;
-	int rw = vc_spt_walk(gm, cpu, gva, access, 0, &w);
-	int rc = vc_spt_translate(v, gva, access, &r);
+	int rw = vc_spt_walk(&w, gm, cpu, gva, access, 0);
+	int rc = vc_spt_translate(&r, v, gva, access);
 
 	cr_assert_eq(rc, rw, "%s: mode %d cr3 %#lx gva %#lx access %u: rc %d, walker %d", when,
 		     cpu->mode, (unsigned long)cpu->cr3, (unsigned long)gva, access, rc, rw);
@@ -69,7 +69,7 @@ static void check_same(vc_spt_vcpu_t *v, const struct vc_spt_cpu *cpu, uint64_t 
 }
 
 /* A random entry of a random table changes; the write is reported (or not). */
-static void random_write(vc_spt_t *spt, int report)
+static void random_write(vc_spt *spt, int report)
 {
 	const unsigned es = sm_esize(m.mode);
 	uint64_t table = sm_table(&m, (unsigned)(sm_rand(&m) % sm_levels(m.mode)));
@@ -85,13 +85,13 @@ static void random_write(vc_spt_t *spt, int report)
 static uint64_t run_differential(enum vc_spt_mode mode, uint64_t seed, unsigned checks,
 				 uint64_t budget, int with_vcpus)
 {
-	vc_spt_t *spt = make_cache(budget);
-	vc_spt_vcpu_t *v[2];
+	vc_spt *spt = make_cache(budget);
+	vc_spt_vcpu *v[2];
 	struct vc_spt_cpu cpu[2];
 	m = (struct sm){.mem = m.mem, .rng = seed, .mode = mode, .hostile = 20};
 	sm_fill(&m);
 	for (int i = 0; i < 2; i++) {
-		cr_assert_eq(vc_spt_vcpu_create(spt, &v[i]), 0);
+		cr_assert_eq(vc_spt_vcpu_create(&v[i], spt), 0);
 		cpu[i] = sm_cpu(&m);
 		cr_assert_eq(vc_spt_load(v[i], &cpu[i]), 0);
 	}
@@ -121,7 +121,7 @@ static uint64_t run_differential(enum vc_spt_mode mode, uint64_t seed, unsigned 
 		}
 	}
 	struct vc_spt_stats st;
-	vc_spt_get_stats(spt, &st);
+	vc_spt_get_stats(spt, &st, sizeof st);
 	cr_assert_eq(st.lookups, checks);
 	cr_assert_gt(st.fills, 0);
 	vc_spt_destroy(spt); /* with the vCPU handles */
@@ -151,11 +151,11 @@ Test(spt_cache, matches_the_walker_on_tidy_tables)
 {
 	/* Trees without loops, as a real guest builds them. */
 	for (enum vc_spt_mode mode = VC_SPT_MODE_32; mode <= VC_SPT_MODE_LONG5; mode++) {
-		vc_spt_t *spt = make_cache(0);
-		vc_spt_vcpu_t *v;
+		vc_spt *spt = make_cache(0);
+		vc_spt_vcpu *v;
 		m = (struct sm){.mem = m.mem, .rng = 4242 + mode, .mode = mode, .levelled = 1};
 		sm_fill(&m);
-		cr_assert_eq(vc_spt_vcpu_create(spt, &v), 0);
+		cr_assert_eq(vc_spt_vcpu_create(&v, spt), 0);
 		for (unsigned k = 0; k < 40000; k++) {
 			struct vc_spt_cpu cpu = sm_cpu(&m);
 			cr_assert_eq(vc_spt_load(v, &cpu), 0);
@@ -172,11 +172,11 @@ Test(spt_cache, old_or_new_until_invlpg_then_only_new)
 {
 	unsigned old_seen = 0, new_seen = 0;
 	for (enum vc_spt_mode mode = VC_SPT_MODE_32; mode <= VC_SPT_MODE_LONG5; mode++) {
-		vc_spt_t *spt = make_cache(0);
-		vc_spt_vcpu_t *v;
+		vc_spt *spt = make_cache(0);
+		vc_spt_vcpu *v;
 		m = (struct sm){.mem = m.mem, .rng = 77 + mode, .mode = mode, .levelled = 1};
 		sm_fill(&m);
-		cr_assert_eq(vc_spt_vcpu_create(spt, &v), 0);
+		cr_assert_eq(vc_spt_vcpu_create(&v, spt), 0);
 		struct vc_spt_cpu cpu = sm_cpu(&m);
 		cr_assert_eq(vc_spt_load(v, &cpu), 0);
 		for (unsigned k = 0; k < 20000; k++) {
@@ -184,10 +184,10 @@ Test(spt_cache, old_or_new_until_invlpg_then_only_new)
 			unsigned access = (unsigned)(sm_rand(&m) % 16);
 			struct vc_spt_walk before, after, path;
 			struct vc_spt_result r;
-			int rb = vc_spt_walk(gm, &cpu, gva, access, 0, &before);
+			int rb = vc_spt_walk(&before, gm, &cpu, gva, access, 0);
 			/* warm the cache for it, then change one entry on its path, unreported */
 			check_same(v, &cpu, gva, access, "before the write");
-			if (vc_spt_walk(gm, &cpu, gva, VC_SPT_READ, 0, &path) || path.noncanonical)
+			if (vc_spt_walk(&path, gm, &cpu, gva, VC_SPT_READ, 0) || path.noncanonical)
 				continue;
 			uint64_t gpa = path.entry_gpa[sm_rand(&m) % path.levels];
 			uint64_t saved = sm_get(&m, gpa);
@@ -195,8 +195,8 @@ Test(spt_cache, old_or_new_until_invlpg_then_only_new)
 			while (depth < path.levels && path.entry_gpa[depth] != gpa)
 				depth++;
 			sm_put(&m, gpa, sm_entry(&m, depth));
-			int ra = vc_spt_walk(gm, &cpu, gva, access, 0, &after);
-			int rc = vc_spt_translate(v, gva, access, &r);
+			int ra = vc_spt_walk(&after, gm, &cpu, gva, access, 0);
+			int rc = vc_spt_translate(&r, v, gva, access);
 			int is_old = rc == rb && (rc || (r.fault == before.fault &&
 							 r.error_code == before.error_code && (r.fault ||
 							 r.gpa == before.gpa)));
@@ -237,19 +237,19 @@ static const struct vc_spt_cpu long4 = {.mode = VC_SPT_MODE_LONG4, .cr3 = 0x1000
 					.nxe = 1};
 
 /* A cache and one vCPU in long4 mode whose tables map 0x400000 to 0x100000. */
-static vc_spt_t *one_mapping(uint64_t budget, vc_spt_vcpu_t **v)
+static vc_spt *one_mapping(uint64_t budget, vc_spt_vcpu **v)
 {
-	vc_spt_t *spt = make_cache(budget);
-	cr_assert_eq(vc_spt_vcpu_create(spt, v), 0);
+	vc_spt *spt = make_cache(budget);
+	cr_assert_eq(vc_spt_vcpu_create(v, spt), 0);
 	map4k(0x400000, 0x100000);
 	cr_assert_eq(vc_spt_load(*v, &long4), 0);
 	return spt;
 }
 
-static uint64_t xlate(vc_spt_vcpu_t *v, uint64_t gva)
+static uint64_t xlate(vc_spt_vcpu *v, uint64_t gva)
 {
 	struct vc_spt_result r;
-	cr_assert_eq(vc_spt_translate(v, gva, VC_SPT_READ, &r), 0);
+	cr_assert_eq(vc_spt_translate(&r, v, gva, VC_SPT_READ), 0);
 	cr_assert(!r.fault);
 	return r.gpa;
 }
@@ -257,12 +257,12 @@ static uint64_t xlate(vc_spt_vcpu_t *v, uint64_t gva)
 Test(spt_cache, a_write_not_reported_leaves_a_stale_translation)
 {
 	/* This is the contract: without vc_spt_guest_write() the old mapping stays. */
-	vc_spt_vcpu_t *v;
-	vc_spt_t *spt = one_mapping(0, &v);
+	vc_spt_vcpu *v;
+	vc_spt *spt = one_mapping(0, &v);
 	cr_assert_eq(xlate(v, 0x400123), 0x100123);
 	sm_put(&m, 0x4000 + 8 * 0, 0x180000 | 7); /* the guest remaps the page */
 	struct vc_spt_walk w;
-	cr_assert_eq(vc_spt_walk(gm, &long4, 0x400123, 0, 0, &w), 0);
+	cr_assert_eq(vc_spt_walk(&w, gm, &long4, 0x400123, 0, 0), 0);
 	cr_assert_eq(w.gpa, 0x180123);
 	cr_assert_eq(xlate(v, 0x400123), 0x100123, "stale, as documented");
 	cr_assert_eq(vc_spt_guest_write(spt, 0x1000, 7), 0);
@@ -270,7 +270,7 @@ Test(spt_cache, a_write_not_reported_leaves_a_stale_translation)
 	cr_assert_eq(vc_spt_guest_write(spt, 0x4000, 8), 0);
 	cr_assert_eq(xlate(v, 0x400123), 0x180123);
 	struct vc_spt_stats st;
-	vc_spt_get_stats(spt, &st);
+	vc_spt_get_stats(spt, &st, sizeof st);
 	cr_assert_eq(st.invalidations, 1);
 	/* a report spanning more frames than the hash has chains takes the other path */
 	sm_put(&m, 0x4000 + 8 * 0, 0x1c0000 | 7);
@@ -281,8 +281,8 @@ Test(spt_cache, a_write_not_reported_leaves_a_stale_translation)
 
 Test(spt_cache, reports_that_change_nothing_keep_the_entries)
 {
-	vc_spt_vcpu_t *v;
-	vc_spt_t *spt = one_mapping(0, &v);
+	vc_spt_vcpu *v;
+	vc_spt *spt = one_mapping(0, &v);
 	xlate(v, 0x400000);
 	/* the CPU sets accessed/dirty bits; a dirty-log harvest reports whole frames */
 	sm_put(&m, 0x4000, 0x100000 | 7 | 0x60);
@@ -290,27 +290,27 @@ Test(spt_cache, reports_that_change_nothing_keep_the_entries)
 	for (uint64_t f = 0; f < SM_MEM; f += 4096)
 		cr_assert_eq(vc_spt_guest_write(spt, f, 4096), 0);
 	struct vc_spt_stats st;
-	vc_spt_get_stats(spt, &st);
+	vc_spt_get_stats(spt, &st, sizeof st);
 	cr_assert_eq(st.invalidations, 0);
 	cr_assert_eq(st.fills, 4);
 	xlate(v, 0x400000);
-	vc_spt_get_stats(spt, &st);
+	vc_spt_get_stats(spt, &st, sizeof st);
 	cr_assert_eq(st.fills, 4, "still cached");
 	vc_spt_destroy(spt);
 }
 
 Test(spt_cache, a_b_a_is_two_misses_then_one_hit)
 {
-	vc_spt_t *spt = make_cache(0);
-	vc_spt_vcpu_t *v;
-	cr_assert_eq(vc_spt_vcpu_create(spt, &v), 0);
+	vc_spt *spt = make_cache(0);
+	vc_spt_vcpu *v;
+	cr_assert_eq(vc_spt_vcpu_create(&v, spt), 0);
 	struct vc_spt_cpu a = long4, b = long4;
 	b.cr3 = 0x5000;
 	cr_assert_eq(vc_spt_load(v, &a), 0);
 	cr_assert_eq(vc_spt_load(v, &b), 0);
 	cr_assert_eq(vc_spt_load(v, &a), 0);
 	struct vc_spt_stats st;
-	vc_spt_get_stats(spt, &st);
+	vc_spt_get_stats(spt, &st, sizeof st);
 	cr_assert_eq(st.root_loads, 3);
 	cr_assert_eq(st.root_misses, 2);
 	cr_assert_eq(st.root_hits, 1);
@@ -323,9 +323,9 @@ Test(spt_cache, a_b_a_is_two_misses_then_one_hit)
 
 Test(spt_cache, a_cycle_longer_than_the_mru_still_hits)
 {
-	vc_spt_t *spt = make_cache(0);
-	vc_spt_vcpu_t *v;
-	cr_assert_eq(vc_spt_vcpu_create(spt, &v), 0);
+	vc_spt *spt = make_cache(0);
+	vc_spt_vcpu *v;
+	cr_assert_eq(vc_spt_vcpu_create(&v, spt), 0);
 	for (unsigned round = 0; round < 3; round++) {
 		for (unsigned i = 0; i < 10; i++) {
 			struct vc_spt_cpu c = long4;
@@ -334,7 +334,7 @@ Test(spt_cache, a_cycle_longer_than_the_mru_still_hits)
 		}
 	}
 	struct vc_spt_stats st;
-	vc_spt_get_stats(spt, &st);
+	vc_spt_get_stats(spt, &st, sizeof st);
 	cr_assert_eq(st.root_misses, 10);
 	cr_assert_eq(st.root_hits, 20);
 	cr_assert_eq(st.root_mru_hits, 0, "10 roots cycle through 4 MRU slots");
@@ -344,9 +344,9 @@ Test(spt_cache, a_cycle_longer_than_the_mru_still_hits)
 
 Test(spt_cache, a_mode_change_is_a_miss_not_an_invalidation)
 {
-	vc_spt_t *spt = make_cache(0);
-	vc_spt_vcpu_t *v;
-	cr_assert_eq(vc_spt_vcpu_create(spt, &v), 0);
+	vc_spt *spt = make_cache(0);
+	vc_spt_vcpu *v;
+	cr_assert_eq(vc_spt_vcpu_create(&v, spt), 0);
 	map4k(0x400000, 0x100000);
 	struct vc_spt_cpu c = long4;
 	cr_assert_eq(vc_spt_load(v, &c), 0);
@@ -359,18 +359,18 @@ Test(spt_cache, a_mode_change_is_a_miss_not_an_invalidation)
 	c.nxe = 1;
 	cr_assert_eq(vc_spt_load(v, &c), 0);
 	struct vc_spt_stats st;
-	vc_spt_get_stats(spt, &st);
+	vc_spt_get_stats(spt, &st, sizeof st);
 	cr_assert_eq(st.root_misses, 2);
 	cr_assert_eq(st.root_hits, 2);
 	cr_assert_eq(st.invalidations, 0);
 	cr_assert_eq(st.pages, 8);
 	/* and the rules follow the loaded state: a supervisor read of a user page */
 	struct vc_spt_result r;
-	cr_assert_eq(vc_spt_translate(v, 0x400000, VC_SPT_READ, &r), 0);
+	cr_assert_eq(vc_spt_translate(&r, v, 0x400000, VC_SPT_READ), 0);
 	cr_assert(!r.fault, "SMAP with RFLAGS.AC set allows it");
 	c.ac = 0;
 	cr_assert_eq(vc_spt_load(v, &c), 0);
-	cr_assert_eq(vc_spt_translate(v, 0x400000, VC_SPT_READ, &r), 0);
+	cr_assert_eq(vc_spt_translate(&r, v, 0x400000, VC_SPT_READ), 0);
 	cr_assert(r.fault && r.error_code == VC_SPT_PF_P);
 	vc_spt_destroy(spt);
 }
@@ -379,9 +379,9 @@ Test(spt_cache, every_permission_combination_matches_the_walker)
 {
 	/* U/S and R/W at four levels, XD at the leaf, under every WP, NXE, SMEP, SMAP and
 	 * AC, for the 16 kinds of access: as kvm-unit-tests' access.c, against the walker. */
-	vc_spt_t *spt = make_cache(0);
-	vc_spt_vcpu_t *v;
-	cr_assert_eq(vc_spt_vcpu_create(spt, &v), 0);
+	vc_spt *spt = make_cache(0);
+	vc_spt_vcpu *v;
+	cr_assert_eq(vc_spt_vcpu_create(&v, spt), 0);
 	const uint64_t gva = 0x7f0000400000ull;
 	unsigned checks = 0;
 	for (unsigned flags = 0; flags < 512; flags++) {
@@ -413,9 +413,9 @@ Test(spt_cache, budget_evicts_the_least_recently_used_roots)
 {
 	/* Each root maps one page through its own 4 tables: 5 pages per address space. */
 	const uint64_t page = sizeof(uint64_t) * 512 + 256;
-	vc_spt_t *spt = make_cache(13 * page);
-	vc_spt_vcpu_t *v;
-	cr_assert_eq(vc_spt_vcpu_create(spt, &v), 0);
+	vc_spt *spt = make_cache(13 * page);
+	vc_spt_vcpu *v;
+	cr_assert_eq(vc_spt_vcpu_create(&v, spt), 0);
 	m.mode = VC_SPT_MODE_LONG4;
 	for (unsigned i = 0; i < 8; i++) {
 		uint64_t t = 0x10000 + i * 0x4000;
@@ -430,11 +430,11 @@ Test(spt_cache, budget_evicts_the_least_recently_used_roots)
 		c.cr3 = 0x10000 + i * 0x4000;
 		cr_assert_eq(vc_spt_load(v, &c), 0);
 		cr_assert_eq(xlate(v, 0x123), 0x100123 + i * 0x1000);
-		vc_spt_get_stats(spt, &st);
+		vc_spt_get_stats(spt, &st, sizeof st);
 		cr_assert_leq(st.bytes, 13 * page, "over budget after root %u: %lu bytes", i,
 			      (unsigned long)st.bytes);
 	}
-	vc_spt_get_stats(spt, &st);
+	vc_spt_get_stats(spt, &st, sizeof st);
 	cr_assert_gt(st.evictions, 0);
 	cr_assert_eq(st.uncached, 0);
 	/* the most recent root is cached, the first one was evicted */
@@ -444,19 +444,19 @@ Test(spt_cache, budget_evicts_the_least_recently_used_roots)
 	cr_assert_eq(vc_spt_load(v, &c), 0);
 	c.cr3 = 0x10000;
 	cr_assert_eq(vc_spt_load(v, &c), 0);
-	vc_spt_get_stats(spt, &st);
+	vc_spt_get_stats(spt, &st, sizeof st);
 	cr_assert_eq(st.root_misses, misses + 1);
 	vc_spt_destroy(spt);
 }
 
 Test(spt_cache, a_budget_too_small_for_one_path_walks_instead)
 {
-	vc_spt_vcpu_t *v;
-	vc_spt_t *spt = one_mapping(1, &v); /* a held root may pass the budget */
+	vc_spt_vcpu *v;
+	vc_spt *spt = one_mapping(1, &v); /* a held root may pass the budget */
 	cr_assert_eq(xlate(v, 0x400000), 0x100000);
 	cr_assert_eq(xlate(v, 0x400000), 0x100000);
 	struct vc_spt_stats st;
-	vc_spt_get_stats(spt, &st);
+	vc_spt_get_stats(spt, &st, sizeof st);
 	cr_assert_eq(st.uncached, 2);
 	cr_assert_eq(st.pages, 1);
 	vc_spt_destroy(spt);
@@ -464,17 +464,17 @@ Test(spt_cache, a_budget_too_small_for_one_path_walks_instead)
 
 Test(spt_cache, flush_is_lazy_and_complete)
 {
-	vc_spt_vcpu_t *v;
-	vc_spt_t *spt = one_mapping(0, &v);
+	vc_spt_vcpu *v;
+	vc_spt *spt = one_mapping(0, &v);
 	xlate(v, 0x400000);
 	sm_put(&m, 0x4000 + 8 * 0, 0x180000 | 7); /* unreported... */
 	vc_spt_flush(spt);                       /* ...but a flush forgets everything */
 	struct vc_spt_stats st;
-	vc_spt_get_stats(spt, &st);
+	vc_spt_get_stats(spt, &st, sizeof st);
 	cr_assert_eq(st.pages, 4, "old pages are freed later, not by the flush");
 	cr_assert_eq(st.roots, 0);
 	cr_assert_eq(xlate(v, 0x400000), 0x180000);
-	vc_spt_get_stats(spt, &st);
+	vc_spt_get_stats(spt, &st, sizeof st);
 	cr_assert_eq(st.root_misses, 2);
 	cr_assert_eq(st.flushes, 1);
 	cr_assert_eq(st.pages, 4, "the 4 new ones, the 4 old ones reclaimed on the way");
@@ -483,29 +483,29 @@ Test(spt_cache, flush_is_lazy_and_complete)
 
 Test(spt_cache, hostile_tables_give_errors_not_host_faults)
 {
-	vc_spt_t *spt = make_cache(0);
-	vc_spt_vcpu_t *v;
+	vc_spt *spt = make_cache(0);
+	vc_spt_vcpu *v;
 	struct vc_spt_result r;
-	cr_assert_eq(vc_spt_vcpu_create(spt, &v), 0);
+	cr_assert_eq(vc_spt_vcpu_create(&v, spt), 0);
 	/* a root outside guest memory */
 	struct vc_spt_cpu c = long4;
 	c.cr3 = 64ull << 30;
 	cr_assert_eq(vc_spt_load(v, &c), 0);
-	cr_assert_eq(vc_spt_translate(v, 0x1000, 0, &r), -EFAULT);
+	cr_assert_eq(vc_spt_translate(&r, v, 0x1000, 0), -EFAULT);
 	cr_assert_eq(vc_spt_invlpg(v, 0x1000), 0);
 	/* an entry pointing outside, then a PML4 that maps itself at every level */
 	m.mode = VC_SPT_MODE_LONG4;
 	sm_put(&m, 0x1000, (64ull << 30) | 7);
 	sm_put(&m, 0x1000 + 8 * 511, 0x1000 | 7);
 	cr_assert_eq(vc_spt_load(v, &long4), 0);
-	cr_assert_eq(vc_spt_translate(v, 0x1000, 0, &r), -EFAULT);
+	cr_assert_eq(vc_spt_translate(&r, v, 0x1000, 0), -EFAULT);
 	const uint64_t self = 0xfffffffffffff000ull; /* indexes 511, 511, 511, 511 */
 	check_same(v, &long4, self + 8, 0, "self-map");
 	cr_assert_eq(xlate(v, self + 8), 0x1008, "the self-map reaches the PML4 itself");
 	/* guest memory disappears: reported as a flush, translations fail cleanly */
 	vc_spt_flush(spt);
 	cr_assert_eq(vc_gmem_remove(gm, 0), 0);
-	cr_assert_eq(vc_spt_translate(v, self, 0, &r), -EFAULT);
+	cr_assert_eq(vc_spt_translate(&r, v, self, 0), -EFAULT);
 	cr_assert_eq(vc_spt_guest_write(spt, 0, SM_MEM), 0);
 	cr_assert_eq(vc_gmem_add(gm, 0, SM_MEM, m.mem, 0), 0);
 	vc_spt_destroy(spt);
@@ -513,19 +513,19 @@ Test(spt_cache, hostile_tables_give_errors_not_host_faults)
 
 Test(spt_cache, bad_arguments)
 {
-	vc_spt_t *spt;
-	vc_spt_vcpu_t *v;
+	vc_spt *spt;
+	vc_spt_vcpu *v;
 	struct vc_spt_result r;
-	cr_assert_eq(vc_spt_create(NULL, NULL, &spt), -EINVAL);
-	cr_assert_eq(vc_spt_create(gm, NULL, NULL), -EINVAL);
+	cr_assert_eq(vc_spt_create(&spt, NULL, NULL), -EINVAL);
+	cr_assert_eq(vc_spt_create(NULL, gm, NULL), -EINVAL);
 	struct {
 		struct vc_spt_opts o;
 		uint64_t future;
 	} big = {{.sz = sizeof(big)}, 1};
-	cr_assert_eq(vc_spt_create(gm, &big.o, &spt), -EINVAL);
-	cr_assert_eq(vc_spt_create(gm, NULL, &spt), 0);
-	cr_assert_eq(vc_spt_vcpu_create(spt, &v), 0);
-	cr_assert_eq(vc_spt_translate(v, 0, 0, &r), -EINVAL, "nothing loaded yet");
+	cr_assert_eq(vc_spt_create(&spt, gm, &big.o), -EINVAL);
+	cr_assert_eq(vc_spt_create(&spt, gm, NULL), 0);
+	cr_assert_eq(vc_spt_vcpu_create(&v, spt), 0);
+	cr_assert_eq(vc_spt_translate(&r, v, 0, 0), -EINVAL, "nothing loaded yet");
 	cr_assert_eq(vc_spt_invlpg(v, 0), -EINVAL);
 	struct vc_spt_cpu c = long4;
 	c.mode = 9;
@@ -534,7 +534,7 @@ Test(spt_cache, bad_arguments)
 	c.maxphyaddr = 60;
 	cr_assert_eq(vc_spt_load(v, &c), -EINVAL);
 	cr_assert_eq(vc_spt_load(v, &long4), 0);
-	cr_assert_eq(vc_spt_translate(v, 0, 16, &r), -EINVAL);
+	cr_assert_eq(vc_spt_translate(&r, v, 0, 16), -EINVAL);
 	cr_assert_eq(vc_spt_guest_write(spt, ~0ull, 2), -EINVAL);
 	cr_assert_eq(vc_spt_guest_write(spt, ~0ull, 1), 0);
 	cr_assert_eq(vc_spt_guest_write(spt, 5, 0), 0);
@@ -542,7 +542,7 @@ Test(spt_cache, bad_arguments)
 	c = long4;
 	c.mode = VC_SPT_MODE_32;
 	cr_assert_eq(vc_spt_load(v, &c), 0);
-	cr_assert_eq(vc_spt_translate(v, 1ull << 32, 0, &r), -EINVAL);
+	cr_assert_eq(vc_spt_translate(&r, v, 1ull << 32, 0), -EINVAL);
 	vc_spt_vcpu_destroy(v);
 	vc_spt_vcpu_destroy(NULL);
 	vc_spt_destroy(spt);

@@ -180,11 +180,11 @@ static void make_valid_page(void)
 Test(badpage, zeroed_or_foreign_memory_is_rejected, .init = make_valid_page)
 {
 	uint64_t ns = 77;
-	cr_assert_eq(vc_timerpage_read(&page, &ns), 0);
+	cr_assert_eq(vc_timerpage_read(&ns, &page), 0);
 	memset(&page, 0, sizeof(page));
-	cr_assert_eq(vc_timerpage_read(&page, &ns), -EBADMSG);
+	cr_assert_eq(vc_timerpage_read(&ns, &page), -EBADMSG);
 	memset(&page, 0xa5, sizeof(page));
-	cr_assert_eq(vc_timerpage_read_ordered(&page, &ns), -EBADMSG);
+	cr_assert_eq(vc_timerpage_read_ordered(&ns, &page), -EBADMSG);
 	cr_assert_eq(vc_timerpage_check(&page, sizeof(page)), -EBADMSG);
 }
 
@@ -192,7 +192,7 @@ Test(badpage, wrong_version_is_rejected, .init = make_valid_page)
 {
 	uint64_t ns = 77;
 	page.version = VC_TIMERPAGE_VERSION + 1;
-	cr_assert_eq(vc_timerpage_read(&page, &ns), -EBADMSG);
+	cr_assert_eq(vc_timerpage_read(&ns, &page), -EBADMSG);
 	cr_assert_eq(ns, 77, "output written on error");
 	cr_assert_eq(vc_timerpage_check(&page, sizeof(page)), -EBADMSG);
 }
@@ -201,9 +201,9 @@ Test(badpage, out_of_range_shift_is_rejected_not_undefined, .init = make_valid_p
 {
 	uint64_t ns;
 	page.tsc_shift = 64;
-	cr_assert_eq(vc_timerpage_read(&page, &ns), -EBADMSG);
+	cr_assert_eq(vc_timerpage_read(&ns, &page), -EBADMSG);
 	page.tsc_shift = -64;
-	cr_assert_eq(vc_timerpage_read(&page, &ns), -EBADMSG);
+	cr_assert_eq(vc_timerpage_read(&ns, &page), -EBADMSG);
 	page.tsc_shift = INT32_MIN;
 	cr_assert_eq(vc_timerpage_check(&page, sizeof(page)), -EBADMSG);
 }
@@ -212,7 +212,7 @@ Test(badpage, unpublished_page_gives_nodata, .init = make_valid_page)
 {
 	uint64_t ns;
 	page.flags = 0;
-	cr_assert_eq(vc_timerpage_read(&page, &ns), -ENODATA);
+	cr_assert_eq(vc_timerpage_read(&ns, &page), -ENODATA);
 	cr_assert_eq(vc_timerpage_check(&page, sizeof(page)), -ENODATA);
 }
 
@@ -221,8 +221,8 @@ Test(badpage, writer_dead_mid_update_times_out_instead_of_hanging, .init = make_
 {
 	uint64_t ns;
 	page.seq = 3; /* odd forever */
-	cr_assert_eq(vc_timerpage_read(&page, &ns), -ETIMEDOUT);
-	cr_assert_eq(vc_timerpage_read_ordered(&page, &ns), -ETIMEDOUT);
+	cr_assert_eq(vc_timerpage_read(&ns, &page), -ETIMEDOUT);
+	cr_assert_eq(vc_timerpage_read_ordered(&ns, &page), -ETIMEDOUT);
 	cr_assert_eq(vc_timerpage_check(&page, sizeof(page)), -EBADMSG);
 }
 
@@ -241,7 +241,7 @@ Test(badpage, tick_resolution_page_ignores_the_scale, .init = make_valid_page)
 	uint64_t ns;
 	page.flags = VC_TIMERPAGE_F_VALID;
 	page.tsc_shift = 99; /* unused without TSC_STABLE */
-	cr_assert_eq(vc_timerpage_read(&page, &ns), 0);
+	cr_assert_eq(vc_timerpage_read(&ns, &page), 0);
 	cr_assert_eq(ns, 12345);
 }
 
@@ -331,7 +331,7 @@ Test(writer, first_read_is_close_to_the_host_clock)
 	vc_timerpage *tp;
 	cr_assert_eq(vc_timerpage_create(&tp, &page, sizeof(page), NULL), 0);
 	uint64_t c0 = th_clock_ns(CLOCK_MONOTONIC), ns;
-	cr_assert_eq(vc_timerpage_read(&page, &ns), 0);
+	cr_assert_eq(vc_timerpage_read(&ns, &page), 0);
 	uint64_t c1 = th_clock_ns(CLOCK_MONOTONIC);
 	/* Calibration error over the few ms since create stays far below 1 ms. */
 	cr_assert(ns + 1000000 >= c0 && ns <= c1 + 1000000, "page %lu clock %lu..%lu", ns, c0, c1);
@@ -348,8 +348,8 @@ Test(writer, updates_count_ticks)
 		cr_assert_eq(vc_timerpage_update(tp), 0);
 	cr_assert_eq(vc_timerpage_ticks(&page), 5);
 	cr_assert_eq(vc_timerpage_abi_ticks(&page), 5);
-	VC_OPTS(vc_timerpage_stats, st);
-	cr_assert_eq(vc_timerpage_get_stats(tp, &st), 0);
+	struct vc_timerpage_stats st;
+	cr_assert_eq(vc_timerpage_get_stats(tp, &st, sizeof st), 0);
 	cr_assert_eq(st.ticks, 5);
 	cr_assert_gt(st.tsc_hz, 1e8);
 	cr_assert_eq(vc_timerpage_update(NULL), -EINVAL);
@@ -366,12 +366,12 @@ Test(writer, stats_fill_only_what_the_caller_knows)
 		uint64_t canary;
 	} s;
 	memset(&s, 0xee, sizeof(s));
-	s.st.sz = offsetof(struct vc_timerpage_stats, rebases);
-	cr_assert_eq(vc_timerpage_get_stats(tp, &s.st), 0);
+	cr_assert_eq(vc_timerpage_get_stats(tp, &s.st, offsetof(struct vc_timerpage_stats, rebases)), 0);
 	cr_assert_eq(s.st.ticks, 1);
 	cr_assert_eq(s.st.rebases, 0xeeeeeeeeeeeeeeeeull, "wrote past the caller's size");
-	s.st.sz = 0;
-	cr_assert_eq(vc_timerpage_get_stats(tp, &s.st), -EINVAL);
+	cr_assert_eq(vc_timerpage_get_stats(tp, &s.st, sizeof(s)), 0);
+	cr_assert_eq(s.canary, 0, "a field this library does not have reads as zero");
+	cr_assert_eq(vc_timerpage_get_stats(tp, &s.st, 0), -EINVAL);
 	vc_timerpage_destroy(tp);
 }
 
@@ -382,12 +382,12 @@ Test(writer, no_tsc_mode_has_tick_resolution)
 	cr_assert_eq(vc_timerpage_create(&tp, &page, sizeof(page), &o), 0);
 	cr_assert_eq(page.flags & VC_TIMERPAGE_F_TSC_STABLE, 0);
 	uint64_t a, b, c;
-	cr_assert_eq(vc_timerpage_read(&page, &a), 0);
+	cr_assert_eq(vc_timerpage_read(&a, &page), 0);
 	usleep(2000);
-	cr_assert_eq(vc_timerpage_read(&page, &b), 0);
+	cr_assert_eq(vc_timerpage_read(&b, &page), 0);
 	cr_assert_eq(a, b, "time moved without a tick");
 	vc_timerpage_update(tp);
-	cr_assert_eq(vc_timerpage_read(&page, &c), 0);
+	cr_assert_eq(vc_timerpage_read(&c, &page), 0);
 	cr_assert_geq(c, b + 2000000, "a tick did not publish the host clock");
 	vc_timerpage_destroy(tp);
 }
@@ -420,9 +420,9 @@ Test(writer, destroy_invalidates_the_page)
 	vc_timerpage *tp;
 	uint64_t ns;
 	cr_assert_eq(vc_timerpage_create(&tp, &page, sizeof(page), NULL), 0);
-	cr_assert_eq(vc_timerpage_read(&page, &ns), 0);
+	cr_assert_eq(vc_timerpage_read(&ns, &page), 0);
 	vc_timerpage_destroy(tp);
-	cr_assert_eq(vc_timerpage_read(&page, &ns), -ENODATA);
+	cr_assert_eq(vc_timerpage_read(&ns, &page), -ENODATA);
 	vc_timerpage_destroy(NULL);
 }
 
@@ -485,8 +485,8 @@ static void *reader_main(void *arg)
 	while (!atomic_load_explicit(r->stop, memory_order_relaxed)) {
 		for (int i = 0; i < 1000; i++) {
 			uint64_t ns;
-			int rc = r->ordered ? vc_timerpage_abi_read_ordered(r->p, &ns)
-					    : vc_timerpage_abi_read(r->p, &ns);
+			int rc = r->ordered ? vc_timerpage_abi_read_ordered(&ns, r->p)
+					    : vc_timerpage_abi_read(&ns, r->p);
 			if (rc) {
 				r->errors++;
 				continue;
@@ -498,7 +498,7 @@ static void *reader_main(void *arg)
 		}
 		if (r->check_accuracy) {
 			uint64_t c0 = th_clock_ns(CLOCK_MONOTONIC), ns;
-			if (vc_timerpage_abi_read_ordered(r->p, &ns) == 0) {
+			if (vc_timerpage_abi_read_ordered(&ns, r->p) == 0) {
 				uint64_t c1 = th_clock_ns(CLOCK_MONOTONIC);
 				if (ns > c1 && ns - c1 > r->max_ahead_ns)
 					r->max_ahead_ns = ns - c1;
@@ -543,8 +543,8 @@ Test(monotonic, constant_recalibration_never_steps_back, .timeout = 60)
 	cr_assert_eq(vc_timerpage_start(tp), 0);
 	struct reader_ctx r[2];
 	run_readers(&page, th_stress_seconds(1.0), r, 2, false);
-	VC_OPTS(vc_timerpage_stats, st);
-	vc_timerpage_get_stats(tp, &st);
+	struct vc_timerpage_stats st;
+	vc_timerpage_get_stats(tp, &st, sizeof st);
 	vc_timerpage_destroy(tp);
 	cr_assert_gt(st.rebases, 100, "only %lu rebases", st.rebases);
 	cr_assert_lt(st.last_offset_ns, 0, "the page never got ahead: the test lost its edge");
@@ -597,8 +597,7 @@ static void stress_page(uint32_t flags, uint32_t tick_hz, uint64_t tsc_hz, uint3
 	run_readers(&page, seconds, r, 2, true);
 	cr_assert_eq(vc_timerpage_stop(tp), 0);
 	cr_assert_eq(vc_timerpage_update(tp), 0);
-	*st = (struct vc_timerpage_stats){.sz = sizeof(*st)};
-	cr_assert_eq(vc_timerpage_get_stats(tp, st), 0);
+	cr_assert_eq(vc_timerpage_get_stats(tp, st, sizeof *st), 0);
 	vc_timerpage_destroy(tp);
 }
 
@@ -763,8 +762,8 @@ Test(decision, the_page_and_stats_say_which_mode)
 		vc_timerpage *tp;
 		VC_OPTS(vc_timerpage_opts, o, .flags = cases[i].flags);
 		cr_assert_eq(vc_timerpage_create(&tp, &page, sizeof(page), &o), 0);
-		VC_OPTS(vc_timerpage_stats, st);
-		cr_assert_eq(vc_timerpage_get_stats(tp, &st), 0);
+		struct vc_timerpage_stats st;
+		cr_assert_eq(vc_timerpage_get_stats(tp, &st, sizeof st), 0);
 		cr_assert_eq(st.mode_reason, cases[i].reason);
 		cr_assert_eq(st.tsc_stable, cases[i].tsc);
 		cr_assert_eq(!!(page.flags & VC_TIMERPAGE_F_TSC_STABLE), cases[i].tsc);
@@ -772,8 +771,8 @@ Test(decision, the_page_and_stats_say_which_mode)
 	}
 	vc_timerpage *tp;
 	cr_assert_eq(vc_timerpage_create(&tp, &page, sizeof(page), NULL), 0);
-	VC_OPTS(vc_timerpage_stats, st);
-	cr_assert_eq(vc_timerpage_get_stats(tp, &st), 0);
+	struct vc_timerpage_stats st;
+	cr_assert_eq(vc_timerpage_get_stats(tp, &st, sizeof st), 0);
 	cr_assert_eq(st.mode_reason, vc__tsc_decide(vc__tsc_machine()));
 	cr_assert_eq(!!(page.flags & VC_TIMERPAGE_F_TSC_STABLE),
 		     st.mode_reason <= VC_TIMERPAGE_MODE_TSC_FORCED);
@@ -792,7 +791,7 @@ static void *baton_passer(void *arg)
 	const struct vc_timerpage_abi *p = arg;
 	while (!atomic_load_explicit(&baton_stop, memory_order_relaxed)) {
 		uint64_t ns;
-		if (vc_timerpage_abi_read_ordered(p, &ns) == 0)
+		if (vc_timerpage_abi_read_ordered(&ns, p) == 0)
 			atomic_store_explicit(&baton, ns, memory_order_release);
 	}
 	return NULL;
@@ -812,7 +811,7 @@ Test(stress, ordered_reads_order_across_threads, .timeout = 60)
 	while (th_clock_ns(CLOCK_MONOTONIC) < end) {
 		for (int i = 0; i < 1000; i++) {
 			uint64_t seen = atomic_load_explicit(&baton, memory_order_acquire), ns;
-			if (vc_timerpage_abi_read_ordered(&page, &ns))
+			if (vc_timerpage_abi_read_ordered(&ns, &page))
 				continue;
 			checks++;
 			if (ns < seen)
@@ -850,7 +849,7 @@ Test(stress, reader_in_another_process_over_memfd, .timeout = 120)
 		while (th_clock_ns(CLOCK_MONOTONIC) < end) {
 			for (int i = 0; i < 1000; i++, reads++) {
 				uint64_t ns;
-				if (vc_timerpage_abi_read(p, &ns))
+				if (vc_timerpage_abi_read(&ns, p))
 					_exit(11);
 				if (ns < last)
 					_exit(12);

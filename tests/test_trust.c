@@ -54,10 +54,10 @@ Test(trust, sha256_known_answers_freestanding_and_openssl)
 	for (size_t i = 0; i < sizeof(kat) / sizeof(kat[0]); i++) {
 		uint8_t want[32], got[32];
 		unhex(kat[i].digest, want);
-		vc_sha256(kat[i].msg, strlen(kat[i].msg), got);
+		vc_sha256(got, kat[i].msg, strlen(kat[i].msg));
 		cr_assert_arr_eq(got, want, 32, "freestanding, vector %zu", i);
-		cr_assert_eq(vc_trust_measure_mem(VC_TRUST_ALG_SHA256, kat[i].msg,
-						  strlen(kat[i].msg), got), 0);
+		cr_assert_eq(vc_trust_measure_mem(got, VC_TRUST_ALG_SHA256, kat[i].msg,
+						  strlen(kat[i].msg)), 0);
 		cr_assert_arr_eq(got, want, 32, "library, vector %zu", i);
 	}
 	/* one million 'a', fed in uneven pieces */
@@ -68,16 +68,16 @@ Test(trust, sha256_known_answers_freestanding_and_openssl)
 	vc_sha256_init(&s);
 	for (size_t off = 0, step = 1; off < sizeof(a); off += step, step = step * 3 % 1000 + 1)
 		vc_sha256_update(&s, a + off, off + step > sizeof(a) ? sizeof(a) - off : step);
-	vc_sha256_final(&s, got);
+	vc_sha256_final(got, &s);
 	unhex("cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0", want);
 	cr_assert_arr_eq(got, want, 32);
 
 	uint8_t w384[48], g384[48];
 	unhex("cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed8086072ba1e7cc23"
 	      "58baeca134c825a7", w384);
-	cr_assert_eq(vc_trust_measure_mem(VC_TRUST_ALG_SHA384, "abc", 3, g384), 0);
+	cr_assert_eq(vc_trust_measure_mem(g384, VC_TRUST_ALG_SHA384, "abc", 3), 0);
 	cr_assert_arr_eq(g384, w384, 48);
-	cr_assert_eq(vc_trust_measure_mem(7, "abc", 3, g384), -EINVAL);
+	cr_assert_eq(vc_trust_measure_mem(g384, 7, "abc", 3), -EINVAL);
 }
 
 Test(trust, freestanding_sha256_agrees_with_openssl_on_random_input)
@@ -95,7 +95,7 @@ Test(trust, freestanding_sha256_agrees_with_openssl_on_random_input)
 		size_t cut = len ? th_rand64(&seed) % len : 0; /* two pieces, cut anywhere */
 		vc_sha256_update(&s, buf, cut);
 		vc_sha256_update(&s, buf + cut, len - cut);
-		vc_sha256_final(&s, b);
+		vc_sha256_final(b, &s);
 		cr_assert_arr_eq(a, b, 32, "length %zu cut %zu", len, cut);
 	}
 }
@@ -112,27 +112,27 @@ Test(trust, measures_files_by_streaming)
 	uint8_t want[48], got[48];
 	uint64_t size = 0;
 	for (uint32_t alg = VC_TRUST_ALG_SHA256; alg <= VC_TRUST_ALG_SHA384; alg++) {
-		cr_assert_eq(vc_trust_measure_mem(alg, data, sizeof(data), want), 0);
-		cr_assert_eq(vc_trust_measure_path(alg, th_path("f"), got, &size), 0);
+		cr_assert_eq(vc_trust_measure_mem(want, alg, data, sizeof(data)), 0);
+		cr_assert_eq(vc_trust_measure_path(got, &size, alg, th_path("f")), 0);
 		cr_assert_eq(size, sizeof(data));
 		cr_assert_arr_eq(got, want, vc_trust_digest_size(alg));
 	}
-	cr_assert_eq(vc_trust_measure_path(VC_TRUST_ALG_SHA256, th_path("none"), got, &size),
+	cr_assert_eq(vc_trust_measure_path(got, &size, VC_TRUST_ALG_SHA256, th_path("none")),
 		     -ENOENT);
 }
 
 /* ---- keys and lists ---- */
 
-static vc_trust_list_t *three_stage_list(uint32_t alg)
+static vc_trust_list *three_stage_list(uint32_t alg)
 {
-	vc_trust_list_t *l;
-	cr_assert_eq(vc_trust_list_new(alg, &l), 0);
+	vc_trust_list *l;
+	cr_assert_eq(vc_trust_list_create(&l, alg), 0);
 	const char *names[] = {"Stage1", "Start", "Stage1_5"};
 	for (int i = 0; i < 3; i++) {
 		uint8_t d[48];
 		char data[32];
 		snprintf(data, sizeof(data), "code of %s", names[i]);
-		vc_trust_measure_mem(alg, data, strlen(data), d);
+		vc_trust_measure_mem(d, alg, data, strlen(data));
 		cr_assert_eq(vc_trust_list_add(l, names[i], VC_TRUST_ROLE_STAGE, d, strlen(data)), 0);
 	}
 	return l;
@@ -140,44 +140,44 @@ static vc_trust_list_t *three_stage_list(uint32_t alg)
 
 Test(trust, keys_round_trip_through_pem)
 {
-	vc_trust_key_t *k, *priv, *pub;
+	vc_trust_key *k, *priv, *pub;
 	uint8_t a[32], b[32], c[32];
 	cr_assert_eq(vc_trust_key_generate(&k), 0);
 	cr_assert_eq(vc_trust_key_save(k, th_path("k.pem"), th_path("k.pub")), 0);
 	struct stat st;
 	cr_assert_eq(stat(th_path("k.pem"), &st), 0);
 	cr_assert_eq(st.st_mode & 0777, 0600, "the private key is readable by others");
-	cr_assert_eq(vc_trust_key_load(th_path("k.pem"), &priv), 0);
-	cr_assert_eq(vc_trust_key_load(th_path("k.pub"), &pub), 0);
-	vc_trust_key_id(k, a);
-	vc_trust_key_id(priv, b);
-	vc_trust_key_id(pub, c);
+	cr_assert_eq(vc_trust_key_load(&priv, th_path("k.pem")), 0);
+	cr_assert_eq(vc_trust_key_load(&pub, th_path("k.pub")), 0);
+	vc_trust_key_id(a, k);
+	vc_trust_key_id(b, priv);
+	vc_trust_key_id(c, pub);
 	cr_assert_arr_eq(a, b, 32);
 	cr_assert_arr_eq(a, c, 32);
 	cr_assert_eq(vc_trust_key_save(pub, th_path("x.pem"), NULL), -EINVAL);
 
-	vc_trust_list_t *l = three_stage_list(VC_TRUST_ALG_SHA256);
+	vc_trust_list *l = three_stage_list(VC_TRUST_ALG_SHA256);
 	cr_assert_eq(vc_trust_list_sign(l, pub), -EINVAL, "a public key cannot sign");
 	cr_assert_eq(vc_trust_list_sign(l, priv), 0);
-	vc_trust_list_free(l);
+	vc_trust_list_destroy(l);
 
 	FILE *f = fopen(th_path("junk.pem"), "w");
 	fputs("-----BEGIN PUBLIC KEY-----\nnot base64 at all\n-----END PUBLIC KEY-----\n", f);
 	fclose(f);
-	vc_trust_key_t *bad = NULL;
-	cr_assert_eq(vc_trust_key_load(th_path("junk.pem"), &bad), -EBADMSG);
-	cr_assert_eq(vc_trust_key_load(th_path("missing.pem"), &bad), -ENOENT);
-	vc_trust_key_free(k);
-	vc_trust_key_free(priv);
-	vc_trust_key_free(pub);
+	vc_trust_key *bad = NULL;
+	cr_assert_eq(vc_trust_key_load(&bad, th_path("junk.pem")), -EBADMSG);
+	cr_assert_eq(vc_trust_key_load(&bad, th_path("missing.pem")), -ENOENT);
+	vc_trust_key_destroy(k);
+	vc_trust_key_destroy(priv);
+	vc_trust_key_destroy(pub);
 }
 
 Test(trust, signed_list_loads_only_with_its_key)
 {
-	vc_trust_key_t *k, *other;
+	vc_trust_key *k, *other;
 	cr_assert_eq(vc_trust_key_generate(&k), 0);
 	cr_assert_eq(vc_trust_key_generate(&other), 0);
-	vc_trust_list_t *l = three_stage_list(VC_TRUST_ALG_SHA384), *got;
+	vc_trust_list *l = three_stage_list(VC_TRUST_ALG_SHA384), *got;
 	uint8_t buf[16384];
 
 	/* unsigned */
@@ -185,61 +185,61 @@ Test(trust, signed_list_loads_only_with_its_key)
 	cr_assert_eq(n, 64 + 3 * 128);
 	VC_OPTS(vc_trust_load_opts, with_key, .key = k);
 	VC_OPTS(vc_trust_load_opts, unverified, .flags = VC_TRUST_LOAD_UNVERIFIED);
-	cr_assert_eq(vc_trust_list_load(buf, (size_t)n, &with_key, &got), -EKEYREJECTED);
+	cr_assert_eq(vc_trust_list_load(&got, buf, (size_t)n, &with_key), -EKEYREJECTED);
 	cr_assert(strstr(th_last_log, "unsigned"), "%s", th_last_log);
-	cr_assert_eq(vc_trust_list_load(buf, (size_t)n, NULL, &got), -EINVAL);
-	cr_assert_eq(vc_trust_list_load(buf, (size_t)n, &unverified, &got), 0);
+	cr_assert_eq(vc_trust_list_load(&got, buf, (size_t)n, NULL), -EINVAL);
+	cr_assert_eq(vc_trust_list_load(&got, buf, (size_t)n, &unverified), 0);
 	cr_assert_eq(vc_trust_list_count(got), 3);
 	cr_assert(!vc_trust_list_signed(got));
-	vc_trust_list_free(got);
+	vc_trust_list_destroy(got);
 
 	/* signed */
 	cr_assert_eq(vc_trust_list_sign(l, k), 0);
 	n = vc_trust_list_serialize(l, buf, sizeof(buf));
 	cr_assert_eq(n, 64 + 3 * 128 + 96);
-	cr_assert_eq(vc_trust_list_load(buf, (size_t)n, &with_key, &got), 0, "%s", th_last_log);
+	cr_assert_eq(vc_trust_list_load(&got, buf, (size_t)n, &with_key), 0, "%s", th_last_log);
 	cr_assert(vc_trust_list_signed(got));
 	struct vc_trust_stage st;
-	cr_assert_eq(vc_trust_list_get(got, 2, &st), 0);
+	cr_assert_eq(vc_trust_list_get(&st, got, 2), 0);
 	cr_assert_str_eq(st.name, "Stage1_5");
 	cr_assert_eq(st.alg, VC_TRUST_ALG_SHA384);
 	cr_assert_eq(st.digest_size, 48);
-	cr_assert_eq(vc_trust_list_get(got, 3, &st), -ENOENT);
-	vc_trust_list_free(got);
+	cr_assert_eq(vc_trust_list_get(&st, got, 3), -ENOENT);
+	vc_trust_list_destroy(got);
 
 	VC_OPTS(vc_trust_load_opts, wrong_key, .key = other);
-	cr_assert_eq(vc_trust_list_load(buf, (size_t)n, &wrong_key, &got), -EKEYREJECTED);
+	cr_assert_eq(vc_trust_list_load(&got, buf, (size_t)n, &wrong_key), -EKEYREJECTED);
 	cr_assert(strstr(th_last_log, "pinned key"), "%s", th_last_log);
 
 	/* Every single byte changed: refused, as malformed or as badly signed. */
 	for (long i = 0; i < n; i++) {
 		buf[i] ^= 0x01;
-		int rc = vc_trust_list_load(buf, (size_t)n, &with_key, &got);
+		int rc = vc_trust_list_load(&got, buf, (size_t)n, &with_key);
 		cr_assert(rc == -EBADMSG || rc == -EKEYREJECTED, "byte %ld: %d", i, rc);
 		buf[i] ^= 0x01;
 	}
 	/* Truncated anywhere, or with a byte after it. */
 	for (long len = 0; len < n; len += 7)
-		cr_assert_eq(vc_trust_list_load(buf, (size_t)len, &with_key, &got), -EBADMSG,
+		cr_assert_eq(vc_trust_list_load(&got, buf, (size_t)len, &with_key), -EBADMSG,
 			     "length %ld", len);
 	buf[n] = 0;
-	cr_assert_eq(vc_trust_list_load(buf, (size_t)n + 1, &with_key, &got), -EBADMSG);
+	cr_assert_eq(vc_trust_list_load(&got, buf, (size_t)n + 1, &with_key), -EBADMSG);
 
 	/* Changing the list drops the signature. */
 	uint8_t d[48] = {0};
 	cr_assert_eq(vc_trust_list_add(l, "Stage2", VC_TRUST_ROLE_STAGE, d, 1), 0);
 	cr_assert(!vc_trust_list_signed(l));
-	vc_trust_list_free(l);
-	vc_trust_key_free(k);
-	vc_trust_key_free(other);
+	vc_trust_list_destroy(l);
+	vc_trust_key_destroy(k);
+	vc_trust_key_destroy(other);
 }
 
 Test(trust, list_rules_files_and_text)
 {
-	vc_trust_list_t *l;
+	vc_trust_list *l;
 	uint8_t d[32] = {1};
-	cr_assert_eq(vc_trust_list_new(99, &l), -EINVAL);
-	cr_assert_eq(vc_trust_list_new(VC_TRUST_ALG_SHA256, &l), 0);
+	cr_assert_eq(vc_trust_list_create(&l, 99), -EINVAL);
+	cr_assert_eq(vc_trust_list_create(&l, VC_TRUST_ALG_SHA256), 0);
 	uint8_t buf[1024];
 	cr_assert_eq(vc_trust_list_serialize(l, buf, sizeof(buf)), -ENODATA);
 	cr_assert_eq(vc_trust_list_add(l, "", 0, d, 1), -EINVAL);
@@ -263,8 +263,8 @@ Test(trust, list_rules_files_and_text)
 
 	cr_assert_eq(vc_trust_list_save(l, th_path("list")), 0);
 	VC_OPTS(vc_trust_load_opts, unverified, .flags = VC_TRUST_LOAD_UNVERIFIED);
-	vc_trust_list_t *back;
-	cr_assert_eq(vc_trust_list_load_path(th_path("list"), &unverified, &back), 0);
+	vc_trust_list *back;
+	cr_assert_eq(vc_trust_list_load_path(&back, th_path("list"), &unverified), 0);
 	cr_assert_eq(vc_trust_list_count(back), VC_TRUST_MAX_STAGES);
 
 	long tlen = vc_trust_list_text(back, NULL, 0);
@@ -276,18 +276,18 @@ Test(trust, list_rules_files_and_text)
 			       "0100000000"), "%s", text);
 	cr_assert_eq(vc_trust_list_text(back, text, 10), -ENOSPC);
 	free(text);
-	vc_trust_list_free(back);
-	vc_trust_list_free(l);
+	vc_trust_list_destroy(back);
+	vc_trust_list_destroy(l);
 }
 
 Test(trust, freestanding_parser_refuses_malformed_entries)
 {
-	vc_trust_list_t *l = three_stage_list(VC_TRUST_ALG_SHA256);
+	vc_trust_list *l = three_stage_list(VC_TRUST_ALG_SHA256);
 	static uint64_t raw[256];
 	uint8_t *b = (uint8_t *)raw;
 	long n = vc_trust_list_serialize(l, raw, sizeof(raw));
 	struct vc_trust_view v;
-	cr_assert_eq(vc_trust_abi_parse(raw, (size_t)n, &v), 0);
+	cr_assert_eq(vc_trust_abi_parse(&v, raw, (size_t)n), 0);
 	cr_assert_eq(vc_trust_abi_find(&v, "Start"), 1);
 	cr_assert_eq(vc_trust_abi_find(&v, "Stage2"), VC_TRUST_ERR_NOENT);
 	cr_assert_eq(vc_trust_abi_check(&v, 1, "code of Start", 13), 1);
@@ -313,69 +313,69 @@ Test(trust, freestanding_parser_refuses_malformed_entries)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		uint8_t old = b[bad[i].off];
 		b[bad[i].off] = bad[i].val;
-		int rc = vc_trust_abi_parse(raw, (size_t)n, &v);
+		int rc = vc_trust_abi_parse(&v, raw, (size_t)n);
 		if (old != bad[i].val)
 			cr_assert_eq(rc, VC_TRUST_ERR_BADMSG, "case %zu", i);
 		b[bad[i].off] = old;
 	}
 	/* duplicate names */
 	memcpy(e[1].name, e[0].name, sizeof(e[0].name));
-	cr_assert_eq(vc_trust_abi_parse(raw, (size_t)n, &v), VC_TRUST_ERR_BADMSG);
-	vc_trust_list_free(l);
+	cr_assert_eq(vc_trust_abi_parse(&v, raw, (size_t)n), VC_TRUST_ERR_BADMSG);
+	vc_trust_list_destroy(l);
 }
 
 /* ---- the chain ---- */
 
 Test(trust, chain_accepts_the_list_in_order_and_extends_the_register)
 {
-	vc_trust_list_t *l = three_stage_list(VC_TRUST_ALG_SHA256);
-	vc_trust_chain_t *c;
+	vc_trust_list *l = three_stage_list(VC_TRUST_ALG_SHA256);
+	vc_trust_chain *c;
 	struct vc_trust_verdict v;
-	cr_assert_eq(vc_trust_chain_new(l, &c), 0);
+	cr_assert_eq(vc_trust_chain_create(&c, l), 0);
 	uint8_t pcr[32] = {0}, d[32], cat[64];
 	const char *names[] = {"Stage1", "Start", "Stage1_5"};
 	for (int i = 0; i < 3; i++) {
 		char data[32];
 		snprintf(data, sizeof(data), "code of %s", names[i]);
-		cr_assert_eq(vc_trust_chain_verify_mem(c, names[i], data, strlen(data), &v), 0,
+		cr_assert_eq(vc_trust_chain_verify_mem(&v, c, names[i], data, strlen(data)), 0,
 			     "%s", th_last_log);
 		cr_assert_eq(v.refusal, VC_TRUST_OK);
-		vc_sha256(data, strlen(data), d);
+		vc_sha256(d, data, strlen(data));
 		memcpy(cat, pcr, 32);
 		memcpy(cat + 32, d, 32);
-		vc_sha256(cat, 64, pcr);
+		vc_sha256(pcr, cat, 64);
 	}
 	uint8_t got[32];
-	cr_assert_eq(vc_trust_chain_pcr(c, got), 32);
+	cr_assert_eq(vc_trust_chain_pcr(got, c), 32);
 	cr_assert_arr_eq(got, pcr, 32);
 	cr_assert_eq(vc_trust_chain_position(c), 3);
-	cr_assert_eq(vc_trust_chain_finish(c, &v), 0);
-	cr_assert_eq(vc_trust_chain_verify_mem(c, "Stage1", "x", 1, &v), -ENODATA);
-	vc_trust_chain_free(c);
-	vc_trust_list_free(l);
+	cr_assert_eq(vc_trust_chain_finish(&v, c), 0);
+	cr_assert_eq(vc_trust_chain_verify_mem(&v, c, "Stage1", "x", 1), -ENODATA);
+	vc_trust_chain_destroy(c);
+	vc_trust_list_destroy(l);
 }
 
 static void expect_refusal(const char *names[], const char *datas[], int n, int rc,
 			   enum vc_trust_refusal why, const char *log)
 {
-	vc_trust_list_t *l = three_stage_list(VC_TRUST_ALG_SHA256);
-	vc_trust_chain_t *c;
+	vc_trust_list *l = three_stage_list(VC_TRUST_ALG_SHA256);
+	vc_trust_chain *c;
 	struct vc_trust_verdict v;
-	cr_assert_eq(vc_trust_chain_new(l, &c), 0);
+	cr_assert_eq(vc_trust_chain_create(&c, l), 0);
 	for (int i = 0; i < n - 1; i++)
-		cr_assert_eq(vc_trust_chain_verify_mem(c, names[i], datas[i], strlen(datas[i]), &v), 0);
+		cr_assert_eq(vc_trust_chain_verify_mem(&v, c, names[i], datas[i], strlen(datas[i])), 0);
 	th_last_log[0] = '\0';
-	cr_assert_eq(vc_trust_chain_verify_mem(c, names[n - 1], datas[n - 1],
-					       strlen(datas[n - 1]), &v), rc);
+	cr_assert_eq(vc_trust_chain_verify_mem(&v, c, names[n - 1], datas[n - 1],
+					       strlen(datas[n - 1])), rc);
 	cr_assert_eq(v.refusal, why);
 	cr_assert_str_eq(v.name, names[n - 1]);
 	cr_assert(strstr(th_last_log, log), "expected \"%s\" in \"%s\"", log, th_last_log);
 	/* broken for good: even the right next stage is refused now */
-	cr_assert_eq(vc_trust_chain_verify_mem(c, "Start", "code of Start", 13, &v), -ECANCELED);
+	cr_assert_eq(vc_trust_chain_verify_mem(&v, c, "Start", "code of Start", 13), -ECANCELED);
 	cr_assert_eq(v.refusal, VC_TRUST_CHAIN_BROKEN);
-	cr_assert_eq(vc_trust_chain_finish(c, &v), -ECANCELED);
-	vc_trust_chain_free(c);
-	vc_trust_list_free(l);
+	cr_assert_eq(vc_trust_chain_finish(&v, c), -ECANCELED);
+	vc_trust_chain_destroy(c);
+	vc_trust_list_destroy(l);
 }
 
 Test(trust, chain_refuses_each_way_and_says_why)
@@ -399,8 +399,8 @@ Test(trust, chain_refuses_each_way_and_says_why)
 	const char *dig_d[] = {"code of Stage1", "code of Stark"};
 	uint8_t want[32], got[32];
 	char msg[300];
-	vc_sha256("code of Start", 13, want);
-	vc_sha256("code of Stark", 13, got);
+	vc_sha256(want, "code of Start", 13);
+	vc_sha256(got, "code of Stark", 13);
 	snprintf(msg, sizeof(msg), "stage Start: digest mismatch (expected ");
 	for (int i = 0; i < 32; i++)
 		snprintf(msg + strlen(msg), 3, "%02x", want[i]);
@@ -412,17 +412,17 @@ Test(trust, chain_refuses_each_way_and_says_why)
 
 Test(trust, chain_finish_names_the_missing_stage)
 {
-	vc_trust_list_t *l = three_stage_list(VC_TRUST_ALG_SHA256);
-	vc_trust_chain_t *c;
+	vc_trust_list *l = three_stage_list(VC_TRUST_ALG_SHA256);
+	vc_trust_chain *c;
 	struct vc_trust_verdict v;
-	cr_assert_eq(vc_trust_chain_new(l, &c), 0);
-	cr_assert_eq(vc_trust_chain_verify_mem(c, "Stage1", "code of Stage1", 14, &v), 0);
-	cr_assert_eq(vc_trust_chain_finish(c, &v), -ENODATA);
+	cr_assert_eq(vc_trust_chain_create(&c, l), 0);
+	cr_assert_eq(vc_trust_chain_verify_mem(&v, c, "Stage1", "code of Stage1", 14), 0);
+	cr_assert_eq(vc_trust_chain_finish(&v, c), -ENODATA);
 	cr_assert_eq(v.refusal, VC_TRUST_MISSING_STAGE);
 	cr_assert_str_eq(v.name, "Start");
 	cr_assert(strstr(th_last_log, "stage Start: missing (1 of 3"), "%s", th_last_log);
-	vc_trust_chain_free(c);
-	vc_trust_list_free(l);
+	vc_trust_chain_destroy(c);
+	vc_trust_list_destroy(l);
 }
 
 /* ---- the event log ---- */
@@ -430,20 +430,20 @@ Test(trust, chain_finish_names_the_missing_stage)
 Test(trust, event_log_round_trip_and_replay)
 {
 	for (uint32_t alg = VC_TRUST_ALG_SHA256; alg <= VC_TRUST_ALG_SHA384; alg++) {
-		vc_trust_log_t *log, *back;
+		vc_trust_log *log, *back;
 		unsigned ds = vc_trust_digest_size(alg);
 		uint8_t d[48], pcr[48] = {0}, cat[96], got[48];
-		cr_assert_eq(vc_trust_log_new(alg, &log), 0);
+		cr_assert_eq(vc_trust_log_create(&log, alg), 0);
 		for (int i = 0; i < 5; i++) {
 			char name[16];
 			snprintf(name, sizeof(name), "stage%d", i);
-			vc_trust_measure_mem(alg, name, strlen(name), d);
+			vc_trust_measure_mem(d, alg, name, strlen(name));
 			cr_assert_eq(vc_trust_log_add(log, i == 3 ? 8 : 9, VC_TRUST_EV_IPL, d, name,
 						      (uint32_t)strlen(name)), 0);
 			if (i != 3) {
 				memcpy(cat, pcr, ds);
 				memcpy(cat + ds, d, ds);
-				vc_trust_measure_mem(alg, cat, 2 * ds, pcr);
+				vc_trust_measure_mem(pcr, alg, cat, 2 * ds);
 			}
 		}
 		cr_assert_eq(vc_trust_log_add(log, 24, VC_TRUST_EV_IPL, d, NULL, 0), -EINVAL);
@@ -452,27 +452,27 @@ Test(trust, event_log_round_trip_and_replay)
 		long n = vc_trust_log_serialize(log, buf, sizeof(buf));
 		/* header 32 + 33, then 5 events of 18 + digest + "stageN" */
 		cr_assert_eq(n, 65 + 5 * (18 + (long)ds + 6));
-		cr_assert_eq(vc_trust_log_load(buf, (size_t)n, &back), 0, "%s", th_last_log);
+		cr_assert_eq(vc_trust_log_load(&back, buf, (size_t)n), 0, "%s", th_last_log);
 		cr_assert_eq(vc_trust_log_count(back), 5);
-		cr_assert_eq(vc_trust_log_pcr(back, 9, got), ds);
+		cr_assert_eq(vc_trust_log_pcr(got, back, 9), ds);
 		cr_assert_arr_eq(got, pcr, ds);
 		struct vc_trust_event ev;
-		cr_assert_eq(vc_trust_log_event(back, 3, &ev), 0);
+		cr_assert_eq(vc_trust_log_event(&ev, back, 3), 0);
 		cr_assert_eq(ev.pcr, 8);
 		cr_assert_eq(ev.type, VC_TRUST_EV_IPL);
 		cr_assert_eq(ev.data_size, 6);
 		cr_assert_eq(memcmp(ev.data, "stage3", 6), 0);
-		cr_assert_eq(vc_trust_log_event(back, 5, &ev), -ENOENT);
-		vc_trust_log_free(back);
-		vc_trust_log_free(log);
+		cr_assert_eq(vc_trust_log_event(&ev, back, 5), -ENOENT);
+		vc_trust_log_destroy(back);
+		vc_trust_log_destroy(log);
 	}
 }
 
 Test(trust, event_log_reader_is_strict)
 {
-	vc_trust_log_t *log, *back;
+	vc_trust_log *log, *back;
 	uint8_t d[32] = {9};
-	cr_assert_eq(vc_trust_log_new(VC_TRUST_ALG_SHA256, &log), 0);
+	cr_assert_eq(vc_trust_log_create(&log, VC_TRUST_ALG_SHA256), 0);
 	cr_assert_eq(vc_trust_log_add(log, 9, VC_TRUST_EV_IPL, d, "a", 1), 0);
 	cr_assert_eq(vc_trust_log_add(log, 9, VC_TRUST_EV_IPL, d, "b", 1), 0);
 	static uint8_t buf[4096], mod[4096];
@@ -499,7 +499,7 @@ Test(trust, event_log_reader_is_strict)
 		memcpy(mod, buf, (size_t)n);
 		memcpy(mod + bad[i].off, &bad[i].val, (size_t)bad[i].width);
 		th_last_log[0] = '\0';
-		cr_assert_eq(vc_trust_log_load(mod, (size_t)n, &back), -EBADMSG, "case %zu", i);
+		cr_assert_eq(vc_trust_log_load(&back, mod, (size_t)n), -EBADMSG, "case %zu", i);
 		cr_assert(strstr(th_last_log, bad[i].why) || (i == 2 && strstr(th_last_log, "size")),
 			  "case %zu: expected \"%s\" in \"%s\"", i, bad[i].why, th_last_log);
 	}
@@ -509,57 +509,57 @@ Test(trust, event_log_reader_is_strict)
 	memcpy(hdr_only, buf, 65);
 	uint32_t eight = 8;
 	memcpy(hdr_only + 32 + 24, &eight, 4);
-	cr_assert_eq(vc_trust_log_load(hdr_only, 65, &back), -EBADMSG);
+	cr_assert_eq(vc_trust_log_load(&back, hdr_only, 65), -EBADMSG);
 	free(hdr_only);
 	/* trailing padding (tpm2_eventlog would show phantom events): refused */
 	memcpy(mod, buf, (size_t)n);
 	memset(mod + n, 0, 64);
-	cr_assert_eq(vc_trust_log_load(mod, (size_t)n + 64, &back), -EBADMSG);
+	cr_assert_eq(vc_trust_log_load(&back, mod, (size_t)n + 64), -EBADMSG);
 	/* cut anywhere */
 	for (long len = 0; len < n; len++) {
-		int rc = vc_trust_log_load(buf, (size_t)len, &back);
+		int rc = vc_trust_log_load(&back, buf, (size_t)len);
 		if (len == 65 || len == ev2) { /* ends exactly after an event: a shorter log */
 			cr_assert_eq(rc, 0, "length %ld", len);
-			vc_trust_log_free(back);
+			vc_trust_log_destroy(back);
 		} else {
 			cr_assert_eq(rc, -EBADMSG, "length %ld", len);
 		}
 	}
-	vc_trust_log_free(log);
+	vc_trust_log_destroy(log);
 }
 
 Test(trust, chain_logs_every_stage_presented)
 {
-	vc_trust_list_t *l = three_stage_list(VC_TRUST_ALG_SHA256);
-	vc_trust_chain_t *c;
-	vc_trust_log_t *log, *log384;
-	cr_assert_eq(vc_trust_chain_new(l, &c), 0);
-	cr_assert_eq(vc_trust_log_new(VC_TRUST_ALG_SHA384, &log384), 0);
+	vc_trust_list *l = three_stage_list(VC_TRUST_ALG_SHA256);
+	vc_trust_chain *c;
+	vc_trust_log *log, *log384;
+	cr_assert_eq(vc_trust_chain_create(&c, l), 0);
+	cr_assert_eq(vc_trust_log_create(&log384, VC_TRUST_ALG_SHA384), 0);
 	cr_assert_eq(vc_trust_chain_set_log(c, log384, 9), -EINVAL, "bank must match the list");
-	cr_assert_eq(vc_trust_log_new(VC_TRUST_ALG_SHA256, &log), 0);
+	cr_assert_eq(vc_trust_log_create(&log, VC_TRUST_ALG_SHA256), 0);
 	cr_assert_eq(vc_trust_chain_set_log(c, log, 9), 0);
-	cr_assert_eq(vc_trust_chain_verify_mem(c, "Stage1", "code of Stage1", 14, NULL), 0);
-	cr_assert_eq(vc_trust_chain_verify_mem(c, "Start", "code of Start", 13, NULL), 0);
-	cr_assert_eq(vc_trust_chain_verify_mem(c, "Stage1_5", "code of Stage1_5", 16, NULL), 0);
+	cr_assert_eq(vc_trust_chain_verify_mem(NULL, c, "Stage1", "code of Stage1", 14), 0);
+	cr_assert_eq(vc_trust_chain_verify_mem(NULL, c, "Start", "code of Start", 13), 0);
+	cr_assert_eq(vc_trust_chain_verify_mem(NULL, c, "Stage1_5", "code of Stage1_5", 16), 0);
 	uint8_t a[32], b[32];
-	vc_trust_chain_pcr(c, a);
-	vc_trust_log_pcr(log, 9, b);
+	vc_trust_chain_pcr(a, c);
+	vc_trust_log_pcr(b, log, 9);
 	cr_assert_arr_eq(a, b, 32, "the register and the log's PCR 9 agree");
 	cr_assert_eq(vc_trust_log_count(log), 3);
 
 	/* a refused stage is in the log too (measured, then refused) */
-	vc_trust_chain_t *c2;
-	vc_trust_log_t *log2;
-	cr_assert_eq(vc_trust_chain_new(l, &c2), 0);
-	cr_assert_eq(vc_trust_log_new(VC_TRUST_ALG_SHA256, &log2), 0);
+	vc_trust_chain *c2;
+	vc_trust_log *log2;
+	cr_assert_eq(vc_trust_chain_create(&c2, l), 0);
+	cr_assert_eq(vc_trust_log_create(&log2, VC_TRUST_ALG_SHA256), 0);
 	cr_assert_eq(vc_trust_chain_set_log(c2, log2, 9), 0);
-	cr_assert_eq(vc_trust_chain_verify_mem(c2, "Stage1", "tampered code", 13, NULL),
+	cr_assert_eq(vc_trust_chain_verify_mem(NULL, c2, "Stage1", "tampered code", 13),
 		     -EKEYREJECTED);
 	cr_assert_eq(vc_trust_log_count(log2), 1);
-	vc_trust_chain_free(c2);
-	vc_trust_log_free(log2);
-	vc_trust_chain_free(c);
-	vc_trust_log_free(log);
-	vc_trust_log_free(log384);
-	vc_trust_list_free(l);
+	vc_trust_chain_destroy(c2);
+	vc_trust_log_destroy(log2);
+	vc_trust_chain_destroy(c);
+	vc_trust_log_destroy(log);
+	vc_trust_log_destroy(log384);
+	vc_trust_list_destroy(l);
 }

@@ -25,7 +25,7 @@
 VC_BEGIN_DECLS
 
 /** Opaque guest memory map. */
-typedef struct vc_gmem vc_gmem_t;
+typedef struct vc_gmem vc_gmem;
 
 /** Region flags. */
 enum vc_gmem_flags {
@@ -45,10 +45,10 @@ struct vc_gmem_region_info {
  * Create an empty map.
  * @return 0, -EINVAL if @p out is NULL, -ENOMEM.
  */
-VC_API int vc_gmem_create(vc_gmem_t **out);
+VC_API int vc_gmem_create(vc_gmem **out);
 
 /** Destroy a map (not the host memory it points to). NULL is accepted. */
-VC_API void vc_gmem_destroy(vc_gmem_t *gm);
+VC_API void vc_gmem_destroy(vc_gmem *gm);
 
 /**
  * Map guest-physical [@p gpa, @p gpa + @p size) to host memory at @p hva.
@@ -58,27 +58,27 @@ VC_API void vc_gmem_destroy(vc_gmem_t *gm);
  *         wraps around 2^64; -EEXIST if it overlaps a region already mapped;
  *         -ENOMEM.
  */
-VC_API int vc_gmem_add(vc_gmem_t *gm, uint64_t gpa, uint64_t size, void *hva, unsigned flags);
+VC_API int vc_gmem_add(vc_gmem *gm, uint64_t gpa, uint64_t size, void *hva, unsigned flags);
 
 /**
  * Remove the region that starts exactly at @p gpa.
  * @return 0, -ENOENT if no region starts there.
  */
-VC_API int vc_gmem_remove(vc_gmem_t *gm, uint64_t gpa);
+VC_API int vc_gmem_remove(vc_gmem *gm, uint64_t gpa);
 
 /**
  * Host pointer for guest-physical [@p gpa, @p gpa + @p len), or NULL when the
  * range is not entirely inside one region (or, with @p writable, the region is
  * read-only). @p len 0 is treated as 1. O(log regions).
  */
-VC_API void *vc_gmem_ptr(const vc_gmem_t *gm, uint64_t gpa, size_t len, int writable);
+VC_API void *vc_gmem_ptr(const vc_gmem *gm, uint64_t gpa, size_t len, int writable);
 
 /**
  * Copy @p len bytes at guest-physical @p gpa to @p dst. The range may span
  * adjacent regions. Nothing is copied unless the whole range is mapped.
  * @return 0, -EFAULT if any byte is unmapped, -EINVAL on NULL arguments.
  */
-VC_API int vc_gmem_read(const vc_gmem_t *gm, uint64_t gpa, void *dst, size_t len);
+VC_API int vc_gmem_read(const vc_gmem *gm, uint64_t gpa, void *dst, size_t len);
 
 /**
  * Copy @p len bytes from @p src to guest-physical @p gpa (may span adjacent
@@ -86,16 +86,17 @@ VC_API int vc_gmem_read(const vc_gmem_t *gm, uint64_t gpa, void *dst, size_t len
  * @return 0, -EFAULT if any byte is unmapped, -EACCES if any region is read-only,
  *         -EINVAL on NULL arguments.
  */
-VC_API int vc_gmem_write(const vc_gmem_t *gm, uint64_t gpa, const void *src, size_t len);
+VC_API int vc_gmem_write(const vc_gmem *gm, uint64_t gpa, const void *src, size_t len);
 
 /**
  * Describe region @p index (0-based, in ascending guest-physical order).
+ * @param out receives the description
  * @return 0, -ENOENT when @p index is past the last region, -EINVAL on NULL.
  */
-VC_API int vc_gmem_region(const vc_gmem_t *gm, unsigned index, struct vc_gmem_region_info *info);
+VC_API int vc_gmem_region(struct vc_gmem_region_info *out, const vc_gmem *gm, unsigned index);
 
 /** Number of regions in the map. */
-VC_API unsigned vc_gmem_region_count(const vc_gmem_t *gm);
+VC_API unsigned vc_gmem_region_count(const vc_gmem *gm);
 
 VC_END_DECLS
 

@@ -149,29 +149,32 @@ VC_API int vc_irq_rebalance(vc_irq *irq);
 
 /**
  * @brief The routes the last change altered, sorted by device id.
- * @param n receives the count (the last change's return value)
+ * @param out_count receives the count (the last change's return value)
  * @return borrowed array, valid until the next change or vc_irq_destroy(); NULL if none
  */
-VC_API const struct vc_irq_change *vc_irq_changes(const vc_irq *irq, size_t *n);
+VC_API const struct vc_irq_change *vc_irq_changes(size_t *out_count, const vc_irq *irq);
 
 /**
  * @brief A device's current route.
  * @return 0; -EHOSTUNREACH if no CPU is eligible (@p out is filled, path PENDING);
  *         -ENOENT for an unknown device; -EINVAL for NULL arguments
  */
-VC_API int vc_irq_route(const vc_irq *irq, uint32_t device, struct vc_irq_route *out);
+VC_API int vc_irq_route(struct vc_irq_route *out, const vc_irq *irq, uint32_t device);
 
 /**
  * @brief Finds the device with a requester id (to act on what an indicator scan found).
- * @return 0 and *device set; -ENOENT
+ * @param out receives the device id
+ * @return 0; -ENOENT if no device has @p requester; -EINVAL for NULL arguments
  */
-VC_API int vc_irq_device_by_requester(const vc_irq *irq, uint32_t requester, uint32_t *device);
+VC_API int vc_irq_device_by_requester(uint32_t *out, const vc_irq *irq, uint32_t requester);
 
 /**
  * @brief Counts the devices and CPUs.
+ * @param out_devices receives the number of devices (NULL: not wanted)
+ * @param out_cpus receives the number of CPUs (NULL: not wanted)
  * @return 0; -EINVAL for NULL @p irq
  */
-VC_API int vc_irq_counts(const vc_irq *irq, size_t *devices, size_t *cpus);
+VC_API int vc_irq_counts(size_t *out_devices, size_t *out_cpus, const vc_irq *irq);
 
 /* ---- interrupt indicator ---- */
 
@@ -204,10 +207,10 @@ VC_API int vc_irq_indicator_test(const vc_irq_indicator *ind, uint32_t requester
  * one; never lost, never twice. When more than @p max are pending, the rest stay pending
  * for the next call. Lock-free; safe concurrently with setters and other scanners.
  *
- * @param out receives up to @p max requester ids
- * @return the number written; -EINVAL for NULL @p ind or @p out with @p max > 0
+ * @param buf receives up to @p max requester ids
+ * @return the number written; -EINVAL for NULL @p ind or @p buf with @p max > 0
  */
-VC_API int vc_irq_indicator_scan(vc_irq_indicator *ind, uint16_t *out, size_t max);
+VC_API int vc_irq_indicator_scan(vc_irq_indicator *ind, uint16_t *buf, size_t max);
 
 VC_END_DECLS
 

@@ -6,8 +6,8 @@
  * (/dev/disk/by-partlabel/NAME), and any program with this library extracts them by name,
  * with exact byte sizes and SHA-256 digests checked.
  *
- * Writing: vc_pack_create(), vc_pack_add_path() / vc_pack_add_fd() per image,
- * vc_pack_finish(). Reading: vc_pack_open(), vc_pack_count() / vc_pack_get() /
+ * Writing: vc_pack_writer_open(), vc_pack_writer_add_path() / vc_pack_writer_add_fd() per image,
+ * vc_pack_writer_commit(). Reading: vc_pack_open(), vc_pack_count() / vc_pack_get() /
  * vc_pack_find(), vc_pack_extract_*(), vc_pack_verify(), vc_pack_close().
  *
  * Data never passes through memory as a whole: images are copied in chunks with
@@ -27,12 +27,12 @@
 
 VC_BEGIN_DECLS
 
-/** A disk being written (not thread-safe: one thread adds and finishes). */
-typedef struct vc_pack_writer vc_pack_writer_t;
+/** A disk being written (not thread-safe: one thread adds, commits and closes). */
+typedef struct vc_pack_writer vc_pack_writer;
 /** An open, validated packed disk (read-only). */
-typedef struct vc_pack vc_pack_t;
+typedef struct vc_pack vc_pack;
 
-/** vc_pack_create() flags. */
+/** vc_pack_writer_open() flags. */
 enum vc_pack_create_flags {
 	/** fsync() the disk before it gets its name, so a crash leaves the old file or the
 	 *  whole new one. Without it the disk is complete but may still be in the page cache. */
@@ -42,7 +42,7 @@ enum vc_pack_create_flags {
 	VC_PACK_CREATE_SERIAL = 1u << 1,
 };
 
-/** Options for vc_pack_create(); declare with VC_OPTS(vc_pack_create_opts, o, ...). */
+/** Options for vc_pack_writer_open(); declare with VC_OPTS(vc_pack_create_opts, o, ...). */
 struct vc_pack_create_opts {
 	size_t sz;          /**< sizeof(struct vc_pack_create_opts) */
 	uint64_t disk_size; /**< bytes, a multiple of 512; 0 = the smallest disk that fits */
@@ -55,18 +55,18 @@ struct vc_pack_create_opts {
  * @brief Starts a new packed disk at @p path.
  *
  * Everything is written to a temporary file in the directory of @p path (`.vcpack-XXXXXXXX.tmp`), which gets
- * the name @p path only in vc_pack_finish(): a failure or vc_pack_abort() leaves no
+ * the name @p path only in vc_pack_writer_commit(): a failure or vc_pack_writer_close() leaves no
  * half-written disk, and an existing file at @p path stays as it was until then.
  *
- * @param path the disk to create (replaced by vc_pack_finish() if it exists)
+ * @param out receives the writer; close it with vc_pack_writer_close()
+ * @param path the disk to create (replaced by vc_pack_writer_commit() if it exists)
  * @param opts NULL for defaults
- * @param[out] out the writer
  * @return 0; -EINVAL bad options (size not a multiple of 512, unknown alignment or flag);
  *         -ENOSPC @c disk_size below the smallest packed disk (1 MiB + 33,280 bytes);
  *         other -errno from creating the temporary file.
  */
-VC_API int vc_pack_create(const char *path, const struct vc_pack_create_opts *opts,
-			  vc_pack_writer_t **out);
+VC_API int vc_pack_writer_open(vc_pack_writer **out, const char *path,
+			  const struct vc_pack_create_opts *opts);
 
 /**
  * @brief Adds the file at @p path as the next image.
@@ -81,37 +81,43 @@ VC_API int vc_pack_create(const char *path, const struct vc_pack_create_opts *op
  *         already VC_PACK_MAX_IMAGES images; -ENOSPC the image does not fit in the fixed
  *         disk size; -errno from opening or reading the file. After an error the writer
  *         can go on (the image is not added) unless the error came from writing the disk,
- *         in which case vc_pack_finish() returns it.
+ *         in which case vc_pack_writer_commit() returns it.
  */
-VC_API int vc_pack_add_path(vc_pack_writer_t *w, const char *name, const char *path);
+VC_API int vc_pack_writer_add_path(vc_pack_writer *w, const char *name, const char *path);
 
 /**
  * @brief Adds the contents of @p fd as the next image.
  *
  * A regular file is copied from offset 0 to its size at the time of the call (the file
- * must not change until vc_pack_finish()); anything else is read from its current position
+ * must not change until vc_pack_writer_commit()); anything else is read from its current position
  * to end of file before this returns. The writer keeps its own descriptor of a regular
  * file (reopened, so the caller's file offset never moves).
  *
  * @param w the writer
- * @param name the image's name (required; rules as in vc_pack_add_path())
+ * @param name the image's name (required; rules as in vc_pack_writer_add_path())
  * @param fd an open readable file descriptor
- * @return as vc_pack_add_path(); -EBADF @p fd is not open for reading.
+ * @return as vc_pack_writer_add_path(); -EBADF @p fd is not open for reading.
  */
-VC_API int vc_pack_add_fd(vc_pack_writer_t *w, const char *name, int fd);
+VC_API int vc_pack_writer_add_fd(vc_pack_writer *w, const char *name, int fd);
 
 /**
  * @brief Waits for the copies, writes the index (GPT + ours) and the backup GPT, and
- *        gives the disk its name. Frees @p w whatever the result.
+ *        gives the disk its name.
+ *
+ * Whatever the result, the writer then takes nothing more (adds and a second commit are
+ * -EINVAL) and still has to be closed with vc_pack_writer_close().
  *
  * @return 0; -ENOSPC the images do not fit in the fixed disk size; -EIO (or another
  *         -errno) a copy or write failed, or an image changed size while being packed. On
  *         failure the temporary file is removed and @c path is untouched.
  */
-VC_API int vc_pack_finish(vc_pack_writer_t *w);
+VC_API int vc_pack_writer_commit(vc_pack_writer *w);
 
-/** @brief Abandons the disk: removes the temporary file, frees @p w. NULL is a no-op. */
-VC_API void vc_pack_abort(vc_pack_writer_t *w);
+/**
+ * @brief Frees the writer. Before vc_pack_writer_commit() this abandons the disk (the
+ *        temporary file is removed, @c path untouched). NULL is a no-op.
+ */
+VC_API void vc_pack_writer_close(vc_pack_writer *w);
 
 /** One image of an open disk, as vc_pack_get() reports it. */
 struct vc_pack_image {
@@ -144,12 +150,12 @@ struct vc_pack_info {
  * consistent with ours (GUIDs, sectors, name). Digests are checked by vc_pack_verify()
  * and by every extraction, since they need the data read.
  *
+ * @param out receives the open disk; close it with vc_pack_close()
  * @param path the disk
- * @param[out] out the open disk
  * @return 0; -EBADMSG the disk is not a valid packed disk (detail in the log); -ENOMEM;
  *         -errno from open() or reading.
  */
-VC_API int vc_pack_open(const char *path, vc_pack_t **out);
+VC_API int vc_pack_open(vc_pack **out, const char *path);
 
 /**
  * @brief As vc_pack_open() on an open file descriptor (a regular file or a block device).
@@ -157,29 +163,29 @@ VC_API int vc_pack_open(const char *path, vc_pack_t **out);
  *        moves.
  * @return as vc_pack_open(); -EBADF @p fd is not open for reading.
  */
-VC_API int vc_pack_open_fd(int fd, vc_pack_t **out);
+VC_API int vc_pack_open_fd(vc_pack **out, int fd);
 
 /** @brief Closes the disk. NULL is a no-op. */
-VC_API void vc_pack_close(vc_pack_t *p);
+VC_API void vc_pack_close(vc_pack *p);
 
-/** @brief Describes the disk. @return 0; -EINVAL a NULL argument. */
-VC_API int vc_pack_info(const vc_pack_t *p, struct vc_pack_info *info);
+/** @brief Describes the disk into @p out. @return 0; -EINVAL a NULL argument. */
+VC_API int vc_pack_info(struct vc_pack_info *out, const vc_pack *p);
 
 /** @brief The number of images. Thread-safe (the disk is read-only). */
-VC_API unsigned vc_pack_count(const vc_pack_t *p);
+VC_API unsigned vc_pack_count(const vc_pack *p);
 
 /**
- * @brief Describes image @p index (in disk order).
+ * @brief Describes image @p index (in disk order) into @p out.
  * @return 0; -ENOENT @p index >= vc_pack_count(); -EINVAL a NULL argument.
  */
-VC_API int vc_pack_get(const vc_pack_t *p, unsigned index, struct vc_pack_image *img);
+VC_API int vc_pack_get(struct vc_pack_image *out, const vc_pack *p, unsigned index);
 
 /**
  * @brief Finds an image by its exact name (bytewise, case-sensitive).
- * @param img may be NULL
+ * @param out receives the image's description; may be NULL
  * @return the image's index; -ENOENT no image has that name.
  */
-VC_API int vc_pack_find(const vc_pack_t *p, const char *name, struct vc_pack_image *img);
+VC_API int vc_pack_find(struct vc_pack_image *out, const vc_pack *p, const char *name);
 
 /**
  * @brief Writes image @p index to @p fd (a regular file: from offset 0, truncated to the
@@ -193,7 +199,7 @@ VC_API int vc_pack_find(const vc_pack_t *p, const char *name, struct vc_pack_ima
  * @return 0; -EBADMSG the data does not match the digest in the index (what was written
  *         is not the image); -ENOENT no such image; -errno from writing.
  */
-VC_API int vc_pack_extract_fd(vc_pack_t *p, unsigned index, int fd);
+VC_API int vc_pack_extract_fd(vc_pack *p, unsigned index, int fd);
 
 /**
  * @brief Writes image @p index to the file @p path, through a temporary file renamed at
@@ -201,7 +207,7 @@ VC_API int vc_pack_extract_fd(vc_pack_t *p, unsigned index, int fd);
  * @param mode permission bits for a new file; 0 = 0644 (before umask)
  * @return as vc_pack_extract_fd().
  */
-VC_API int vc_pack_extract_path(vc_pack_t *p, unsigned index, const char *path,
+VC_API int vc_pack_extract_path(vc_pack *p, unsigned index, const char *path,
 				unsigned mode);
 
 /**
@@ -215,22 +221,22 @@ VC_API int vc_pack_extract_path(vc_pack_t *p, unsigned index, const char *path,
  * @param mode as vc_pack_extract_path()
  * @return 0; the first error of vc_pack_extract_path(); -EINVAL a NULL argument.
  */
-VC_API int vc_pack_extract_all(vc_pack_t *p, const char *dir, unsigned mode);
+VC_API int vc_pack_extract_all(vc_pack *p, const char *dir, unsigned mode);
 
 /**
  * @brief Re-reads every image and checks it against its digest; the metadata was checked
  *        by vc_pack_open() already.
- * @param[out] bad_index if not NULL, the first image that failed (unchanged if none)
+ * @param out_bad if not NULL, receives the first image that failed (unchanged if none)
  * @return 0 all images match; -EBADMSG an image does not match (detail in the log);
  *         -errno from reading.
  */
-VC_API int vc_pack_verify(vc_pack_t *p, unsigned *bad_index);
+VC_API int vc_pack_verify(unsigned *out_bad, vc_pack *p);
 
 /**
  * @brief Formats a digest as 64 lowercase hex digits.
  * @param out at least 65 bytes
  */
-VC_API void vc_pack_hex(const uint8_t sha256[32], char out[65]);
+VC_API void vc_pack_hex(char out[65], const uint8_t sha256[32]);
 
 VC_END_DECLS
 

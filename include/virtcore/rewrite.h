@@ -31,7 +31,7 @@
 VC_BEGIN_DECLS
 
 /** Opaque: a scanned module. */
-typedef struct vc_rewrite_module vc_rewrite_module_t;
+typedef struct vc_rewrite_module vc_rewrite_module;
 
 /** One sensitive instruction. */
 struct vc_rewrite_site {
@@ -56,45 +56,56 @@ struct vc_rewrite_site {
  *         (truncated, a section or table outside the file, bad sizes); -ENOMEM. The log
  *         callback gets the detail ("rewrite: section 7 (.text) ends past the file").
  */
-VC_API int vc_rewrite_open(const void *data, size_t size, vc_rewrite_module_t **out);
+VC_API int vc_rewrite_load(vc_rewrite_module **out, const void *data, size_t size);
 
-/** @brief vc_rewrite_open() on a file's contents. -errno when it cannot be read. */
-VC_API int vc_rewrite_open_path(const char *path, vc_rewrite_module_t **out);
+/** @brief vc_rewrite_load() on a file's contents. -errno when it cannot be read. */
+VC_API int vc_rewrite_load_path(vc_rewrite_module **out, const char *path);
 
 /** @brief Frees a module. NULL is accepted. */
-VC_API void vc_rewrite_close(vc_rewrite_module_t *m);
+VC_API void vc_rewrite_destroy(vc_rewrite_module *m);
 
 /** @brief How many sites were found. */
-VC_API size_t vc_rewrite_count(const vc_rewrite_module_t *m);
+VC_API size_t vc_rewrite_count(const vc_rewrite_module *m);
 
 /** @brief Site @p i (sorted by section, then offset). 0, or -ENOENT past the end. */
-VC_API int vc_rewrite_get(const vc_rewrite_module_t *m, size_t i, struct vc_rewrite_site *out);
+VC_API int vc_rewrite_get(struct vc_rewrite_site *out, const vc_rewrite_module *m, size_t i);
 
 /**
  * @brief The site covering byte @p offset of section @p section, O(log n).
  * @return its index, or -ENOENT.
  */
-VC_API long vc_rewrite_find(const vc_rewrite_module_t *m, uint32_t section, uint64_t offset);
+VC_API long vc_rewrite_find(const vc_rewrite_module *m, uint32_t section, uint64_t offset);
 
 /** @brief Whether the object already carries a `.vc.sensitive` table (was rewritten). */
-VC_API int vc_rewrite_is_patched(const vc_rewrite_module_t *m);
+VC_API int vc_rewrite_is_patched(const vc_rewrite_module *m);
 
 /**
- * @brief Writes the rewritten object to @p *out (malloc'd, @p *out_size bytes; the
- *        caller frees it): every site trapped, the table appended as `.vc.sensitive`,
- *        every other byte, relocation and symbol as they were.
- * @return 0; -EEXIST already rewritten; -ENOTSUP a relocation covers a site's first
- *         byte (where the trap goes; named in the log); -ENOMEM.
+ * @brief Writes the rewritten object into @p buf: every site trapped, the table appended
+ *        as `.vc.sensitive`, every other byte, relocation and symbol as they were.
+ *
+ * Call it with @p buf NULL to learn the size (the same checks run), then with a buffer
+ * of that size. The caller owns the buffer; the library allocates nothing it keeps.
+ *
+ * @param buf NULL to ask for the size
+ * @param len size of @p buf
+ * @return the rewritten object's size in bytes; -EEXIST already rewritten; -ENOTSUP a
+ *         relocation covers a site's first byte (where the trap goes; named in the
+ *         detail); -ENOSPC @p len is too small (nothing written).
  */
-VC_API int vc_rewrite_patch(const vc_rewrite_module_t *m, void **out, size_t *out_size);
+VC_API long vc_rewrite_patch(const vc_rewrite_module *m, void *buf, size_t len);
 
 /**
- * @brief Gives back the object a rewritten object @p data was made from, byte for byte.
- * @return 0 with @p *out (malloc'd) and @p *out_size; -ENOENT no `.vc.sensitive` table;
+ * @brief Writes into @p buf the object a rewritten object @p data was made from, byte
+ *        for byte. Call it with @p buf NULL to learn the size (the same checks run); it
+ *        is never more than @p size, so a buffer of @p size bytes always suffices.
+ * @param buf NULL to ask for the size; may be @p data itself (restored in place)
+ * @param len size of @p buf
+ * @return the restored object's size in bytes; -ENOENT no `.vc.sensitive` table;
  *         -EBADMSG the table is malformed, or a site no longer holds its trap (the file
- *         was changed after rewriting); the errors of vc_rewrite_open(); -ENOMEM.
+ *         was changed after rewriting); the errors of vc_rewrite_load(); -ENOSPC @p len
+ *         is too small (nothing written); -ENOMEM.
  */
-VC_API int vc_rewrite_restore(const void *data, size_t size, void **out, size_t *out_size);
+VC_API long vc_rewrite_restore(const void *data, size_t size, void *buf, size_t len);
 
 /** @brief The class's name as the JSON output spells it ("io", "control-register"...);
  *  "unknown" outside the enum. */

@@ -151,12 +151,13 @@ VC_API int vc_ring_push(vc_ring *r, const void *msg, size_t len);
 VC_API int vc_ring_push_batch(vc_ring *r, const void *msgs, uint32_t n);
 
 /**
- * @brief Zero-copy: reserves up to @p want free slots starting at index *@p first; fill
+ * @brief Zero-copy: reserves up to @p want free slots starting at index *@p out; fill
  * them through vc_ring_slot(), then vc_ring_commit(). Reserving again before committing
  * returns the same slots.
+ * @param out receives the index of the first reserved slot
  * @return the number reserved (0 if full); -EBADMSG; -EINVAL
  */
-VC_API int vc_ring_reserve(vc_ring *r, uint32_t want, uint32_t *first);
+VC_API int vc_ring_reserve(uint32_t *out, vc_ring *r, uint32_t want);
 
 /**
  * @brief Publishes @p n slots filled after vc_ring_reserve() (one store, one fence, at
@@ -192,12 +193,12 @@ VC_API int vc_ring_pop(vc_ring *r, void *msg, size_t len);
 VC_API int vc_ring_pop_batch(vc_ring *r, void *msgs, uint32_t max);
 
 /**
- * @brief Zero-copy read: up to @p max published entries starting at index *@p first,
+ * @brief Zero-copy read: up to @p max published entries starting at index *@p out,
  * read in place through vc_ring_slot(), then vc_ring_release(). Only for a trusted
  * producer: an untrusted one can change a slot after it was checked (use vc_ring_pop()).
  * @return the number available (0 if empty); -EBADMSG; -EINVAL
  */
-VC_API int vc_ring_peek(vc_ring *r, uint32_t max, uint32_t *first);
+VC_API int vc_ring_peek(uint32_t *out, vc_ring *r, uint32_t max);
 
 /**
  * @brief Releases @p n entries read after vc_ring_peek().
@@ -219,9 +220,8 @@ VC_API int vc_ring_wait(vc_ring *r, int64_t timeout_ns);
 /** @brief 1 if the peer broke this ring (every operation then fails with -EBADMSG). */
 VC_API int vc_ring_is_broken(const vc_ring *r);
 
-/** Per-handle statistics; vc_ring_get_stats() fills the fields @c sz covers. */
+/** Per-handle statistics, from vc_ring_get_stats(). */
 struct vc_ring_stats {
-	size_t sz;
 	uint64_t messages;         /**< messages pushed (producer) or popped/released (consumer) */
 	uint64_t publishes;        /**< producer: index publications (one per batch) */
 	uint64_t notifications;    /**< producer: notifications sent */
@@ -238,18 +238,20 @@ struct vc_ring_stats {
 };
 
 /**
- * @brief Copies the handle's statistics.
- * @return 0; -EINVAL for NULL or @c sz too small
+ * @brief Copies the handle's statistics into @p stats.
+ * @param size sizeof(*stats) as the caller knows it: the library fills that many bytes,
+ *        zeros for fields it does not have, and never writes past them
+ * @return 0; -EINVAL for NULL arguments or a zero @p size
  */
-VC_API int vc_ring_get_stats(const vc_ring *r, struct vc_ring_stats *out);
+VC_API int vc_ring_get_stats(const vc_ring *r, struct vc_ring_stats *stats, size_t size);
 
 /**
- * @brief Fills @p n with a notifier over an eventfd (blocking or not): notify writes 1,
+ * @brief Fills @p out with a notifier over an eventfd (blocking or not): notify writes 1,
  * wait polls and reads. The descriptor stays the caller's. The same notifier fits the
  * eventfd behind a KVM ioeventfd (guest doorbell, VMM waits) or irqfd (VMM notifies).
  * @return 0; -EINVAL for NULL or a negative @p fd
  */
-VC_API int vc_ring_eventfd_notifier(struct vc_ring_notifier *n, int fd);
+VC_API int vc_ring_eventfd_notifier(struct vc_ring_notifier *out, int fd);
 
 /**
  * @brief The measured cost of waking a sleeping thread through an eventfd on this
@@ -266,9 +268,9 @@ VC_API int64_t vc_ring_wake_cost_ns(void);
  */
 VC_API int vc_ring_view_format(void *mem, uint64_t len, uint32_t slot_count, uint32_t slot_size,
 			       uint32_t mode);
-VC_API int vc_ring_view_attach(struct vc_ring_view *v, void *mem, uint64_t len, int producer);
+VC_API int vc_ring_view_attach(struct vc_ring_view *out, void *mem, uint64_t len, int producer);
 VC_API void *vc_ring_view_slot(const struct vc_ring_view *v, uint32_t idx);
-VC_API int vc_ring_view_free(struct vc_ring_view *v);
+VC_API int vc_ring_view_space(struct vc_ring_view *v);
 VC_API int vc_ring_view_publish(struct vc_ring_view *v, uint32_t n);
 VC_API int vc_ring_view_avail(struct vc_ring_view *v);
 VC_API void vc_ring_view_consume(struct vc_ring_view *v, uint32_t n);

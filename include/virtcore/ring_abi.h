@@ -280,7 +280,7 @@ static inline void *vc_ring_abi_slot(const struct vc_ring_view *v, uint32_t idx)
  * Returns the count, or VC_RING_ERR_BADMSG if the consumer's index is impossible (the
  * view is then broken for good).
  */
-static inline int vc_ring_abi_free(struct vc_ring_view *v)
+static inline int vc_ring_abi_space(struct vc_ring_view *v)
 {
 	if (v->broken)
 		return VC_RING_ERR_BADMSG;

@@ -8,7 +8,7 @@
  * 2 MiB and 1 GiB pages; P, R/W, U/S, NX with EFER.NXE, CR0.WP, SMEP, SMAP) and returns
  * the guest-physical address or the page-fault error code the hardware would push.
  *
- * The shadow page-table cache, vc_spt_t, gives the same answers fast. It keeps one shadow
+ * The shadow page-table cache, vc_spt, gives the same answers fast. It keeps one shadow
  * table per guest table, keyed by the guest table's address and a *role* word (level,
  * paging mode, CR0.WP, CR4.PSE/SMEP/SMAP/PKE/LA57, EFER.NXE, MAXPHYADDR and the
  * permissions of the path that reaches it), compared as a whole: a mode change selects
@@ -119,13 +119,14 @@ struct vc_spt_walk {
  *         an entry is outside guest memory (@c levels says how far it got); -EINVAL bad
  *         arguments (unknown mode, a 32-bit mode address above 4 GiB).
  */
-VC_API int vc_spt_walk(const vc_gmem_t *gm, const struct vc_spt_cpu *cpu, uint64_t gva,
-		       unsigned access, unsigned flags, struct vc_spt_walk *out);
+VC_API int vc_spt_walk(struct vc_spt_walk *out, const vc_gmem *gm,
+		       const struct vc_spt_cpu *cpu, uint64_t gva, unsigned access,
+		       unsigned flags);
 
 /** Opaque shadow page-table cache (one per guest memory map, i.e. per VM). */
-typedef struct vc_spt vc_spt_t;
+typedef struct vc_spt vc_spt;
 /** Opaque per-vCPU view of a cache: the loaded CPU state and its most recent roots. */
-typedef struct vc_spt_vcpu vc_spt_vcpu_t;
+typedef struct vc_spt_vcpu vc_spt_vcpu;
 
 /** Roots a vCPU keeps at hand (the current one and the 3 before it, as KVM does). */
 #define VC_SPT_MRU_ROOTS 4
@@ -175,20 +176,20 @@ struct vc_spt_result {
  * @param opts NULL for defaults
  * @return 0; -EINVAL (NULL argument, unknown option bytes); -ENOMEM.
  */
-VC_API int vc_spt_create(vc_gmem_t *gm, const struct vc_spt_opts *opts, vc_spt_t **out);
+VC_API int vc_spt_create(vc_spt **out, vc_gmem *gm, const struct vc_spt_opts *opts);
 
 /** @brief Frees the cache and every shadow. Its vCPU handles must be destroyed first
  *  (they are freed here too if not, but must not be used again). NULL is accepted. */
-VC_API void vc_spt_destroy(vc_spt_t *spt);
+VC_API void vc_spt_destroy(vc_spt *spt);
 
 /**
  * @brief Creates a vCPU handle on @p spt, with no CPU state loaded yet.
  * @return 0; -EINVAL; -ENOMEM.
  */
-VC_API int vc_spt_vcpu_create(vc_spt_t *spt, vc_spt_vcpu_t **out);
+VC_API int vc_spt_vcpu_create(vc_spt_vcpu **out, vc_spt *spt);
 
 /** @brief Releases a vCPU handle and its hold on its recent roots. NULL is accepted. */
-VC_API void vc_spt_vcpu_destroy(vc_spt_vcpu_t *vcpu);
+VC_API void vc_spt_vcpu_destroy(vc_spt_vcpu *vcpu);
 
 /**
  * @brief Reports the vCPU's paging state: a CR3 load, or a change of CR0.WP, CR4, EFER
@@ -196,7 +197,7 @@ VC_API void vc_spt_vcpu_destroy(vc_spt_vcpu_t *vcpu);
  *        root table and role, O(1) on a hit.
  * @return 0; -EINVAL (unknown mode, MAXPHYADDR outside 32..52, NULL); -ENOMEM.
  */
-VC_API int vc_spt_load(vc_spt_vcpu_t *vcpu, const struct vc_spt_cpu *cpu);
+VC_API int vc_spt_load(vc_spt_vcpu *vcpu, const struct vc_spt_cpu *cpu);
 
 /**
  * @brief Translates @p gva for an access of kind @p access (enum vc_spt_access) under
@@ -208,8 +209,8 @@ VC_API int vc_spt_load(vc_spt_vcpu_t *vcpu, const struct vc_spt_cpu *cpu);
  *         table on the path is outside guest memory; -EINVAL bad arguments, no state
  *         loaded, or an address above 4 GiB in a 32-bit mode; -ENOMEM.
  */
-VC_API int vc_spt_translate(vc_spt_vcpu_t *vcpu, uint64_t gva, unsigned access,
-			    struct vc_spt_result *out);
+VC_API int vc_spt_translate(struct vc_spt_result *out, vc_spt_vcpu *vcpu, uint64_t gva,
+			    unsigned access);
 
 /**
  * @brief Reports that the guest wrote [@p gpa, @p gpa + @p len). Every shadow entry
@@ -218,7 +219,7 @@ VC_API int vc_spt_translate(vc_spt_vcpu_t *vcpu, uint64_t gva, unsigned access,
  *        Cost: one hash probe per 4 KiB frame, plus the entries of shadowed tables.
  * @return 0; -EINVAL (NULL, or a range that wraps).
  */
-VC_API int vc_spt_guest_write(vc_spt_t *spt, uint64_t gpa, uint64_t len);
+VC_API int vc_spt_guest_write(vc_spt *spt, uint64_t gpa, uint64_t len);
 
 /**
  * @brief Reports INVLPG of @p gva on this vCPU: every shadow entry on @p gva's path under
@@ -228,17 +229,22 @@ VC_API int vc_spt_guest_write(vc_spt_t *spt, uint64_t gpa, uint64_t len);
  * @return 0 (also for an address with no cached path); -EINVAL (no state loaded, NULL);
  *         -ENOMEM.
  */
-VC_API int vc_spt_invlpg(vc_spt_vcpu_t *vcpu, uint64_t gva);
+VC_API int vc_spt_invlpg(vc_spt_vcpu *vcpu, uint64_t gva);
 
 /**
  * @brief Drops every shadow, in O(1): a new generation begins, the vCPUs' roots are
  *        looked up again at their next translation, old shadows are freed a few at a
  *        time by later calls (or at once when the budget needs the memory).
  */
-VC_API void vc_spt_flush(vc_spt_t *spt);
+VC_API void vc_spt_flush(vc_spt *spt);
 
-/** @brief Copies the counters (and the current page, root and byte figures). */
-VC_API void vc_spt_get_stats(const vc_spt_t *spt, struct vc_spt_stats *out);
+/**
+ * @brief Copies the counters (and the current page, root and byte figures) into @p stats.
+ * @param size sizeof(*stats) as the caller knows it: the library fills that many bytes,
+ *        zeros for fields it does not have, and never writes past them
+ * @return 0; -EINVAL for NULL arguments or a zero @p size
+ */
+VC_API int vc_spt_get_stats(const vc_spt *spt, struct vc_spt_stats *stats, size_t size);
 
 VC_END_DECLS
 

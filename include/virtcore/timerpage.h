@@ -145,7 +145,7 @@ enum vc_timerpage_mode_reason {
 VC_API const char *vc_timerpage_mode_reason_str(uint32_t reason);
 
 /**
- * Writer statistics; vc_timerpage_get_stats() fills the fields @c sz covers.
+ * Writer statistics, from vc_timerpage_get_stats().
  *
  * Accuracy of the page against the followed clock, by mode:
  * - TSC mode: readers extrapolate; the page follows the clock within the slew bound
@@ -158,7 +158,6 @@ VC_API const char *vc_timerpage_mode_reason_str(uint32_t reason);
  *   the moment the next one became visible).
  */
 struct vc_timerpage_stats {
-	size_t sz;
 	uint64_t ticks;           /**< tick counter published */
 	uint64_t rebases;         /**< rebases (base and rate changes) */
 	uint64_t forward_steps;   /**< rebases that stepped time forward (page was >1 ms behind) */
@@ -177,21 +176,23 @@ struct vc_timerpage_stats {
 };
 
 /**
- * @brief Copies the writer's statistics.
- * @param out its @c sz must be set (VC_OPTS(vc_timerpage_stats, s) does)
- * @return 0; -EINVAL for NULL arguments or @c sz smaller than the first field
+ * @brief Copies the writer's statistics into @p stats.
+ * @param size sizeof(*stats) as the caller knows it: the library fills that many bytes,
+ *        zeros for fields it does not have, and never writes past them
+ * @return 0; -EINVAL for NULL arguments or a zero @p size
  */
-VC_API int vc_timerpage_get_stats(const vc_timerpage *tp, struct vc_timerpage_stats *out);
+VC_API int vc_timerpage_get_stats(const vc_timerpage *tp, struct vc_timerpage_stats *stats,
+				  size_t size);
 
 /**
  * @brief Finds the TSC frequency: CPUID 0x15, else CPUID 0x16, else a ~20 ms measurement
  * against CLOCK_MONOTONIC_RAW with bracketed clock reads.
- * @param hz receives the frequency in Hz
- * @param source receives an enum vc_timerpage_tsc_source (may be NULL)
+ * @param out_hz receives the frequency in Hz
+ * @param out_source receives an enum vc_timerpage_tsc_source (may be NULL)
  * @return 0; -EINVAL if @p hz is NULL; -EOPNOTSUPP on non-x86; -EIO if the measurement
  *         kept failing (clock reads too slow to bracket)
  */
-VC_API int vc_timerpage_calibrate_tsc(uint64_t *hz, uint32_t *source);
+VC_API int vc_timerpage_calibrate_tsc(uint64_t *out_hz, uint32_t *out_source);
 
 /**
  * @brief Checks that @p page of @p len bytes is a timer page a reader can use: size,
@@ -203,10 +204,10 @@ VC_API int vc_timerpage_calibrate_tsc(uint64_t *hz, uint32_t *source);
 VC_API int vc_timerpage_check(const void *page, size_t len);
 
 /** @brief Exported twin of vc_timerpage_abi_read() (for FFI); same contract. */
-VC_API int vc_timerpage_read(const struct vc_timerpage_abi *page, uint64_t *ns);
+VC_API int vc_timerpage_read(uint64_t *out, const struct vc_timerpage_abi *page);
 
 /** @brief Exported twin of vc_timerpage_abi_read_ordered() (for FFI); same contract. */
-VC_API int vc_timerpage_read_ordered(const struct vc_timerpage_abi *page, uint64_t *ns);
+VC_API int vc_timerpage_read_ordered(uint64_t *out, const struct vc_timerpage_abi *page);
 
 /** @brief Exported twin of vc_timerpage_abi_ticks() (for FFI). */
 VC_API uint64_t vc_timerpage_ticks(const struct vc_timerpage_abi *page);

@@ -151,7 +151,7 @@ static inline uint64_t vc_timerpage_abi_scale(uint64_t tsc, uint64_t base_tsc, u
 }
 
 /* The seqlock read loop shared by both readers; @p ordered picks the TSC read. */
-static inline int vc_timerpage_abi_read_common(const struct vc_timerpage_abi *p, uint64_t *ns,
+static inline int vc__timerpage_abi_read_common(const struct vc_timerpage_abi *p, uint64_t *ns,
 					       int ordered)
 {
 	if (VC_TIMERPAGE_LOAD(p->magic) != VC_TIMERPAGE_MAGIC ||
@@ -198,13 +198,13 @@ static inline int vc_timerpage_abi_read_common(const struct vc_timerpage_abi *p,
  * memory accesses, use vc_timerpage_abi_read_ordered(). Lock-free, wait-free unless the
  * writer is mid-update; safe from any thread, any process, any VM sharing the TSC.
  *
- * @return 0 and *ns set; VC_TIMERPAGE_ERR_BADMSG for a page that is not a timer page (or
+ * @return 0 and *out set; VC_TIMERPAGE_ERR_BADMSG for a page that is not a timer page (or
  *         a corrupt scale); VC_TIMERPAGE_ERR_NODATA before the first publish or after
  *         the writer stopped; VC_TIMERPAGE_ERR_TIMEDOUT if the writer died mid-update.
  */
-static inline int vc_timerpage_abi_read(const struct vc_timerpage_abi *p, uint64_t *ns)
+static inline int vc_timerpage_abi_read(uint64_t *out, const struct vc_timerpage_abi *p)
 {
-	return vc_timerpage_abi_read_common(p, ns, 0);
+	return vc__timerpage_abi_read_common(p, out, 0);
 }
 
 /**
@@ -212,9 +212,9 @@ static inline int vc_timerpage_abi_read(const struct vc_timerpage_abi *p, uint64
  * a timestamp taken after a store another thread observed is never earlier than a
  * timestamp that thread takes afterwards. Costs about one extra fence pair.
  */
-static inline int vc_timerpage_abi_read_ordered(const struct vc_timerpage_abi *p, uint64_t *ns)
+static inline int vc_timerpage_abi_read_ordered(uint64_t *out, const struct vc_timerpage_abi *p)
 {
-	return vc_timerpage_abi_read_common(p, ns, 1);
+	return vc__timerpage_abi_read_common(p, out, 1);
 }
 
 #endif /* x86 */

@@ -18,7 +18,7 @@
 VC_BEGIN_DECLS
 
 /** An attached tracer. Not thread-safe. */
-typedef struct vc_trace vc_trace_t;
+typedef struct vc_trace vc_trace;
 
 /** Options for vc_trace_open(); VC_OPTS(vc_trace_opts, o, .pid = ...). */
 struct vc_trace_opts {
@@ -32,10 +32,10 @@ struct vc_trace_opts {
  *         this kernel); -EOPNOTSUPP no kernel BTF; -ESRCH no such process; -EINVAL the
  *         process has no KVM VM open; other -errno from libbpf. Detail in the log.
  */
-VC_API int vc_trace_open(const struct vc_trace_opts *opts, vc_trace_t **out);
+VC_API int vc_trace_open(vc_trace **out, const struct vc_trace_opts *opts);
 
 /** @brief Detaches and frees. NULL is a no-op. */
-VC_API void vc_trace_close(vc_trace_t *t);
+VC_API void vc_trace_close(vc_trace *t);
 
 /** Where an exit was seen. */
 enum vc_trace_source {
@@ -63,7 +63,7 @@ struct vc_trace_row {
  * @param rows room for @p max rows (may be NULL with @p max 0 to count)
  * @return the number of rows that exist (may exceed @p max); -errno.
  */
-VC_API int vc_trace_snapshot(vc_trace_t *t, struct vc_trace_row *rows, unsigned max);
+VC_API int vc_trace_snapshot(vc_trace *t, struct vc_trace_row *rows, unsigned max);
 
 /** One of libvirtcore's USDT probes (provider "virtcore") and how often it fired. */
 struct vc_trace_probe {
@@ -79,7 +79,7 @@ struct vc_trace_probe {
  *        programs that link libvirtcore statically are not seen).
  * @return the number of probes (fills at most @p max); -errno.
  */
-VC_API int vc_trace_probes(vc_trace_t *t, struct vc_trace_probe *probes, unsigned max);
+VC_API int vc_trace_probes(vc_trace *t, struct vc_trace_probe *probes, unsigned max);
 
 /** @brief "IO", "MMIO", "HLT", ... for a KVM_EXIT_* reason; "?" if unknown. */
 VC_API const char *vc_trace_reason_name(uint32_t reason);

@@ -5,11 +5,11 @@
  * extending a PCR-style register as it goes. The list's layout and the freestanding
  * guest-side SHA-256 and parser are in <virtcore/trust_abi.h>; docs/trust-format.md.
  *
- * Host side: build a list (vc_trust_list_new(), vc_trust_list_add_*()), sign it with an
+ * Host side: build a list (vc_trust_list_create(), vc_trust_list_add_*()), sign it with an
  * Ed25519 key (vc_trust_list_sign()), serialise it (vc_trust_list_serialize()) into a
  * file or into the buffer the VMM copies to a fixed guest address. Load it back with
  * vc_trust_list_load(), which checks the signature against a pinned public key. Verify
- * stages in order with a vc_trust_chain_t.
+ * stages in order with a vc_trust_chain.
  *
  * Hashing goes through OpenSSL EVP (SHA-NI where the CPU has it), streaming: files are
  * never read into memory whole.
@@ -25,11 +25,11 @@
 VC_BEGIN_DECLS
 
 /** A reference-value list in memory. Not thread-safe. */
-typedef struct vc_trust_list vc_trust_list_t;
+typedef struct vc_trust_list vc_trust_list;
 /** An Ed25519 key: a private key (can sign and verify) or a public key (verify only). */
-typedef struct vc_trust_key vc_trust_key_t;
+typedef struct vc_trust_key vc_trust_key;
 /** A chain being verified, stage by stage. Not thread-safe. */
-typedef struct vc_trust_chain vc_trust_chain_t;
+typedef struct vc_trust_chain vc_trust_chain;
 
 /* ---- measuring ---- */
 
@@ -41,30 +41,30 @@ VC_API unsigned vc_trust_digest_size(uint32_t alg);
  * @param out at least vc_trust_digest_size(alg) bytes
  * @return 0; -EINVAL unknown algorithm.
  */
-VC_API int vc_trust_measure_mem(uint32_t alg, const void *data, size_t len, uint8_t *out);
+VC_API int vc_trust_measure_mem(uint8_t *out, uint32_t alg, const void *data, size_t len);
 
 /**
  * @brief Digest of a file read to its end from @p fd's current position, in chunks.
- * @param[out] size bytes read (may be NULL)
+ * @param out_size receives the number of bytes read (may be NULL)
  * @return 0; -EINVAL unknown algorithm; -errno from read().
  */
-VC_API int vc_trust_measure_fd(uint32_t alg, int fd, uint8_t *out, uint64_t *size);
+VC_API int vc_trust_measure_fd(uint8_t *out, uint64_t *out_size, uint32_t alg, int fd);
 
 /** @brief As vc_trust_measure_fd() on the file at @p path. */
-VC_API int vc_trust_measure_path(uint32_t alg, const char *path, uint8_t *out,
-				 uint64_t *size);
+VC_API int vc_trust_measure_path(uint8_t *out, uint64_t *out_size, uint32_t alg,
+				 const char *path);
 
 /* ---- keys ---- */
 
 /** @brief A new random Ed25519 key pair. @return 0; -ENOMEM; -EIO (OpenSSL failed). */
-VC_API int vc_trust_key_generate(vc_trust_key_t **out);
+VC_API int vc_trust_key_generate(vc_trust_key **out);
 
 /**
  * @brief Loads a PEM key: a private key ("PRIVATE KEY", PKCS#8) or a public key
  *        ("PUBLIC KEY", SubjectPublicKeyInfo). Only Ed25519 keys are accepted.
  * @return 0; -ENOENT/-EACCES from open; -EBADMSG not a PEM Ed25519 key.
  */
-VC_API int vc_trust_key_load(const char *path, vc_trust_key_t **out);
+VC_API int vc_trust_key_load(vc_trust_key **out, const char *path);
 
 /**
  * @brief Writes the key as PEM: the private key (mode 0600) to @p private_path if not
@@ -72,14 +72,14 @@ VC_API int vc_trust_key_load(const char *path, vc_trust_key_t **out);
  *        Both through a temporary file and a rename.
  * @return 0; -EINVAL a public-only key asked for its private half; -errno from writing.
  */
-VC_API int vc_trust_key_save(const vc_trust_key_t *key, const char *private_path,
+VC_API int vc_trust_key_save(const vc_trust_key *key, const char *private_path,
 			     const char *public_path);
 
 /** @brief SHA-256 of the raw 32-byte public key: the key id stored in signatures. */
-VC_API void vc_trust_key_id(const vc_trust_key_t *key, uint8_t id[32]);
+VC_API void vc_trust_key_id(uint8_t out[32], const vc_trust_key *key);
 
 /** @brief Frees a key. NULL is a no-op. */
-VC_API void vc_trust_key_free(vc_trust_key_t *key);
+VC_API void vc_trust_key_destroy(vc_trust_key *key);
 
 /* ---- the list ---- */
 
@@ -87,7 +87,7 @@ VC_API void vc_trust_key_free(vc_trust_key_t *key);
  * @brief An empty list whose stages are measured with @p alg.
  * @return 0; -EINVAL unknown algorithm; -ENOMEM.
  */
-VC_API int vc_trust_list_new(uint32_t alg, vc_trust_list_t **out);
+VC_API int vc_trust_list_create(vc_trust_list **out, uint32_t alg);
 
 /**
  * @brief Appends a stage with a known digest. The order of additions is the chain order.
@@ -95,22 +95,22 @@ VC_API int vc_trust_list_new(uint32_t alg, vc_trust_list_t **out);
  * @return 0; -EINVAL bad name (empty, over 47 bytes) or role; -EEXIST name taken;
  *         -E2BIG already VC_TRUST_MAX_STAGES stages. Any change drops a signature.
  */
-VC_API int vc_trust_list_add(vc_trust_list_t *l, const char *name, enum vc_trust_role role,
+VC_API int vc_trust_list_add(vc_trust_list *l, const char *name, enum vc_trust_role role,
 			     const uint8_t *digest, uint64_t size);
 
 /** @brief Measures the file at @p path and appends it (errors of both calls). */
-VC_API int vc_trust_list_add_path(vc_trust_list_t *l, const char *name,
+VC_API int vc_trust_list_add_path(vc_trust_list *l, const char *name,
 				  enum vc_trust_role role, const char *path);
 
 /** @brief Signs the list with @p key (a private key). @return 0; -EINVAL public key. */
-VC_API int vc_trust_list_sign(vc_trust_list_t *l, const vc_trust_key_t *key);
+VC_API int vc_trust_list_sign(vc_trust_list *l, const vc_trust_key *key);
 
 /**
  * @brief Writes the list (signed or not) in its binary form.
  * @param buf NULL to ask for the size
  * @return the size in bytes; -ENOSPC @p len too small; -ENODATA an empty list.
  */
-VC_API long vc_trust_list_serialize(const vc_trust_list_t *l, void *buf, size_t len);
+VC_API long vc_trust_list_serialize(const vc_trust_list *l, void *buf, size_t len);
 
 /** Options for vc_trust_list_load(); VC_OPTS(vc_trust_load_opts, o, ...). */
 struct vc_trust_load_opts {
@@ -118,7 +118,7 @@ struct vc_trust_load_opts {
 	/** The pinned public key. Given: the list must be signed by exactly this key.
 	 *  NULL: the list may be unsigned; a signature is then checked against no key and
 	 *  the list is accepted only with VC_TRUST_LOAD_UNVERIFIED. */
-	const vc_trust_key_t *key;
+	const vc_trust_key *key;
 	uint32_t flags; /**< VC_TRUST_LOAD_* */
 };
 
@@ -138,18 +138,18 @@ enum vc_trust_load_flags {
  *
  * @return 0; the errors above; -ENOMEM.
  */
-VC_API int vc_trust_list_load(const void *buf, size_t len, const struct vc_trust_load_opts *opts,
-			      vc_trust_list_t **out);
+VC_API int vc_trust_list_load(vc_trust_list **out, const void *buf, size_t len,
+			      const struct vc_trust_load_opts *opts);
 
 /** @brief As vc_trust_list_load() on a file (at most 64 KiB). */
-VC_API int vc_trust_list_load_path(const char *path, const struct vc_trust_load_opts *opts,
-				   vc_trust_list_t **out);
+VC_API int vc_trust_list_load_path(vc_trust_list **out, const char *path,
+				   const struct vc_trust_load_opts *opts);
 
 /** @brief Writes the serialised list to @p path (temporary file + rename). */
-VC_API int vc_trust_list_save(const vc_trust_list_t *l, const char *path);
+VC_API int vc_trust_list_save(const vc_trust_list *l, const char *path);
 
 /** @brief Frees a list. NULL is a no-op. */
-VC_API void vc_trust_list_free(vc_trust_list_t *l);
+VC_API void vc_trust_list_destroy(vc_trust_list *l);
 
 /** One stage of a list, as vc_trust_list_get() reports it. */
 struct vc_trust_stage {
@@ -162,14 +162,14 @@ struct vc_trust_stage {
 };
 
 /** @brief Number of stages. */
-VC_API unsigned vc_trust_list_count(const vc_trust_list_t *l);
+VC_API unsigned vc_trust_list_count(const vc_trust_list *l);
 /** @brief The hash algorithm of the list. */
-VC_API uint32_t vc_trust_list_alg(const vc_trust_list_t *l);
+VC_API uint32_t vc_trust_list_alg(const vc_trust_list *l);
 /** @brief 1 if the list carries a signature (checked at load, or made by _sign()). */
-VC_API int vc_trust_list_signed(const vc_trust_list_t *l);
-/** @brief Describes stage @p index. @return 0; -ENOENT out of range. */
-VC_API int vc_trust_list_get(const vc_trust_list_t *l, unsigned index,
-			     struct vc_trust_stage *st);
+VC_API int vc_trust_list_signed(const vc_trust_list *l);
+/** @brief Describes stage @p index into @p out. @return 0; -ENOENT out of range. */
+VC_API int vc_trust_list_get(struct vc_trust_stage *out, const vc_trust_list *l,
+			     unsigned index);
 
 /**
  * @brief The list as text, one stage per line, for people and diff:
@@ -177,7 +177,7 @@ VC_API int vc_trust_list_get(const vc_trust_list_t *l, unsigned index,
  *        `<index> <name> <role> <size> <alg>:<hex digest>`.
  * @return the length written (without NUL); -ENOSPC @p len too small (NULL: size query).
  */
-VC_API long vc_trust_list_text(const vc_trust_list_t *l, char *buf, size_t len);
+VC_API long vc_trust_list_text(const vc_trust_list *l, char *buf, size_t len);
 
 /** @brief The name of a role ("stage", "firmware", ...), or "?" */
 VC_API const char *vc_trust_role_name(enum vc_trust_role role);
@@ -212,7 +212,7 @@ struct vc_trust_verdict {
  *        @p list (which must outlive it) and a register (PCR) of the list's algorithm,
  *        initially zero, extended with every stage that verifies.
  */
-VC_API int vc_trust_chain_new(const vc_trust_list_t *list, vc_trust_chain_t **out);
+VC_API int vc_trust_chain_create(vc_trust_chain **out, const vc_trust_list *list);
 
 /**
  * @brief Verifies the next stage, already measured: @p name with @p digest over @p size
@@ -220,41 +220,41 @@ VC_API int vc_trust_chain_new(const vc_trust_list_t *list, vc_trust_chain_t **ou
  *
  * A refusal breaks the chain for good: every later call refuses too.
  *
- * @param verdict optional detail, filled in either case
+ * @param out optional detail (NULL: not wanted), filled in either case
  * @return 0; -ENOENT unknown stage; -EPROTO out of order; -EKEYREJECTED size or digest
  *         mismatch; -ECANCELED the chain broke earlier; -ENODATA every stage passed already.
  */
-VC_API int vc_trust_chain_verify_digest(vc_trust_chain_t *c, const char *name,
-					const uint8_t *digest, uint64_t size,
-					struct vc_trust_verdict *verdict);
+VC_API int vc_trust_chain_verify_digest(struct vc_trust_verdict *out,
+					vc_trust_chain *c, const char *name,
+					const uint8_t *digest, uint64_t size);
 
 /** @brief Measures @p len bytes at @p data and verifies them as the next stage. */
-VC_API int vc_trust_chain_verify_mem(vc_trust_chain_t *c, const char *name, const void *data,
-				     size_t len, struct vc_trust_verdict *verdict);
+VC_API int vc_trust_chain_verify_mem(struct vc_trust_verdict *out, vc_trust_chain *c,
+				     const char *name, const void *data, size_t len);
 
 /** @brief Measures the file at @p path and verifies it as the next stage. */
-VC_API int vc_trust_chain_verify_path(vc_trust_chain_t *c, const char *name, const char *path,
-				      struct vc_trust_verdict *verdict);
+VC_API int vc_trust_chain_verify_path(struct vc_trust_verdict *out, vc_trust_chain *c,
+				      const char *name, const char *path);
 
 /**
  * @brief Ends the chain: 0 only if every stage of the list verified, in order.
- * @return 0; -ENODATA stages missing (verdict names the first); -ECANCELED broken.
+ * @return 0; -ENODATA stages missing (@p out names the first); -ECANCELED broken.
  */
-VC_API int vc_trust_chain_finish(vc_trust_chain_t *c, struct vc_trust_verdict *verdict);
+VC_API int vc_trust_chain_finish(struct vc_trust_verdict *out, vc_trust_chain *c);
 
 /** @brief The register now; @p out gets vc_trust_digest_size(alg) bytes. @return its size. */
-VC_API unsigned vc_trust_chain_pcr(const vc_trust_chain_t *c, uint8_t *out);
+VC_API unsigned vc_trust_chain_pcr(uint8_t *out, const vc_trust_chain *c);
 
 /** @brief Stages verified so far. */
-VC_API unsigned vc_trust_chain_position(const vc_trust_chain_t *c);
+VC_API unsigned vc_trust_chain_position(const vc_trust_chain *c);
 
 /** @brief Frees a chain. NULL is a no-op. */
-VC_API void vc_trust_chain_free(vc_trust_chain_t *c);
+VC_API void vc_trust_chain_destroy(vc_trust_chain *c);
 
 /* ---- the TCG event log ---- */
 
 /** A TCG PC Client crypto-agile event log with one digest bank (the list's algorithm). */
-typedef struct vc_trust_log vc_trust_log_t;
+typedef struct vc_trust_log vc_trust_log;
 
 /** Event types we write (TCG PC Client Platform Firmware Profile). */
 #define VC_TRUST_EV_NO_ACTION 0x00000003u /**< only the Spec ID header */
@@ -281,7 +281,7 @@ struct vc_trust_event {
  *        algorithm).
  * @return 0; -EINVAL unknown algorithm; -ENOMEM.
  */
-VC_API int vc_trust_log_new(uint32_t alg, vc_trust_log_t **out);
+VC_API int vc_trust_log_create(vc_trust_log **out, uint32_t alg);
 
 /**
  * @brief Appends a TCG_PCR_EVENT2.
@@ -289,7 +289,7 @@ VC_API int vc_trust_log_new(uint32_t alg, vc_trust_log_t **out);
  * @param digest vc_trust_digest_size() bytes of the log's algorithm
  * @return 0; -EINVAL PCR over 23, EV_NO_ACTION, data over VC_TRUST_EVENT_MAX; -ENOMEM.
  */
-VC_API int vc_trust_log_add(vc_trust_log_t *log, uint32_t pcr, uint32_t type,
+VC_API int vc_trust_log_add(vc_trust_log *log, uint32_t pcr, uint32_t type,
 			    const uint8_t *digest, const void *data, uint32_t data_size);
 
 /**
@@ -297,10 +297,10 @@ VC_API int vc_trust_log_add(vc_trust_log_t *log, uint32_t pcr, uint32_t type,
  * @param buf NULL to ask for the size
  * @return the size; -ENOSPC @p len too small.
  */
-VC_API long vc_trust_log_serialize(const vc_trust_log_t *log, void *buf, size_t len);
+VC_API long vc_trust_log_serialize(const vc_trust_log *log, void *buf, size_t len);
 
 /** @brief Writes the log to @p path (temporary file + rename). */
-VC_API int vc_trust_log_save(const vc_trust_log_t *log, const char *path);
+VC_API int vc_trust_log_save(const vc_trust_log *log, const char *path);
 
 /**
  * @brief Parses a log, more strictly than tpm2_eventlog (the Linux kernel's rules and
@@ -311,26 +311,27 @@ VC_API int vc_trust_log_save(const vc_trust_log_t *log, const char *path);
  *        (what this library writes) are accepted.
  * @return 0; -EBADMSG (reason in the log callback); -ENOMEM.
  */
-VC_API int vc_trust_log_load(const void *buf, size_t len, vc_trust_log_t **out);
+VC_API int vc_trust_log_load(vc_trust_log **out, const void *buf, size_t len);
 
 /** @brief As vc_trust_log_load() on a file (at most 16 MiB). */
-VC_API int vc_trust_log_load_path(const char *path, vc_trust_log_t **out);
+VC_API int vc_trust_log_load_path(vc_trust_log **out, const char *path);
 
 /** @brief The log's algorithm. */
-VC_API uint32_t vc_trust_log_alg(const vc_trust_log_t *log);
+VC_API uint32_t vc_trust_log_alg(const vc_trust_log *log);
 /** @brief Events after the header. */
-VC_API unsigned vc_trust_log_count(const vc_trust_log_t *log);
-/** @brief Describes event @p index (0 = the first after the header). @return 0; -ENOENT. */
-VC_API int vc_trust_log_event(const vc_trust_log_t *log, unsigned index,
-			      struct vc_trust_event *ev);
+VC_API unsigned vc_trust_log_count(const vc_trust_log *log);
+/** @brief Describes event @p index (0 = the first after the header) into @p out.
+ *  @return 0; -ENOENT. */
+VC_API int vc_trust_log_event(struct vc_trust_event *out, const vc_trust_log *log,
+			      unsigned index);
 /**
  * @brief Replays the log: the value PCR @p pcr has after every event (zeros if none
  *        touches it). @return the digest size written to @p out; 0 for a bad PCR.
  */
-VC_API unsigned vc_trust_log_pcr(const vc_trust_log_t *log, uint32_t pcr, uint8_t *out);
+VC_API unsigned vc_trust_log_pcr(uint8_t *out, const vc_trust_log *log, uint32_t pcr);
 
 /** @brief Frees a log. NULL is a no-op. */
-VC_API void vc_trust_log_free(vc_trust_log_t *log);
+VC_API void vc_trust_log_destroy(vc_trust_log *log);
 
 /**
  * @brief Records every stage the chain verifies from now on in @p log (an EV_IPL event
@@ -339,7 +340,7 @@ VC_API void vc_trust_log_free(vc_trust_log_t *log);
  *        The log must use the list's algorithm and outlive the chain.
  * @return 0; -EINVAL other algorithm or PCR over 23.
  */
-VC_API int vc_trust_chain_set_log(vc_trust_chain_t *c, vc_trust_log_t *log, uint32_t pcr);
+VC_API int vc_trust_chain_set_log(vc_trust_chain *c, vc_trust_log *log, uint32_t pcr);
 
 VC_END_DECLS
 

@@ -273,7 +273,7 @@ static inline void vc_sha256_update(struct vc_sha256 *s, const void *data, size_
 }
 
 /** Finishes: the 32-byte digest in @p out. */
-static inline void vc_sha256_final(struct vc_sha256 *s, uint8_t out[32])
+static inline void vc_sha256_final(uint8_t out[32], struct vc_sha256 *s)
 {
 	uint64_t bits = s->bytes * 8;
 
@@ -298,12 +298,12 @@ static inline void vc_sha256_final(struct vc_sha256 *s, uint8_t out[32])
 }
 
 /** One-shot SHA-256 of @p len bytes. */
-static inline void vc_sha256(const void *data, size_t len, uint8_t out[32])
+static inline void vc_sha256(uint8_t out[32], const void *data, size_t len)
 {
 	struct vc_sha256 s;
 	vc_sha256_init(&s);
 	vc_sha256_update(&s, data, len);
-	vc_sha256_final(&s, out);
+	vc_sha256_final(out, &s);
 }
 
 /* ---- freestanding list parser ---- */
@@ -333,7 +333,7 @@ static inline int vc__trust_zero(const uint8_t *p, size_t n)
  * digest zero-padded; reserved zero), names unique.
  * @return 0 or VC_TRUST_ERR_BADMSG.
  */
-static inline int vc_trust_abi_parse(const void *buf, size_t len, struct vc_trust_view *v)
+static inline int vc_trust_abi_parse(struct vc_trust_view *v, const void *buf, size_t len)
 {
 	const uint8_t *b = (const uint8_t *)buf;
 	const struct vc_trust_header *h = (const struct vc_trust_header *)buf;
@@ -419,7 +419,7 @@ static inline int vc_trust_abi_check(const struct vc_trust_view *v, uint32_t ind
 
 	if (index >= v->count || v->alg != VC_TRUST_ALG_SHA256 || v->ent[index].size != len)
 		return 0;
-	vc_sha256(data, len, d);
+	vc_sha256(d, data, len);
 	for (int i = 0; i < 32; i++)
 		diff |= d[i] ^ v->ent[index].digest[i];
 	return diff == 0;

@@ -12,7 +12,7 @@ struct vc_gmem {
 	unsigned capacity;
 };
 
-VC_API int vc_gmem_create(vc_gmem_t **out)
+VC_API int vc_gmem_create(vc_gmem **out)
 {
 	if (!out)
 		return -EINVAL;
@@ -20,7 +20,7 @@ VC_API int vc_gmem_create(vc_gmem_t **out)
 	return *out ? 0 : -ENOMEM;
 }
 
-VC_API void vc_gmem_destroy(vc_gmem_t *gm)
+VC_API void vc_gmem_destroy(vc_gmem *gm)
 {
 	if (!gm)
 		return;
@@ -30,7 +30,7 @@ VC_API void vc_gmem_destroy(vc_gmem_t *gm)
 
 /* Index of the first region whose last byte is at or above gpa (count when
  * none). Regions are sorted and disjoint, so their last bytes are sorted too. */
-static unsigned first_ending_above(const vc_gmem_t *gm, uint64_t gpa)
+static unsigned first_ending_above(const vc_gmem *gm, uint64_t gpa)
 {
 	unsigned lo = 0, hi = gm->count;
 
@@ -46,7 +46,7 @@ static unsigned first_ending_above(const vc_gmem_t *gm, uint64_t gpa)
 	return lo;
 }
 
-static const struct vc_gmem_region_info *find(const vc_gmem_t *gm, uint64_t gpa)
+static const struct vc_gmem_region_info *find(const vc_gmem *gm, uint64_t gpa)
 {
 	unsigned i = first_ending_above(gm, gpa);
 
@@ -55,7 +55,7 @@ static const struct vc_gmem_region_info *find(const vc_gmem_t *gm, uint64_t gpa)
 	return NULL;
 }
 
-VC_API int vc_gmem_add(vc_gmem_t *gm, uint64_t gpa, uint64_t size, void *hva, unsigned flags)
+VC_API int vc_gmem_add(vc_gmem *gm, uint64_t gpa, uint64_t size, void *hva, unsigned flags)
 {
 	if (!gm || !hva || size == 0 || (flags & ~(unsigned)VC_GMEM_READONLY))
 		return -EINVAL;
@@ -80,7 +80,7 @@ VC_API int vc_gmem_add(vc_gmem_t *gm, uint64_t gpa, uint64_t size, void *hva, un
 	return 0;
 }
 
-VC_API int vc_gmem_remove(vc_gmem_t *gm, uint64_t gpa)
+VC_API int vc_gmem_remove(vc_gmem *gm, uint64_t gpa)
 {
 	if (!gm)
 		return -EINVAL;
@@ -93,7 +93,7 @@ VC_API int vc_gmem_remove(vc_gmem_t *gm, uint64_t gpa)
 	return 0;
 }
 
-VC_API void *vc_gmem_ptr(const vc_gmem_t *gm, uint64_t gpa, size_t len, int writable)
+VC_API void *vc_gmem_ptr(const vc_gmem *gm, uint64_t gpa, size_t len, int writable)
 {
 	if (!gm)
 		return NULL;
@@ -109,7 +109,7 @@ VC_API void *vc_gmem_ptr(const vc_gmem_t *gm, uint64_t gpa, size_t len, int writ
 }
 
 /* Walks [gpa, gpa+len) region by region; checks everything before copying. */
-static int copy(const vc_gmem_t *gm, uint64_t gpa, char *host, size_t len, int to_guest)
+static int copy(const vc_gmem *gm, uint64_t gpa, char *host, size_t len, int to_guest)
 {
 	if (!gm || (!host && len))
 		return -EINVAL;
@@ -143,17 +143,17 @@ static int copy(const vc_gmem_t *gm, uint64_t gpa, char *host, size_t len, int t
 	return 0;
 }
 
-VC_API int vc_gmem_read(const vc_gmem_t *gm, uint64_t gpa, void *dst, size_t len)
+VC_API int vc_gmem_read(const vc_gmem *gm, uint64_t gpa, void *dst, size_t len)
 {
 	return copy(gm, gpa, dst, len, 0);
 }
 
-VC_API int vc_gmem_write(const vc_gmem_t *gm, uint64_t gpa, const void *src, size_t len)
+VC_API int vc_gmem_write(const vc_gmem *gm, uint64_t gpa, const void *src, size_t len)
 {
 	return copy(gm, gpa, (char *)(uintptr_t)src, len, 1);
 }
 
-VC_API int vc_gmem_region(const vc_gmem_t *gm, unsigned index, struct vc_gmem_region_info *info)
+VC_API int vc_gmem_region(struct vc_gmem_region_info *info, const vc_gmem *gm, unsigned index)
 {
 	if (!gm || !info)
 		return -EINVAL;
@@ -163,7 +163,7 @@ VC_API int vc_gmem_region(const vc_gmem_t *gm, unsigned index, struct vc_gmem_re
 	return 0;
 }
 
-VC_API unsigned vc_gmem_region_count(const vc_gmem_t *gm)
+VC_API unsigned vc_gmem_region_count(const vc_gmem *gm)
 {
 	return gm ? gm->count : 0;
 }

@@ -278,7 +278,7 @@ VC_API int vc_irq_rebalance(vc_irq *irq)
 	return n;
 }
 
-VC_API const struct vc_irq_change *vc_irq_changes(const vc_irq *irq, size_t *n)
+VC_API const struct vc_irq_change *vc_irq_changes(size_t *n, const vc_irq *irq)
 {
 	size_t count = irq ? irq->nchanges : 0;
 	if (n)
@@ -286,7 +286,7 @@ VC_API const struct vc_irq_change *vc_irq_changes(const vc_irq *irq, size_t *n)
 	return count ? irq->changes : NULL;
 }
 
-VC_API int vc_irq_route(const vc_irq *irq, uint32_t device, struct vc_irq_route *out)
+VC_API int vc_irq_route(struct vc_irq_route *out, const vc_irq *irq, uint32_t device)
 {
 	if (!irq || !out)
 		return -EINVAL;
@@ -297,7 +297,7 @@ VC_API int vc_irq_route(const vc_irq *irq, uint32_t device, struct vc_irq_route 
 	return d->path == VC_IRQ_PATH_PENDING ? -EHOSTUNREACH : 0;
 }
 
-VC_API int vc_irq_device_by_requester(const vc_irq *irq, uint32_t requester, uint32_t *device)
+VC_API int vc_irq_device_by_requester(uint32_t *device, const vc_irq *irq, uint32_t requester)
 {
 	if (!irq || !device)
 		return -EINVAL;
@@ -308,7 +308,7 @@ VC_API int vc_irq_device_by_requester(const vc_irq *irq, uint32_t requester, uin
 	return 0;
 }
 
-VC_API int vc_irq_counts(const vc_irq *irq, size_t *devices, size_t *cpus)
+VC_API int vc_irq_counts(size_t *devices, size_t *cpus, const vc_irq *irq)
 {
 	if (!irq)
 		return -EINVAL;

@@ -16,7 +16,7 @@
 
 /* Copies image @index to @dst (@dst_off as in vc__pack_copy(); @dst < 0 only hashes) and
  * checks the digest. */
-static int copy_checked(vc_pack_t *p, unsigned index, int dst, int64_t dst_off)
+static int copy_checked(vc_pack *p, unsigned index, int dst, int64_t dst_off)
 {
 	const struct vc_pack_entry *e = &p->meta.ent[index];
 	uint8_t sha[32];
@@ -30,8 +30,8 @@ static int copy_checked(vc_pack_t *p, unsigned index, int dst, int64_t dst_off)
 	}
 	if (memcmp(sha, e->sha256, sizeof(sha)) != 0) {
 		char want[65], got[65];
-		vc_pack_hex(e->sha256, want);
-		vc_pack_hex(sha, got);
+		vc_pack_hex(want, e->sha256);
+		vc_pack_hex(got, sha);
 		vc__err("pack: image %.*s is corrupt: SHA-256 %s, the index says %s",
 			(int)e->name_len, e->name, got, want);
 		return -EBADMSG;
@@ -39,7 +39,7 @@ static int copy_checked(vc_pack_t *p, unsigned index, int dst, int64_t dst_off)
 	return 0;
 }
 
-VC_API int vc_pack_extract_fd(vc_pack_t *p, unsigned index, int fd)
+VC_API int vc_pack_extract_fd(vc_pack *p, unsigned index, int fd)
 {
 	struct stat st;
 	int rc;
@@ -62,7 +62,7 @@ VC_API int vc_pack_extract_fd(vc_pack_t *p, unsigned index, int fd)
 	return rc;
 }
 
-VC_API int vc_pack_extract_path(vc_pack_t *p, unsigned index, const char *path,
+VC_API int vc_pack_extract_path(vc_pack *p, unsigned index, const char *path,
 				unsigned mode)
 {
 	char *tmp = NULL;
@@ -91,7 +91,7 @@ VC_API int vc_pack_extract_path(vc_pack_t *p, unsigned index, const char *path,
 	return rc;
 }
 
-VC_API int vc_pack_verify(vc_pack_t *p, unsigned *bad_index)
+VC_API int vc_pack_verify(unsigned *bad_index, vc_pack *p)
 {
 	if (!p)
 		return -EINVAL;
@@ -108,7 +108,7 @@ VC_API int vc_pack_verify(vc_pack_t *p, unsigned *bad_index)
 
 /* Extracting many images: workers take the next index until done or one fails. */
 struct extract_all {
-	vc_pack_t *p;
+	vc_pack *p;
 	const char *dir;
 	unsigned mode;
 	pthread_mutex_t lock;
@@ -146,7 +146,7 @@ static void *extract_worker(void *arg)
 	}
 }
 
-VC_API int vc_pack_extract_all(vc_pack_t *p, const char *dir, unsigned mode)
+VC_API int vc_pack_extract_all(vc_pack *p, const char *dir, unsigned mode)
 {
 	struct extract_all x = {.p = p, .dir = dir, .mode = mode};
 	pthread_t th[4];

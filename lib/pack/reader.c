@@ -14,7 +14,7 @@
 #include "pack-internal.h"
 #include "util/log.h"
 
-static int load(vc_pack_t *p)
+static int load(vc_pack *p)
 {
 	struct stat st;
 	uint8_t *buf;
@@ -51,9 +51,9 @@ static int load(vc_pack_t *p)
 	return rc;
 }
 
-VC_API int vc_pack_open_fd(int fd, vc_pack_t **out)
+VC_API int vc_pack_open_fd(vc_pack **out, int fd)
 {
-	vc_pack_t *p;
+	vc_pack *p;
 	int rc;
 
 	if (!out)
@@ -79,7 +79,7 @@ VC_API int vc_pack_open_fd(int fd, vc_pack_t **out)
 	return 0;
 }
 
-VC_API int vc_pack_open(const char *path, vc_pack_t **out)
+VC_API int vc_pack_open(vc_pack **out, const char *path)
 {
 	int fd, rc;
 
@@ -91,12 +91,12 @@ VC_API int vc_pack_open(const char *path, vc_pack_t **out)
 		vc__err("pack: cannot open %s: %s", path, vc_strerror(rc));
 		return rc;
 	}
-	rc = vc_pack_open_fd(fd, out);
+	rc = vc_pack_open_fd(out, fd);
 	close(fd);
 	return rc;
 }
 
-VC_API void vc_pack_close(vc_pack_t *p)
+VC_API void vc_pack_close(vc_pack *p)
 {
 	if (!p)
 		return;
@@ -104,7 +104,7 @@ VC_API void vc_pack_close(vc_pack_t *p)
 	free(p);
 }
 
-VC_API int vc_pack_info(const vc_pack_t *p, struct vc_pack_info *info)
+VC_API int vc_pack_info(struct vc_pack_info *info, const vc_pack *p)
 {
 	if (!p || !info)
 		return -EINVAL;
@@ -120,12 +120,12 @@ VC_API int vc_pack_info(const vc_pack_t *p, struct vc_pack_info *info)
 	return 0;
 }
 
-VC_API unsigned vc_pack_count(const vc_pack_t *p)
+VC_API unsigned vc_pack_count(const vc_pack *p)
 {
 	return p ? p->meta.hdr.count : 0;
 }
 
-VC_API int vc_pack_get(const vc_pack_t *p, unsigned index, struct vc_pack_image *img)
+VC_API int vc_pack_get(struct vc_pack_image *img, const vc_pack *p, unsigned index)
 {
 	if (!p || !img)
 		return -EINVAL;
@@ -142,7 +142,7 @@ VC_API int vc_pack_get(const vc_pack_t *p, unsigned index, struct vc_pack_image 
 	return 0;
 }
 
-VC_API int vc_pack_find(const vc_pack_t *p, const char *name, struct vc_pack_image *img)
+VC_API int vc_pack_find(struct vc_pack_image *img, const vc_pack *p, const char *name)
 {
 	if (!p || !name)
 		return -EINVAL;
@@ -151,14 +151,14 @@ VC_API int vc_pack_find(const vc_pack_t *p, const char *name, struct vc_pack_ima
 		const struct vc_pack_entry *e = &p->meta.ent[i];
 		if (e->name_len == len && memcmp(e->name, name, len) == 0) {
 			if (img)
-				vc_pack_get(p, i, img);
+				vc_pack_get(img, p, i);
 			return (int)i;
 		}
 	}
 	return -ENOENT;
 }
 
-VC_API void vc_pack_hex(const uint8_t sha256[32], char out[65])
+VC_API void vc_pack_hex(char out[65], const uint8_t sha256[32])
 {
 	static const char digits[] = "0123456789abcdef";
 

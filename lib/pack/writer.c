@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Creating a packed disk: images are placed as they are added and copied in the
-// background by a few worker threads; finish() writes the index and renames the disk.
+// background by a few worker threads; commit writes the index and renames the disk.
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -44,10 +44,11 @@ struct vc_pack_writer {
 	unsigned nworkers;
 	uint32_t next_job; /* jobs [next_job, count) wait for a worker */
 	bool closing;
-	atomic_bool stop; /* abort(): workers give up at their next chunk */
+	bool committed;   /* commit ran (whatever its result): the writer takes nothing more */
+	atomic_bool stop; /* close before commit: workers give up at their next chunk */
 };
 
-static int run_job(vc_pack_writer_t *w, uint32_t i)
+static int run_job(vc_pack_writer *w, uint32_t i)
 {
 	struct vc_pack_entry *e = &w->meta.ent[i];
 	struct job *j = &w->jobs[i];
@@ -68,7 +69,7 @@ static int run_job(vc_pack_writer_t *w, uint32_t i)
 
 static void *worker_main(void *arg)
 {
-	vc_pack_writer_t *w = arg;
+	vc_pack_writer *w = arg;
 
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
@@ -88,7 +89,7 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static unsigned worker_count(const vc_pack_writer_t *w)
+static unsigned worker_count(const vc_pack_writer *w)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -98,7 +99,7 @@ static unsigned worker_count(const vc_pack_writer_t *w)
 }
 
 /* Waits for every copy; the first failure, by image order. */
-static int wait_jobs(vc_pack_writer_t *w)
+static int wait_jobs(vc_pack_writer *w)
 {
 	pthread_mutex_lock(&w->lock);
 	w->closing = true;
@@ -113,9 +114,9 @@ static int wait_jobs(vc_pack_writer_t *w)
 	return 0;
 }
 
-static void writer_free(vc_pack_writer_t *w)
+static void writer_free(vc_pack_writer *w)
 {
-	wait_jobs(w); /* no-op after finish() or abort() already waited */
+	wait_jobs(w); /* no-op once commit or close already waited */
 	for (uint32_t i = 0; i < w->count; i++)
 		if (w->jobs[i].fd >= 0)
 			close(w->jobs[i].fd);
@@ -128,11 +129,11 @@ static void writer_free(vc_pack_writer_t *w)
 	free(w);
 }
 
-VC_API int vc_pack_create(const char *path, const struct vc_pack_create_opts *opts,
-			  vc_pack_writer_t **out)
+VC_API int vc_pack_writer_open(vc_pack_writer **out, const char *path,
+			  const struct vc_pack_create_opts *opts)
 {
 	struct vc_pack_create_opts o;
-	vc_pack_writer_t *w;
+	vc_pack_writer *w;
 	int rc;
 
 	if (!path || !*path || !out || vc__opts_copy(&o, sizeof(o), opts) ||
@@ -180,7 +181,7 @@ VC_API int vc_pack_create(const char *path, const struct vc_pack_create_opts *op
 
 /* Checks @name and reserves the next entry for an image of @size bytes (UINT64_MAX:
  * unknown yet, a stream). */
-static int reserve(vc_pack_writer_t *w, const char *name, uint64_t size)
+static int reserve(vc_pack_writer *w, const char *name, uint64_t size)
 {
 	size_t len = name ? strlen(name) : 0;
 	const char *why;
@@ -223,7 +224,7 @@ static int reserve(vc_pack_writer_t *w, const char *name, uint64_t size)
 }
 
 /* Publishes entry w->count (its size set) and moves the cursor past it. */
-static void commit(vc_pack_writer_t *w, int fd, uint64_t size)
+static void commit(vc_pack_writer *w, int fd, uint64_t size)
 {
 	struct vc_pack_entry *e = &w->meta.ent[w->count];
 
@@ -236,7 +237,7 @@ static void commit(vc_pack_writer_t *w, int fd, uint64_t size)
 	pthread_mutex_unlock(&w->lock);
 }
 
-static void start_workers(vc_pack_writer_t *w)
+static void start_workers(vc_pack_writer *w)
 {
 	unsigned want = worker_count(w);
 
@@ -247,7 +248,7 @@ static void start_workers(vc_pack_writer_t *w)
 	}
 }
 
-static int add_stream(vc_pack_writer_t *w, const char *name, int fd)
+static int add_stream(vc_pack_writer *w, const char *name, int fd)
 {
 	int rc = reserve(w, name, UINT64_MAX);
 	if (rc)
@@ -274,7 +275,7 @@ static int add_stream(vc_pack_writer_t *w, const char *name, int fd)
 	return 0;
 }
 
-static int add_file(vc_pack_writer_t *w, const char *name, int fd)
+static int add_file(vc_pack_writer *w, const char *name, int fd)
 {
 	struct stat st;
 
@@ -298,9 +299,20 @@ static int add_file(vc_pack_writer_t *w, const char *name, int fd)
 	return 0;
 }
 
-VC_API int vc_pack_add_fd(vc_pack_writer_t *w, const char *name, int fd)
+/* A committed writer is spent: adding to it would change nothing on disk. */
+static int check_open(const vc_pack_writer *w)
+{
+	if (!w->committed)
+		return 0;
+	vc__err("pack: %s: the writer was already committed", w->path);
+	return -EINVAL;
+}
+
+VC_API int vc_pack_writer_add_fd(vc_pack_writer *w, const char *name, int fd)
 {
 	if (!w || !name)
+		return -EINVAL;
+	if (check_open(w))
 		return -EINVAL;
 	int fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || (fl & O_ACCMODE) == O_WRONLY) {
@@ -311,9 +323,11 @@ VC_API int vc_pack_add_fd(vc_pack_writer_t *w, const char *name, int fd)
 	return add_file(w, name, fd);
 }
 
-VC_API int vc_pack_add_path(vc_pack_writer_t *w, const char *name, const char *path)
+VC_API int vc_pack_writer_add_path(vc_pack_writer *w, const char *name, const char *path)
 {
 	if (!w || !path)
+		return -EINVAL;
+	if (check_open(w))
 		return -EINVAL;
 	if (!name) {
 		const char *slash = strrchr(path, '/');
@@ -330,7 +344,7 @@ VC_API int vc_pack_add_path(vc_pack_writer_t *w, const char *name, const char *p
 	return rc;
 }
 
-static int write_index(vc_pack_writer_t *w)
+static int write_index(vc_pack_writer *w)
 {
 	uint64_t disk_size = w->opts.disk_size ? w->opts.disk_size
 					       : vc__pack_min_disk(w->cursor, w->align);
@@ -371,12 +385,15 @@ static void sync_dir(const char *path)
 	free(dir);
 }
 
-VC_API int vc_pack_finish(vc_pack_writer_t *w)
+VC_API int vc_pack_writer_commit(vc_pack_writer *w)
 {
 	int rc;
 
 	if (!w)
 		return -EINVAL;
+	if (check_open(w))
+		return -EINVAL;
+	w->committed = true;
 	rc = wait_jobs(w);
 	if (!rc)
 		rc = write_index(w);
@@ -389,16 +406,17 @@ VC_API int vc_pack_finish(vc_pack_writer_t *w)
 		sync_dir(w->path);
 	if (rc)
 		unlink(w->tmp_path);
-	writer_free(w);
 	return rc;
 }
 
-VC_API void vc_pack_abort(vc_pack_writer_t *w)
+VC_API void vc_pack_writer_close(vc_pack_writer *w)
 {
 	if (!w)
 		return;
-	atomic_store_explicit(&w->stop, true, memory_order_relaxed);
-	wait_jobs(w);
-	unlink(w->tmp_path);
+	if (!w->committed) {
+		atomic_store_explicit(&w->stop, true, memory_order_relaxed);
+		wait_jobs(w);
+		unlink(w->tmp_path);
+	}
 	writer_free(w);
 }

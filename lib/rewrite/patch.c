@@ -30,12 +30,10 @@ static int trapped_bytes(const struct vc_rewrite_module *m, const struct vc_rewr
 	return 0;
 }
 
-VC_API int vc_rewrite_patch(const vc_rewrite_module_t *m, void **out, size_t *out_size)
+VC_API long vc_rewrite_patch(const vc_rewrite_module *m, void *buf, size_t len)
 {
-	if (!m || !out || !out_size)
+	if (!m)
 		return -EINVAL;
-	*out = NULL;
-	*out_size = 0;
 	if (m->table_section) {
 		vc__err("rewrite: already rewritten (it has a %s section)", VC_REWRITE_SECTION);
 		return -EEXIST;
@@ -52,9 +50,25 @@ VC_API int vc_rewrite_patch(const vc_rewrite_module_t *m, void **out, size_t *ou
 		vc__err("rewrite: %zu sections: one more would need extended numbering", m->shnum);
 		return -ENOTSUP;
 	}
-	uint8_t *o = calloc(1, total);
-	if (!o)
-		return -ENOMEM;
+	/* Every site is checked before a byte is written: a refusal leaves @buf as it was,
+	 * and a size query refuses what the rewrite would refuse. */
+	for (size_t i = 0; i < m->nsites; i++) {
+		const struct vc_rewrite_site *s = &m->sites[i];
+		uint8_t trapped[15];
+		int rc = trapped_bytes(m, s, m->data + m->sec[s->section].offset + s->offset,
+				       trapped);
+		if (rc)
+			return rc;
+	}
+	if (!buf)
+		return (long)total;
+	if (len < total) {
+		vc__err("rewrite: the rewritten object needs %llu bytes, the buffer has %zu",
+			(unsigned long long)total, len);
+		return -ENOSPC;
+	}
+	uint8_t *o = buf;
+	memset(o, 0, (size_t)total);
 	memcpy(o, m->data, m->size);
 
 	struct vc_rewrite_abi_header h = {
@@ -81,11 +95,7 @@ VC_API int vc_rewrite_patch(const vc_rewrite_module_t *m, void **out, size_t *ou
 		memcpy(e.original, s->bytes, s->length);
 		memcpy(o + table_off + sizeof(h) + i * sizeof(e), &e, sizeof(e));
 		uint8_t *code = o + m->sec[s->section].offset + s->offset;
-		int rc = trapped_bytes(m, s, code, code);
-		if (rc) {
-			free(o);
-			return rc;
-		}
+		(void)trapped_bytes(m, s, code, code); /* checked above: cannot fail */
 	}
 	memcpy(o + names_off, m->data + names->offset, names->size);
 	memcpy(o + names_off + names->size, VC_REWRITE_SECTION, sizeof(VC_REWRITE_SECTION));
@@ -111,9 +121,7 @@ VC_API int vc_rewrite_patch(const vc_rewrite_module_t *m, void **out, size_t *ou
 	eh.e_shoff = shdr_off;
 	eh.e_shnum = (Elf64_Half)(m->shnum + 1);
 	memcpy(o, &eh, sizeof(eh));
-	*out = o;
-	*out_size = (size_t)total;
-	return 0;
+	return (long)total;
 }
 
 /* The table of a rewritten object, checked against the file it sits in. */
@@ -176,17 +184,14 @@ static int sites_from_table(struct vc_rewrite_module *m, const struct vc_rewrite
 	return vc__rewrite_mark(m);
 }
 
-static int restore_from(struct vc_rewrite_module *m, void **out, size_t *out_size)
+/* Restores into @o, a scratch copy of the rewritten bytes (at least orig_size of them). */
+static long restore_from(struct vc_rewrite_module *m, uint8_t *o, void *buf, size_t len)
 {
 	struct vc_rewrite_abi_header h;
 	const uint8_t *entries;
 	int rc = read_table(m, &h, &entries);
 	if (rc || (rc = sites_from_table(m, &h, entries)))
 		return rc;
-	uint8_t *o = malloc(h.orig_size);
-	if (!o)
-		return -ENOMEM;
-	memcpy(o, m->data, h.orig_size);
 	for (size_t i = 0; i < m->nsites && !rc; i++) {
 		const struct vc_rewrite_site *s = &m->sites[i];
 		uint8_t *code = o + m->sec[s->section].offset + s->offset, trapped[15];
@@ -201,43 +206,51 @@ static int restore_from(struct vc_rewrite_module *m, void **out, size_t *out_siz
 		}
 		memcpy(code, s->bytes, s->length);
 	}
-	if (rc) {
-		free(o);
+	if (rc)
 		return rc;
-	}
 	Elf64_Ehdr eh;
 	memcpy(&eh, o, sizeof(eh));
 	eh.e_shoff = h.orig_shoff;
 	eh.e_shnum = h.orig_shnum;
 	eh.e_shstrndx = h.orig_shstrndx;
 	memcpy(o, &eh, sizeof(eh));
-	*out = o;
-	*out_size = (size_t)h.orig_size;
-	return 0;
+	if (!buf)
+		return (long)h.orig_size;
+	if (len < h.orig_size) {
+		vc__err("rewrite: the restored object needs %llu bytes, the buffer has %zu",
+			(unsigned long long)h.orig_size, len);
+		return -ENOSPC;
+	}
+	memcpy(buf, o, (size_t)h.orig_size);
+	return (long)h.orig_size;
 }
 
-VC_API int vc_rewrite_restore(const void *data, size_t size, void **out, size_t *out_size)
+VC_API long vc_rewrite_restore(const void *data, size_t size, void *buf, size_t len)
 {
 	struct vc_rewrite_module m = {0};
 
-	if (!data || !out || !out_size)
+	if (!data)
 		return -EINVAL;
-	*out = NULL;
-	*out_size = 0;
-	if (!(m.data = malloc(size ? size : 1)))
+	/* two copies: one the loader reads (and keeps pointers into), one restored in place */
+	uint8_t *scratch = malloc(size ? size : 1);
+	if (!scratch || !(m.data = malloc(size ? size : 1))) {
+		free(scratch);
 		return -ENOMEM;
+	}
 	memcpy(m.data, data, size);
+	memcpy(scratch, data, size);
 	m.size = size;
-	int rc = vc__rewrite_load(&m);
+	long rc = vc__rewrite_load(&m);
 	if (!rc && !m.table_section) {
 		vc__err("rewrite: no %s section: not rewritten by vc_rewrite_patch()",
 			VC_REWRITE_SECTION);
 		rc = -ENOENT;
 	}
 	if (!rc)
-		rc = restore_from(&m, out, out_size);
+		rc = restore_from(&m, scratch, buf, len);
 	vc__rewrite_unload(&m);
 	free(m.sites);
 	free(m.data);
+	free(scratch);
 	return rc;
 }

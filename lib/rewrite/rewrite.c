@@ -41,7 +41,7 @@ VC_API const char *vc_rewrite_class_name(enum vc_rewrite_class cls)
 }
 
 /* Reads, checks and scans @m->data; frees @m on an error. */
-static int open_module(struct vc_rewrite_module *m, vc_rewrite_module_t **out)
+static int open_module(struct vc_rewrite_module *m, vc_rewrite_module **out)
 {
 	int rc = vc__rewrite_load(m);
 	if (!rc)
@@ -49,14 +49,14 @@ static int open_module(struct vc_rewrite_module *m, vc_rewrite_module_t **out)
 	if (!rc)
 		rc = vc__rewrite_mark(m);
 	if (rc) {
-		vc_rewrite_close(m);
+		vc_rewrite_destroy(m);
 		return rc;
 	}
 	*out = m;
 	return 0;
 }
 
-VC_API int vc_rewrite_open(const void *data, size_t size, vc_rewrite_module_t **out)
+VC_API int vc_rewrite_load(vc_rewrite_module **out, const void *data, size_t size)
 {
 	if (!out)
 		return -EINVAL;
@@ -74,7 +74,7 @@ VC_API int vc_rewrite_open(const void *data, size_t size, vc_rewrite_module_t **
 	return open_module(m, out);
 }
 
-VC_API int vc_rewrite_open_path(const char *path, vc_rewrite_module_t **out)
+VC_API int vc_rewrite_load_path(vc_rewrite_module **out, const char *path)
 {
 	if (!path || !out)
 		return -EINVAL;
@@ -90,7 +90,7 @@ VC_API int vc_rewrite_open_path(const char *path, vc_rewrite_module_t **out)
 	}
 	if (st.st_size == 0) {
 		close(fd);
-		return vc_rewrite_open("", 0, out);
+		return vc_rewrite_load(out, "", 0);
 	}
 	/* A private, writable mapping: no copy, and libelf may write (copy-on-write)
 	 * without touching the file. */
@@ -109,7 +109,7 @@ VC_API int vc_rewrite_open_path(const char *path, vc_rewrite_module_t **out)
 	return open_module(m, out);
 }
 
-VC_API void vc_rewrite_close(vc_rewrite_module_t *m)
+VC_API void vc_rewrite_destroy(vc_rewrite_module *m)
 {
 	if (!m)
 		return;
@@ -122,12 +122,12 @@ VC_API void vc_rewrite_close(vc_rewrite_module_t *m)
 	free(m);
 }
 
-VC_API size_t vc_rewrite_count(const vc_rewrite_module_t *m)
+VC_API size_t vc_rewrite_count(const vc_rewrite_module *m)
 {
 	return m ? m->nsites : 0;
 }
 
-VC_API int vc_rewrite_get(const vc_rewrite_module_t *m, size_t i, struct vc_rewrite_site *out)
+VC_API int vc_rewrite_get(struct vc_rewrite_site *out, const vc_rewrite_module *m, size_t i)
 {
 	if (!m || !out)
 		return -EINVAL;
@@ -137,7 +137,7 @@ VC_API int vc_rewrite_get(const vc_rewrite_module_t *m, size_t i, struct vc_rewr
 	return 0;
 }
 
-VC_API long vc_rewrite_find(const vc_rewrite_module_t *m, uint32_t section, uint64_t offset)
+VC_API long vc_rewrite_find(const vc_rewrite_module *m, uint32_t section, uint64_t offset)
 {
 	if (!m)
 		return -EINVAL;
@@ -145,7 +145,7 @@ VC_API long vc_rewrite_find(const vc_rewrite_module_t *m, uint32_t section, uint
 	return i >= 0 ? i : -ENOENT;
 }
 
-VC_API int vc_rewrite_is_patched(const vc_rewrite_module_t *m)
+VC_API int vc_rewrite_is_patched(const vc_rewrite_module *m)
 {
 	return m && m->table_section != 0;
 }

@@ -104,7 +104,6 @@ VC_API int vc_ring_attach(vc_ring **out, void *mem, size_t len,
 	r->role = o.role;
 	r->flags = o.flags;
 	r->notifier = o.notifier;
-	r->stats.sz = sizeof(r->stats);
 	if (o.role == VC_RING_CONSUMER && o.spin_max_ns >= 0) {
 		r->spin_auto = o.spin_max_ns == 0;
 		r->spin_bound_ns = o.spin_max_ns;
@@ -178,7 +177,7 @@ static int free_slots(struct vc_ring *r)
 {
 	if (r->role != VC_RING_PRODUCER)
 		return -EINVAL;
-	int n = vc_ring_abi_free(&r->v);
+	int n = vc_ring_abi_space(&r->v);
 	return n < 0 ? vc__ring_broken(r, "wrote an impossible consumer index") : n;
 }
 
@@ -233,7 +232,7 @@ VC_API int vc_ring_push_batch(vc_ring *r, const void *msgs, uint32_t n)
 	return rc ? rc : (int)k;
 }
 
-VC_API int vc_ring_reserve(vc_ring *r, uint32_t want, uint32_t *first)
+VC_API int vc_ring_reserve(uint32_t *first, vc_ring *r, uint32_t want)
 {
 	if (!r || !first)
 		return -EINVAL;
@@ -297,7 +296,7 @@ VC_API int vc_ring_pop_batch(vc_ring *r, void *msgs, uint32_t max)
 	return (int)k;
 }
 
-VC_API int vc_ring_peek(vc_ring *r, uint32_t max, uint32_t *first)
+VC_API int vc_ring_peek(uint32_t *first, vc_ring *r, uint32_t max)
 {
 	if (!r || !first)
 		return -EINVAL;
@@ -319,14 +318,12 @@ VC_API int vc_ring_release(vc_ring *r, uint32_t n)
 	return 0;
 }
 
-VC_API int vc_ring_get_stats(const vc_ring *r, struct vc_ring_stats *out)
+VC_API int vc_ring_get_stats(const vc_ring *r, struct vc_ring_stats *stats, size_t size)
 {
-	if (!r || !out || out->sz < sizeof(size_t))
+	if (!r)
 		return -EINVAL;
 	struct vc_ring_stats s = r->stats;
 	s.spin_ns = r->spin_allowed ? r->spin_ns : 0;
 	s.spin_max_ns = r->spin_allowed ? r->spin_bound_ns : 0;
-	size_t n = out->sz < sizeof(s) ? out->sz : sizeof(s);
-	memcpy((char *)out + sizeof(size_t), (const char *)&s + sizeof(size_t), n - sizeof(size_t));
-	return 0;
+	return vc__stats_copy(stats, size, &s, sizeof(s));
 }

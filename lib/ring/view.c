@@ -25,9 +25,9 @@ VC_API void *vc_ring_view_slot(const struct vc_ring_view *v, uint32_t idx)
 	return vc_ring_abi_slot(v, idx);
 }
 
-VC_API int vc_ring_view_free(struct vc_ring_view *v)
+VC_API int vc_ring_view_space(struct vc_ring_view *v)
 {
-	return vc_ring_abi_free(v);
+	return vc_ring_abi_space(v);
 }
 
 VC_API int vc_ring_view_publish(struct vc_ring_view *v, uint32_t n)

@@ -77,7 +77,7 @@ struct vc_spt_vcpu {
 };
 
 struct vc_spt {
-	vc_gmem_t *gm;
+	vc_gmem *gm;
 	uint64_t budget;
 	uint64_t gen;
 	struct spt_page **buckets;

@@ -93,7 +93,7 @@ enum spt_decoded vc__spt_decode(const struct spt_format *f, const struct spt_lev
 	return SPT_LEAF;
 }
 
-uint64_t vc__spt_read_entry(const vc_gmem_t *gm, uint64_t gpa, unsigned size, int *ok)
+uint64_t vc__spt_read_entry(const vc_gmem *gm, uint64_t gpa, unsigned size, int *ok)
 {
 	const void *p = vc_gmem_ptr(gm, gpa, size, 0);
 

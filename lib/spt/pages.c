@@ -208,7 +208,7 @@ struct spt_page *vc__spt_alloc(struct vc_spt *spt, uint64_t gpa, uint32_t role, 
 	return pg;
 }
 
-VC_API int vc_spt_create(vc_gmem_t *gm, const struct vc_spt_opts *opts, vc_spt_t **out)
+VC_API int vc_spt_create(vc_spt **out, vc_gmem *gm, const struct vc_spt_opts *opts)
 {
 	struct vc_spt_opts o;
 
@@ -239,7 +239,7 @@ VC_API int vc_spt_create(vc_gmem_t *gm, const struct vc_spt_opts *opts, vc_spt_t
 	return 0;
 }
 
-VC_API void vc_spt_flush(vc_spt_t *spt)
+VC_API void vc_spt_flush(vc_spt *spt)
 {
 	if (!spt)
 		return;
@@ -250,7 +250,7 @@ VC_API void vc_spt_flush(vc_spt_t *spt)
 	spt->st.flushes++;
 }
 
-VC_API void vc_spt_destroy(vc_spt_t *spt)
+VC_API void vc_spt_destroy(vc_spt *spt)
 {
 	if (!spt)
 		return;
@@ -262,8 +262,9 @@ VC_API void vc_spt_destroy(vc_spt_t *spt)
 	free(spt);
 }
 
-VC_API void vc_spt_get_stats(const vc_spt_t *spt, struct vc_spt_stats *out)
+VC_API int vc_spt_get_stats(const vc_spt *spt, struct vc_spt_stats *stats, size_t size)
 {
-	if (spt && out)
-		*out = spt->st;
+	if (!spt)
+		return -EINVAL;
+	return vc__stats_copy(stats, size, &spt->st, sizeof(spt->st));
 }

@@ -73,7 +73,7 @@ enum spt_decoded vc__spt_decode(const struct spt_format *f, const struct spt_lev
 
 /* Reads the entry at @gpa (@size 4 or 8) with one atomic load, the guest may be writing
  * it. 0 and *ok = 0 outside guest memory. */
-uint64_t vc__spt_read_entry(const vc_gmem_t *gm, uint64_t gpa, unsigned size, int *ok);
+uint64_t vc__spt_read_entry(const vc_gmem *gm, uint64_t gpa, unsigned size, int *ok);
 
 /* Is an access of kind @access (enum vc_spt_access) allowed on a path granting @perm,
  * under @cpu's CR0.WP, CR4.SMEP/SMAP and RFLAGS.AC (SDM vol. 3, 4.6)? */

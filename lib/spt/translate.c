@@ -29,7 +29,7 @@ static unsigned nent_at(const struct spt_geom *g, unsigned depth)
 	return 1u << g->lv[depth].bits;
 }
 
-VC_API int vc_spt_vcpu_create(vc_spt_t *spt, vc_spt_vcpu_t **out)
+VC_API int vc_spt_vcpu_create(vc_spt_vcpu **out, vc_spt *spt)
 {
 	if (!out)
 		return -EINVAL;
@@ -53,7 +53,7 @@ static void unpin_current(struct vc_spt *spt, struct vc_spt_vcpu *v)
 		v->mru[0].page->active--;
 }
 
-VC_API void vc_spt_vcpu_destroy(vc_spt_vcpu_t *v)
+VC_API void vc_spt_vcpu_destroy(vc_spt_vcpu *v)
 {
 	if (!v)
 		return;
@@ -114,7 +114,7 @@ static int select_root(struct vc_spt_vcpu *v)
 	return 0;
 }
 
-VC_API int vc_spt_load(vc_spt_vcpu_t *v, const struct vc_spt_cpu *cpu)
+VC_API int vc_spt_load(vc_spt_vcpu *v, const struct vc_spt_cpu *cpu)
 {
 	struct spt_geom g;
 
@@ -232,7 +232,7 @@ static int uncached(struct vc_spt_vcpu *v, uint64_t gva, unsigned access,
 	struct vc_spt_walk w;
 
 	v->spt->st.uncached++;
-	int rc = vc_spt_walk(v->spt->gm, &v->cpu, gva, access, 0, &w);
+	int rc = vc_spt_walk(&w, v->spt->gm, &v->cpu, gva, access, 0);
 	if (rc)
 		return rc;
 	*out = (struct vc_spt_result){w.fault, w.error_code, w.noncanonical, w.gpa, w.page_size,
@@ -306,8 +306,8 @@ static struct spt_page *current_root(struct vc_spt_vcpu *v, int *rc)
 	return *rc ? NULL : m->page;
 }
 
-VC_API int vc_spt_translate(vc_spt_vcpu_t *v, uint64_t gva, unsigned access,
-			    struct vc_spt_result *out)
+VC_API int vc_spt_translate(struct vc_spt_result *out, vc_spt_vcpu *v, uint64_t gva,
+			    unsigned access)
 {
 	if (!v || !out || !v->loaded || (access & ~0xfu))
 		return -EINVAL;
@@ -338,7 +338,7 @@ VC_API int vc_spt_translate(vc_spt_vcpu_t *v, uint64_t gva, unsigned access,
 	}
 }
 
-VC_API int vc_spt_invlpg(vc_spt_vcpu_t *v, uint64_t gva)
+VC_API int vc_spt_invlpg(vc_spt_vcpu *v, uint64_t gva)
 {
 	struct vc_spt_result r;
 
@@ -395,7 +395,7 @@ again:
 	}
 }
 
-VC_API int vc_spt_guest_write(vc_spt_t *spt, uint64_t gpa, uint64_t len)
+VC_API int vc_spt_guest_write(vc_spt *spt, uint64_t gpa, uint64_t len)
 {
 	if (!spt || (len && gpa + (len - 1) < gpa))
 		return -EINVAL;

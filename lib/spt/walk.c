@@ -7,7 +7,7 @@
 
 #include "spt-internal.h"
 
-static void set_bits(const vc_gmem_t *gm, uint64_t gpa, unsigned size, uint64_t bits)
+static void set_bits(const vc_gmem *gm, uint64_t gpa, unsigned size, uint64_t bits)
 {
 	void *p = vc_gmem_ptr(gm, gpa, size, 1);
 
@@ -19,8 +19,9 @@ static void set_bits(const vc_gmem_t *gm, uint64_t gpa, unsigned size, uint64_t 
 		__atomic_fetch_or((uint64_t *)p, bits, __ATOMIC_RELAXED);
 }
 
-VC_API int vc_spt_walk(const vc_gmem_t *gm, const struct vc_spt_cpu *cpu, uint64_t gva,
-		       unsigned access, unsigned flags, struct vc_spt_walk *out)
+VC_API int vc_spt_walk(struct vc_spt_walk *out, const vc_gmem *gm,
+		       const struct vc_spt_cpu *cpu, uint64_t gva, unsigned access,
+		       unsigned flags)
 {
 	struct spt_geom g;
 

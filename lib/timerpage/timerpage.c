@@ -412,18 +412,16 @@ VC_API int vc_timerpage_fd(const vc_timerpage *tp)
 	return tp ? tp->memfd : -1;
 }
 
-VC_API int vc_timerpage_get_stats(const vc_timerpage *tp, struct vc_timerpage_stats *out)
+VC_API int vc_timerpage_get_stats(const vc_timerpage *tp, struct vc_timerpage_stats *stats,
+				  size_t size)
 {
-	if (!tp || !out || out->sz < sizeof(out->sz))
+	if (!tp)
 		return -EINVAL;
-	size_t n = out->sz < sizeof(*out) ? out->sz : sizeof(*out);
 	vc_timerpage *w = (vc_timerpage *)tp; /* the lock is not part of the logical state */
 	pthread_mutex_lock(&w->lock);
 	struct vc_timerpage_stats s = w->stats;
 	pthread_mutex_unlock(&w->lock);
-	s.sz = n;
-	memcpy(out, &s, n);
-	return 0;
+	return vc__stats_copy(stats, size, &s, sizeof(s));
 }
 
 VC_API int vc_timerpage_check(const void *page, size_t len)
@@ -435,18 +433,18 @@ VC_API int vc_timerpage_check(const void *page, size_t len)
 	    LOAD(p->page_size) != VC_TIMERPAGE_SIZE)
 		return -EBADMSG;
 	uint64_t ns;
-	int rc = vc_timerpage_abi_read(p, &ns);
+	int rc = vc_timerpage_abi_read(&ns, p);
 	return rc == -ETIMEDOUT ? -EBADMSG : rc;
 }
 
-VC_API int vc_timerpage_read(const struct vc_timerpage_abi *page, uint64_t *ns)
+VC_API int vc_timerpage_read(uint64_t *ns, const struct vc_timerpage_abi *page)
 {
-	return vc_timerpage_abi_read(page, ns);
+	return vc_timerpage_abi_read(ns, page);
 }
 
-VC_API int vc_timerpage_read_ordered(const struct vc_timerpage_abi *page, uint64_t *ns)
+VC_API int vc_timerpage_read_ordered(uint64_t *ns, const struct vc_timerpage_abi *page)
 {
-	return vc_timerpage_abi_read_ordered(page, ns);
+	return vc_timerpage_abi_read_ordered(ns, page);
 }
 
 VC_API uint64_t vc_timerpage_ticks(const struct vc_timerpage_abi *page)

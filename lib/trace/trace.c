@@ -47,7 +47,7 @@ static int library_path(char *out, size_t len)
 }
 
 /* Attaches on_probe to each USDT probe; a probe that is missing is left unattached. */
-static void attach_probes(vc_trace_t *t, int pid)
+static void attach_probes(vc_trace *t, int pid)
 {
 	char lib[PATH_MAX];
 
@@ -125,7 +125,7 @@ static int check_vmm(int pid)
 	return 0;
 }
 
-VC_API int vc_trace_open(const struct vc_trace_opts *opts, vc_trace_t **out)
+VC_API int vc_trace_open(vc_trace **out, const struct vc_trace_opts *opts)
 {
 	struct vc_trace_opts o;
 	int rc;
@@ -146,7 +146,7 @@ VC_API int vc_trace_open(const struct vc_trace_opts *opts, vc_trace_t **out)
 	if (o.pid && (rc = check_vmm(o.pid)) != 0)
 		return rc;
 
-	vc_trace_t *t = calloc(1, sizeof(*t));
+	vc_trace *t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
 	t->ncpus = libbpf_num_possible_cpus();
@@ -186,7 +186,7 @@ VC_API int vc_trace_open(const struct vc_trace_opts *opts, vc_trace_t **out)
 	return 0;
 }
 
-VC_API void vc_trace_close(vc_trace_t *t)
+VC_API void vc_trace_close(vc_trace *t)
 {
 	if (!t)
 		return;
@@ -206,7 +206,7 @@ static int by_count(const void *a, const void *b)
 	return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
-VC_API int vc_trace_snapshot(vc_trace_t *t, struct vc_trace_row *rows, unsigned max)
+VC_API int vc_trace_snapshot(vc_trace *t, struct vc_trace_row *rows, unsigned max)
 {
 	if (!t || (max && !rows))
 		return -EINVAL;
@@ -250,7 +250,7 @@ out:
 	return rc;
 }
 
-VC_API int vc_trace_probes(vc_trace_t *t, struct vc_trace_probe *probes, unsigned max)
+VC_API int vc_trace_probes(vc_trace *t, struct vc_trace_probe *probes, unsigned max)
 {
 	if (!t || (max && !probes))
 		return -EINVAL;

@@ -13,16 +13,16 @@
 #include "util/probes.h"
 
 struct vc_trust_chain {
-	const vc_trust_list_t *list;
+	const vc_trust_list *list;
 	unsigned next;
 	bool broken;
 	unsigned dsize;
 	uint8_t pcr[VC_TRUST_DIGEST_MAX];
-	vc_trust_log_t *log; /* optional: every stage presented is recorded here */
+	vc_trust_log *log; /* optional: every stage presented is recorded here */
 	uint32_t log_pcr;
 };
 
-VC_API int vc_trust_chain_set_log(vc_trust_chain_t *c, vc_trust_log_t *log, uint32_t pcr)
+VC_API int vc_trust_chain_set_log(vc_trust_chain *c, vc_trust_log *log, uint32_t pcr)
 {
 	if (!c || (log && vc_trust_log_alg(log) != c->list->alg) || pcr >= VC_TRUST_PCR_COUNT)
 		return -EINVAL;
@@ -31,11 +31,11 @@ VC_API int vc_trust_chain_set_log(vc_trust_chain_t *c, vc_trust_log_t *log, uint
 	return 0;
 }
 
-VC_API int vc_trust_chain_new(const vc_trust_list_t *list, vc_trust_chain_t **out)
+VC_API int vc_trust_chain_create(vc_trust_chain **out, const vc_trust_list *list)
 {
 	if (!list || !out)
 		return -EINVAL;
-	vc_trust_chain_t *c = calloc(1, sizeof(*c));
+	vc_trust_chain *c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	c->list = list;
@@ -44,12 +44,12 @@ VC_API int vc_trust_chain_new(const vc_trust_list_t *list, vc_trust_chain_t **ou
 	return 0;
 }
 
-VC_API void vc_trust_chain_free(vc_trust_chain_t *c)
+VC_API void vc_trust_chain_destroy(vc_trust_chain *c)
 {
 	free(c);
 }
 
-static int find(const vc_trust_list_t *l, const char *name)
+static int find(const vc_trust_list *l, const char *name)
 {
 	for (uint32_t i = 0; i < l->count; i++)
 		if (strncmp(l->ent[i].name, name, sizeof(l->ent[i].name)) == 0)
@@ -57,7 +57,7 @@ static int find(const vc_trust_list_t *l, const char *name)
 	return -1;
 }
 
-static int refuse(vc_trust_chain_t *c, struct vc_trust_verdict *v, enum vc_trust_refusal why,
+static int refuse(vc_trust_chain *c, struct vc_trust_verdict *v, enum vc_trust_refusal why,
 		  int rc)
 {
 	char want[2 * VC_TRUST_DIGEST_MAX + 1], got[2 * VC_TRUST_DIGEST_MAX + 1];
@@ -88,9 +88,9 @@ static int refuse(vc_trust_chain_t *c, struct vc_trust_verdict *v, enum vc_trust
 	return rc;
 }
 
-VC_API int vc_trust_chain_verify_digest(vc_trust_chain_t *c, const char *name,
-					const uint8_t *digest, uint64_t size,
-					struct vc_trust_verdict *verdict)
+VC_API int vc_trust_chain_verify_digest(struct vc_trust_verdict *verdict,
+					vc_trust_chain *c, const char *name,
+					const uint8_t *digest, uint64_t size)
 {
 	struct vc_trust_verdict scratch, *v = verdict ? verdict : &scratch;
 
@@ -136,37 +136,37 @@ VC_API int vc_trust_chain_verify_digest(vc_trust_chain_t *c, const char *name,
 	uint8_t cat[2 * VC_TRUST_DIGEST_MAX];
 	memcpy(cat, c->pcr, c->dsize);
 	memcpy(cat + c->dsize, digest, c->dsize);
-	vc_trust_measure_mem(c->list->alg, cat, 2 * c->dsize, c->pcr);
+	vc_trust_measure_mem(c->pcr, c->list->alg, cat, 2 * c->dsize);
 	c->next++;
 	v->refusal = VC_TRUST_OK;
 	VC_PROBE1(trust_stage_verified, v->index);
 	return 0;
 }
 
-VC_API int vc_trust_chain_verify_mem(vc_trust_chain_t *c, const char *name, const void *data,
-				     size_t len, struct vc_trust_verdict *verdict)
+VC_API int vc_trust_chain_verify_mem(struct vc_trust_verdict *verdict, vc_trust_chain *c,
+				     const char *name, const void *data, size_t len)
 {
 	uint8_t d[VC_TRUST_DIGEST_MAX];
 
 	if (!c)
 		return -EINVAL;
-	int rc = vc_trust_measure_mem(c->list->alg, data, len, d);
-	return rc ? rc : vc_trust_chain_verify_digest(c, name, d, len, verdict);
+	int rc = vc_trust_measure_mem(d, c->list->alg, data, len);
+	return rc ? rc : vc_trust_chain_verify_digest(verdict, c, name, d, len);
 }
 
-VC_API int vc_trust_chain_verify_path(vc_trust_chain_t *c, const char *name, const char *path,
-				      struct vc_trust_verdict *verdict)
+VC_API int vc_trust_chain_verify_path(struct vc_trust_verdict *verdict, vc_trust_chain *c,
+				      const char *name, const char *path)
 {
 	uint8_t d[VC_TRUST_DIGEST_MAX];
 	uint64_t size;
 
 	if (!c)
 		return -EINVAL;
-	int rc = vc_trust_measure_path(c->list->alg, path, d, &size);
-	return rc ? rc : vc_trust_chain_verify_digest(c, name, d, size, verdict);
+	int rc = vc_trust_measure_path(d, &size, c->list->alg, path);
+	return rc ? rc : vc_trust_chain_verify_digest(verdict, c, name, d, size);
 }
 
-VC_API int vc_trust_chain_finish(vc_trust_chain_t *c, struct vc_trust_verdict *verdict)
+VC_API int vc_trust_chain_finish(struct vc_trust_verdict *verdict, vc_trust_chain *c)
 {
 	struct vc_trust_verdict scratch, *v = verdict ? verdict : &scratch;
 
@@ -189,7 +189,7 @@ VC_API int vc_trust_chain_finish(vc_trust_chain_t *c, struct vc_trust_verdict *v
 	return 0;
 }
 
-VC_API unsigned vc_trust_chain_pcr(const vc_trust_chain_t *c, uint8_t *out)
+VC_API unsigned vc_trust_chain_pcr(uint8_t *out, const vc_trust_chain *c)
 {
 	if (!c || !out)
 		return 0;
@@ -197,7 +197,7 @@ VC_API unsigned vc_trust_chain_pcr(const vc_trust_chain_t *c, uint8_t *out)
 	return c->dsize;
 }
 
-VC_API unsigned vc_trust_chain_position(const vc_trust_chain_t *c)
+VC_API unsigned vc_trust_chain_position(const vc_trust_chain *c)
 {
 	return c ? c->next : 0;
 }

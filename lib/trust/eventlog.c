@@ -22,7 +22,7 @@ struct vc_trust_log {
 	unsigned count, offs_cap;
 };
 
-static int reserve(vc_trust_log_t *l, size_t more)
+static int reserve(vc_trust_log *l, size_t more)
 {
 	if (l->len + more <= l->cap)
 		return 0;
@@ -37,7 +37,7 @@ static int reserve(vc_trust_log_t *l, size_t more)
 	return 0;
 }
 
-static int push_offset(vc_trust_log_t *l, size_t off)
+static int push_offset(vc_trust_log *l, size_t off)
 {
 	if (l->count == l->offs_cap) {
 		unsigned cap = l->offs_cap ? l->offs_cap * 2 : 16;
@@ -75,13 +75,13 @@ static uint16_t get16(const uint8_t *p)
 	return v;
 }
 
-VC_API int vc_trust_log_new(uint32_t alg, vc_trust_log_t **out)
+VC_API int vc_trust_log_create(vc_trust_log **out, uint32_t alg)
 {
 	unsigned dsize = vc_trust_digest_size(alg);
 
 	if (!out || !dsize)
 		return -EINVAL;
-	vc_trust_log_t *l = calloc(1, sizeof(*l));
+	vc_trust_log *l = calloc(1, sizeof(*l));
 	if (!l || reserve(l, HEADER_FIXED + 33)) {
 		free(l);
 		return -ENOMEM;
@@ -110,7 +110,7 @@ VC_API int vc_trust_log_new(uint32_t alg, vc_trust_log_t **out)
 	return 0;
 }
 
-VC_API void vc_trust_log_free(vc_trust_log_t *l)
+VC_API void vc_trust_log_destroy(vc_trust_log *l)
 {
 	if (!l)
 		return;
@@ -119,7 +119,7 @@ VC_API void vc_trust_log_free(vc_trust_log_t *l)
 	free(l);
 }
 
-VC_API int vc_trust_log_add(vc_trust_log_t *l, uint32_t pcr, uint32_t type,
+VC_API int vc_trust_log_add(vc_trust_log *l, uint32_t pcr, uint32_t type,
 			    const uint8_t *digest, const void *data, uint32_t data_size)
 {
 	if (!l || !digest || pcr >= VC_TRUST_PCR_COUNT || type == VC_TRUST_EV_NO_ACTION ||
@@ -141,7 +141,7 @@ VC_API int vc_trust_log_add(vc_trust_log_t *l, uint32_t pcr, uint32_t type,
 	return 0;
 }
 
-VC_API long vc_trust_log_serialize(const vc_trust_log_t *l, void *buf, size_t len)
+VC_API long vc_trust_log_serialize(const vc_trust_log *l, void *buf, size_t len)
 {
 	if (!l)
 		return -EINVAL;
@@ -153,7 +153,7 @@ VC_API long vc_trust_log_serialize(const vc_trust_log_t *l, void *buf, size_t le
 	return (long)l->len;
 }
 
-VC_API int vc_trust_log_save(const vc_trust_log_t *l, const char *path)
+VC_API int vc_trust_log_save(const vc_trust_log *l, const char *path)
 {
 	if (!l || !path)
 		return -EINVAL;
@@ -201,7 +201,7 @@ static int parse_header(const uint8_t *b, size_t len, uint32_t *alg, unsigned *d
 	return 0;
 }
 
-static int parse_events(vc_trust_log_t *l, size_t off)
+static int parse_events(vc_trust_log *l, size_t off)
 {
 	const uint8_t *b = l->buf;
 	const size_t fixed = 4 + 4 + 4 + 2 + l->dsize + 4;
@@ -227,7 +227,7 @@ static int parse_events(vc_trust_log_t *l, size_t off)
 	return 0;
 }
 
-VC_API int vc_trust_log_load(const void *buf, size_t len, vc_trust_log_t **out)
+VC_API int vc_trust_log_load(vc_trust_log **out, const void *buf, size_t len)
 {
 	uint32_t alg;
 	unsigned dsize;
@@ -240,7 +240,7 @@ VC_API int vc_trust_log_load(const void *buf, size_t len, vc_trust_log_t **out)
 	int rc = parse_header(buf, len, &alg, &dsize, &hdr_len);
 	if (rc)
 		return rc;
-	vc_trust_log_t *l = calloc(1, sizeof(*l));
+	vc_trust_log *l = calloc(1, sizeof(*l));
 	if (!l || reserve(l, len ? len : 1)) {
 		free(l);
 		return -ENOMEM;
@@ -251,14 +251,14 @@ VC_API int vc_trust_log_load(const void *buf, size_t len, vc_trust_log_t **out)
 	l->dsize = dsize;
 	rc = parse_events(l, hdr_len);
 	if (rc) {
-		vc_trust_log_free(l);
+		vc_trust_log_destroy(l);
 		return rc;
 	}
 	*out = l;
 	return 0;
 }
 
-VC_API int vc_trust_log_load_path(const char *path, vc_trust_log_t **out)
+VC_API int vc_trust_log_load_path(vc_trust_log **out, const char *path)
 {
 	uint8_t *buf;
 	size_t len;
@@ -268,23 +268,23 @@ VC_API int vc_trust_log_load_path(const char *path, vc_trust_log_t **out)
 	int rc = vc__trust_read_file(path, MAX_LOG + 1, &buf, &len);
 	if (rc)
 		return rc;
-	rc = vc_trust_log_load(buf, len, out); /* refuses more than MAX_LOG */
+	rc = vc_trust_log_load(out, buf, len); /* refuses more than MAX_LOG */
 	free(buf);
 	return rc;
 }
 
-VC_API uint32_t vc_trust_log_alg(const vc_trust_log_t *l)
+VC_API uint32_t vc_trust_log_alg(const vc_trust_log *l)
 {
 	return l ? l->alg : 0;
 }
 
-VC_API unsigned vc_trust_log_count(const vc_trust_log_t *l)
+VC_API unsigned vc_trust_log_count(const vc_trust_log *l)
 {
 	return l ? l->count : 0;
 }
 
-VC_API int vc_trust_log_event(const vc_trust_log_t *l, unsigned index,
-			      struct vc_trust_event *ev)
+VC_API int vc_trust_log_event(struct vc_trust_event *ev, const vc_trust_log *l,
+			      unsigned index)
 {
 	if (!l || !ev)
 		return -EINVAL;
@@ -301,7 +301,7 @@ VC_API int vc_trust_log_event(const vc_trust_log_t *l, unsigned index,
 	return 0;
 }
 
-VC_API unsigned vc_trust_log_pcr(const vc_trust_log_t *l, uint32_t pcr, uint8_t *out)
+VC_API unsigned vc_trust_log_pcr(uint8_t *out, const vc_trust_log *l, uint32_t pcr)
 {
 	uint8_t cat[2 * VC_TRUST_DIGEST_MAX];
 
@@ -310,12 +310,12 @@ VC_API unsigned vc_trust_log_pcr(const vc_trust_log_t *l, uint32_t pcr, uint8_t 
 	memset(out, 0, l->dsize);
 	for (unsigned i = 0; i < l->count; i++) {
 		struct vc_trust_event ev;
-		vc_trust_log_event(l, i, &ev);
+		vc_trust_log_event(&ev, l, i);
 		if (ev.pcr != pcr)
 			continue;
 		memcpy(cat, out, l->dsize);
 		memcpy(cat + l->dsize, ev.digest, l->dsize);
-		vc_trust_measure_mem(l->alg, cat, 2 * l->dsize, out);
+		vc_trust_measure_mem(out, l->alg, cat, 2 * l->dsize);
 	}
 	return l->dsize;
 }

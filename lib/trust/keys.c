@@ -12,9 +12,9 @@
 #include "trust-internal.h"
 #include "util/log.h"
 
-static int wrap(EVP_PKEY *pkey, bool has_private, vc_trust_key_t **out)
+static int wrap(EVP_PKEY *pkey, bool has_private, vc_trust_key **out)
 {
-	vc_trust_key_t *k = calloc(1, sizeof(*k));
+	vc_trust_key *k = calloc(1, sizeof(*k));
 
 	if (!k) {
 		EVP_PKEY_free(pkey);
@@ -26,7 +26,7 @@ static int wrap(EVP_PKEY *pkey, bool has_private, vc_trust_key_t **out)
 	return 0;
 }
 
-VC_API int vc_trust_key_generate(vc_trust_key_t **out)
+VC_API int vc_trust_key_generate(vc_trust_key **out)
 {
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, NULL);
 	EVP_PKEY *pkey = NULL;
@@ -42,7 +42,7 @@ VC_API int vc_trust_key_generate(vc_trust_key_t **out)
 	return wrap(pkey, true, out);
 }
 
-VC_API int vc_trust_key_load(const char *path, vc_trust_key_t **out)
+VC_API int vc_trust_key_load(vc_trust_key **out, const char *path)
 {
 	if (!path || !out)
 		return -EINVAL;
@@ -70,7 +70,7 @@ VC_API int vc_trust_key_load(const char *path, vc_trust_key_t **out)
 }
 
 /* Renders a PEM into memory (private or public half). */
-static int pem_bytes(const vc_trust_key_t *key, bool private_half, char **data, size_t *len)
+static int pem_bytes(const vc_trust_key *key, bool private_half, char **data, size_t *len)
 {
 	BIO *bio = BIO_new(BIO_s_mem());
 	int ok = bio && (private_half
@@ -89,7 +89,7 @@ static int pem_bytes(const vc_trust_key_t *key, bool private_half, char **data, 
 	return 0;
 }
 
-VC_API int vc_trust_key_save(const vc_trust_key_t *key, const char *private_path,
+VC_API int vc_trust_key_save(const vc_trust_key *key, const char *private_path,
 			     const char *public_path)
 {
 	char *data;
@@ -116,7 +116,7 @@ VC_API int vc_trust_key_save(const vc_trust_key_t *key, const char *private_path
 	return rc;
 }
 
-VC_API void vc_trust_key_id(const vc_trust_key_t *key, uint8_t id[32])
+VC_API void vc_trust_key_id(uint8_t id[32], const vc_trust_key *key)
 {
 	uint8_t raw[32];
 	size_t len = sizeof(raw);
@@ -126,7 +126,7 @@ VC_API void vc_trust_key_id(const vc_trust_key_t *key, uint8_t id[32])
 		EVP_Digest(raw, len, id, NULL, EVP_sha256(), NULL);
 }
 
-VC_API void vc_trust_key_free(vc_trust_key_t *key)
+VC_API void vc_trust_key_destroy(vc_trust_key *key)
 {
 	if (!key)
 		return;

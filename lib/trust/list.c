@@ -23,11 +23,11 @@ VC_API const char *vc_trust_role_name(enum vc_trust_role role)
 	return (unsigned)role <= VC_TRUST_ROLE_MAX ? role_names[role] : "?";
 }
 
-VC_API int vc_trust_list_new(uint32_t alg, vc_trust_list_t **out)
+VC_API int vc_trust_list_create(vc_trust_list **out, uint32_t alg)
 {
 	if (!out || !vc_trust_digest_size(alg))
 		return -EINVAL;
-	vc_trust_list_t *l = calloc(1, sizeof(*l));
+	vc_trust_list *l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
 	l->alg = alg;
@@ -35,12 +35,12 @@ VC_API int vc_trust_list_new(uint32_t alg, vc_trust_list_t **out)
 	return 0;
 }
 
-VC_API void vc_trust_list_free(vc_trust_list_t *l)
+VC_API void vc_trust_list_destroy(vc_trust_list *l)
 {
 	free(l);
 }
 
-VC_API int vc_trust_list_add(vc_trust_list_t *l, const char *name, enum vc_trust_role role,
+VC_API int vc_trust_list_add(vc_trust_list *l, const char *name, enum vc_trust_role role,
 			     const uint8_t *digest, uint64_t size)
 {
 	size_t len = name ? strlen(name) : 0;
@@ -76,7 +76,7 @@ VC_API int vc_trust_list_add(vc_trust_list_t *l, const char *name, enum vc_trust
 	return 0;
 }
 
-VC_API int vc_trust_list_add_path(vc_trust_list_t *l, const char *name,
+VC_API int vc_trust_list_add_path(vc_trust_list *l, const char *name,
 				  enum vc_trust_role role, const char *path)
 {
 	uint8_t d[VC_TRUST_DIGEST_MAX];
@@ -84,11 +84,11 @@ VC_API int vc_trust_list_add_path(vc_trust_list_t *l, const char *name,
 
 	if (!l)
 		return -EINVAL;
-	int rc = vc_trust_measure_path(l->alg, path, d, &size);
+	int rc = vc_trust_measure_path(d, &size, l->alg, path);
 	return rc ? rc : vc_trust_list_add(l, name, role, d, size);
 }
 
-void vc__trust_body(const vc_trust_list_t *l, bool signed_form, uint8_t *out, size_t *len)
+void vc__trust_body(const vc_trust_list *l, bool signed_form, uint8_t *out, size_t *len)
 {
 	struct vc_trust_header h;
 
@@ -107,7 +107,7 @@ void vc__trust_body(const vc_trust_list_t *l, bool signed_form, uint8_t *out, si
 	*len = h.body_size;
 }
 
-VC_API int vc_trust_list_sign(vc_trust_list_t *l, const vc_trust_key_t *key)
+VC_API int vc_trust_list_sign(vc_trust_list *l, const vc_trust_key *key)
 {
 	uint8_t body[MAX_LIST_SIZE];
 	size_t len, siglen = sizeof(l->sig.signature);
@@ -125,12 +125,12 @@ VC_API int vc_trust_list_sign(vc_trust_list_t *l, const vc_trust_key_t *key)
 		vc__err("trust: Ed25519 signing failed in OpenSSL");
 		return -EIO;
 	}
-	vc_trust_key_id(key, l->sig.key_id);
+	vc_trust_key_id(l->sig.key_id, key);
 	l->is_signed = true;
 	return 0;
 }
 
-VC_API long vc_trust_list_serialize(const vc_trust_list_t *l, void *buf, size_t len)
+VC_API long vc_trust_list_serialize(const vc_trust_list *l, void *buf, size_t len)
 {
 	uint8_t body[MAX_LIST_SIZE];
 	size_t n;
@@ -152,8 +152,8 @@ VC_API long vc_trust_list_serialize(const vc_trust_list_t *l, void *buf, size_t 
 	return (long)n;
 }
 
-static int check_signature(vc_trust_list_t *l, const struct vc_trust_view *v,
-			   const vc_trust_key_t *key)
+static int check_signature(vc_trust_list *l, const struct vc_trust_view *v,
+			   const vc_trust_key *key)
 {
 	char want_id[65], got_id[65];
 	uint8_t id[32];
@@ -162,7 +162,7 @@ static int check_signature(vc_trust_list_t *l, const struct vc_trust_view *v,
 		vc__err("trust: the list is unsigned, and a signature is required");
 		return -EKEYREJECTED;
 	}
-	vc_trust_key_id(key, id);
+	vc_trust_key_id(id, key);
 	if (memcmp(id, v->sig->key_id, 32) != 0) {
 		vc__trust_hex(v->sig->key_id, 32, got_id);
 		vc__trust_hex(id, 32, want_id);
@@ -183,8 +183,8 @@ static int check_signature(vc_trust_list_t *l, const struct vc_trust_view *v,
 	return 0;
 }
 
-VC_API int vc_trust_list_load(const void *buf, size_t len, const struct vc_trust_load_opts *opts,
-			      vc_trust_list_t **out)
+VC_API int vc_trust_list_load(vc_trust_list **out, const void *buf, size_t len,
+			      const struct vc_trust_load_opts *opts)
 {
 	struct vc_trust_load_opts o;
 	struct vc_trust_view v;
@@ -201,7 +201,7 @@ VC_API int vc_trust_list_load(const void *buf, size_t len, const struct vc_trust
 		return -EBADMSG;
 	}
 	memcpy(aligned, buf, len); /* the parser reads fields in place */
-	if (vc_trust_abi_parse(aligned, len, &v) != 0) {
+	if (vc_trust_abi_parse(&v, aligned, len) != 0) {
 		vc__err("trust: not a valid reference-value list (bad magic, version, sizes or "
 			"entries, or truncated)");
 		return -EBADMSG;
@@ -210,7 +210,7 @@ VC_API int vc_trust_list_load(const void *buf, size_t len, const struct vc_trust
 		vc__err("trust: %zu bytes after the end of the list", len - v.total_size);
 		return -EBADMSG;
 	}
-	vc_trust_list_t *l = calloc(1, sizeof(*l));
+	vc_trust_list *l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
 	l->alg = v.alg;
@@ -231,8 +231,8 @@ VC_API int vc_trust_list_load(const void *buf, size_t len, const struct vc_trust
 	return 0;
 }
 
-VC_API int vc_trust_list_load_path(const char *path, const struct vc_trust_load_opts *opts,
-				   vc_trust_list_t **out)
+VC_API int vc_trust_list_load_path(vc_trust_list **out, const char *path,
+				   const struct vc_trust_load_opts *opts)
 {
 	uint8_t *buf;
 	size_t len;
@@ -242,12 +242,12 @@ VC_API int vc_trust_list_load_path(const char *path, const struct vc_trust_load_
 	int rc = vc__trust_read_file(path, MAX_LIST_SIZE + 1, &buf, &len);
 	if (rc)
 		return rc;
-	rc = vc_trust_list_load(buf, len, opts, out);
+	rc = vc_trust_list_load(out, buf, len, opts);
 	free(buf);
 	return rc;
 }
 
-VC_API int vc_trust_list_save(const vc_trust_list_t *l, const char *path)
+VC_API int vc_trust_list_save(const vc_trust_list *l, const char *path)
 {
 	uint8_t buf[MAX_LIST_SIZE];
 	long n = vc_trust_list_serialize(l, buf, sizeof(buf));
@@ -255,23 +255,23 @@ VC_API int vc_trust_list_save(const vc_trust_list_t *l, const char *path)
 	return n < 0 ? (int)n : vc__trust_write_file(path, buf, (size_t)n, 0644);
 }
 
-VC_API unsigned vc_trust_list_count(const vc_trust_list_t *l)
+VC_API unsigned vc_trust_list_count(const vc_trust_list *l)
 {
 	return l ? l->count : 0;
 }
 
-VC_API uint32_t vc_trust_list_alg(const vc_trust_list_t *l)
+VC_API uint32_t vc_trust_list_alg(const vc_trust_list *l)
 {
 	return l ? l->alg : 0;
 }
 
-VC_API int vc_trust_list_signed(const vc_trust_list_t *l)
+VC_API int vc_trust_list_signed(const vc_trust_list *l)
 {
 	return l && l->is_signed;
 }
 
-VC_API int vc_trust_list_get(const vc_trust_list_t *l, unsigned index,
-			     struct vc_trust_stage *st)
+VC_API int vc_trust_list_get(struct vc_trust_stage *st, const vc_trust_list *l,
+			     unsigned index)
 {
 	if (!l || !st)
 		return -EINVAL;
@@ -288,7 +288,7 @@ VC_API int vc_trust_list_get(const vc_trust_list_t *l, unsigned index,
 	return 0;
 }
 
-VC_API long vc_trust_list_text(const vc_trust_list_t *l, char *buf, size_t len)
+VC_API long vc_trust_list_text(const vc_trust_list *l, char *buf, size_t len)
 {
 	const char *alg = l && l->alg == VC_TRUST_ALG_SHA384 ? "sha384" : "sha256";
 	char *text = NULL, id[65];

@@ -28,7 +28,7 @@ VC_API unsigned vc_trust_digest_size(uint32_t alg)
 	return alg == VC_TRUST_ALG_SHA256 ? 32 : alg == VC_TRUST_ALG_SHA384 ? 48 : 0;
 }
 
-VC_API int vc_trust_measure_mem(uint32_t alg, const void *data, size_t len, uint8_t *out)
+VC_API int vc_trust_measure_mem(uint8_t *out, uint32_t alg, const void *data, size_t len)
 {
 	const EVP_MD *md = vc__trust_md(alg);
 
@@ -37,7 +37,7 @@ VC_API int vc_trust_measure_mem(uint32_t alg, const void *data, size_t len, uint
 	return EVP_Digest(data, len, out, NULL, md, NULL) ? 0 : -ENOMEM;
 }
 
-VC_API int vc_trust_measure_fd(uint32_t alg, int fd, uint8_t *out, uint64_t *size)
+VC_API int vc_trust_measure_fd(uint8_t *out, uint64_t *size, uint32_t alg, int fd)
 {
 	const EVP_MD *md = vc__trust_md(alg);
 	EVP_MD_CTX *ctx;
@@ -131,8 +131,8 @@ int vc__trust_read_file(const char *path, size_t limit, uint8_t **data, size_t *
 	return 0;
 }
 
-VC_API int vc_trust_measure_path(uint32_t alg, const char *path, uint8_t *out,
-				 uint64_t *size)
+VC_API int vc_trust_measure_path(uint8_t *out, uint64_t *size, uint32_t alg,
+				 const char *path)
 {
 	if (!path)
 		return -EINVAL;
@@ -140,7 +140,7 @@ VC_API int vc_trust_measure_path(uint32_t alg, const char *path, uint8_t *out,
 	if (fd < 0)
 		return fd;
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	int rc = vc_trust_measure_fd(alg, fd, out, size);
+	int rc = vc_trust_measure_fd(out, size, alg, fd);
 	close(fd);
 	return rc;
 }

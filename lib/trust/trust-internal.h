@@ -27,7 +27,7 @@ struct vc_trust_list {
 const EVP_MD *vc__trust_md(uint32_t alg);
 
 /* The body (header + entries) as it is signed, with the header saying @signed_form. */
-void vc__trust_body(const vc_trust_list_t *l, bool signed_form, uint8_t *out, size_t *len);
+void vc__trust_body(const vc_trust_list *l, bool signed_form, uint8_t *out, size_t *len);
 
 /* Lowercase hex of @n bytes into @out (2n + 1 bytes). */
 void vc__trust_hex(const uint8_t *p, size_t n, char *out);

@@ -31,4 +31,19 @@ static inline int vc__opts_copy(void *dst, size_t dst_sz, const void *src)
 	return 0;
 }
 
+/*
+ * Copies the library's statistics (@src, @src_sz bytes) into the caller's struct of
+ * @dst_sz bytes: an older caller gets the fields it knows, a newer one zeros for the
+ * fields this library does not have yet.
+ */
+static inline int vc__stats_copy(void *dst, size_t dst_sz, const void *src, size_t src_sz)
+{
+	if (!dst || !dst_sz)
+		return -EINVAL;
+	size_t n = dst_sz < src_sz ? dst_sz : src_sz;
+	memcpy(dst, src, n);
+	memset((unsigned char *)dst + n, 0, dst_sz - n);
+	return 0;
+}
+
 #endif /* VC_UTIL_OPTS_H */

@@ -32,25 +32,25 @@ static uint64_t disk_size_for(uint64_t claimed)
 	return min + (claimed % (MAX_DISK - min)) / VC_PACK_SECTOR * VC_PACK_SECTOR;
 }
 
-static void exercise(vc_pack_t *p)
+static void exercise(vc_pack *p)
 {
 	unsigned n = vc_pack_count(p);
 	struct vc_pack_info info;
 	int out = memfd_create("fuzz-out", 0);
 
-	vc_pack_info(p, &info);
+	vc_pack_info(&info, p);
 	for (unsigned i = 0; i < n; i++) {
 		struct vc_pack_image img;
-		if (vc_pack_get(p, i, &img) != 0)
+		if (vc_pack_get(&img, p, i) != 0)
 			abort();
-		if (vc_pack_find(p, img.name, NULL) != (int)i)
+		if (vc_pack_find(NULL, p, img.name) != (int)i)
 			abort(); /* names are unique, so find must land on this one */
 		if (img.offset < VC_PACK_INDEX_SIZE || img.offset + img.size > info.data_end)
 			abort(); /* open let an image outside the data area through */
 		if (out >= 0)
 			vc_pack_extract_fd(p, i, out);
 	}
-	vc_pack_verify(p, NULL);
+	vc_pack_verify(NULL, p);
 	if (out >= 0)
 		close(out);
 }
@@ -109,8 +109,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ftruncate(fd, (off_t)disk_size) == 0 &&
 	    vc__pack_pwrite_all(fd, front, sizeof(front), 0) == 0 &&
 	    vc__pack_pwrite_all(fd, back, sizeof(back), disk_size - sizeof(back)) == 0) {
-		vc_pack_t *p;
-		if (vc_pack_open_fd(fd, &p) == 0) {
+		vc_pack *p;
+		if (vc_pack_open_fd(&p, fd) == 0) {
 			exercise(p);
 			vc_pack_close(p);
 		}

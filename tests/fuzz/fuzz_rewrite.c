@@ -13,34 +13,40 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	void *out, *back;
-	size_t out_size, back_size;
-	vc_rewrite_module_t *m;
-
-	if (vc_rewrite_restore(data, size, &back, &back_size) == 0)
+	vc_rewrite_module *m;
+	uint8_t *back = malloc(size ? size : 1);
+	if (!back)
+		abort();
+	if (vc_rewrite_restore(data, size, back, size) > (long)size)
+		abort(); /* the original is never larger than the rewritten object */
+	if (vc_rewrite_load(&m, data, size) != 0) {
 		free(back);
-	if (vc_rewrite_open(data, size, &m) != 0)
 		return 0;
+	}
 	for (size_t i = 0; i < vc_rewrite_count(m); i++) {
 		struct vc_rewrite_site s;
-		if (vc_rewrite_get(m, i, &s) || s.length < 1 || s.length > 15 ||
+		if (vc_rewrite_get(&s, m, i) || s.length < 1 || s.length > 15 ||
 		    vc_rewrite_find(m, s.section, s.offset + s.length - 1) != (long)i)
 			abort();
 	}
-	int rc = vc_rewrite_patch(m, &out, &out_size);
-	if (rc == 0) {
-		vc_rewrite_module_t *again;
-		if (vc_rewrite_open(out, out_size, &again) != 0 || !vc_rewrite_is_patched(again))
+	long rc = vc_rewrite_patch(m, NULL, 0);
+	if (rc > 0) {
+		size_t out_size = (size_t)rc;
+		uint8_t *out = malloc(out_size);
+		if (!out || vc_rewrite_patch(m, out, out_size) != rc)
+			abort(); /* the size query and the rewrite agree */
+		vc_rewrite_module *again;
+		if (vc_rewrite_load(&again, out, out_size) != 0 || !vc_rewrite_is_patched(again))
 			abort(); /* what we write, we read */
-		vc_rewrite_close(again);
-		if (vc_rewrite_restore(out, out_size, &back, &back_size) != 0 || back_size != size ||
+		vc_rewrite_destroy(again);
+		if (vc_rewrite_restore(out, out_size, back, size) != (long)size ||
 		    memcmp(back, data, size) != 0)
 			abort(); /* restore(patch(x)) == x */
-		free(back);
 		free(out);
 	} else if (rc != -17 /* EEXIST */ && rc != -95 /* ENOTSUP */ && rc != -12) {
 		abort();
 	}
-	vc_rewrite_close(m);
+	free(back);
+	vc_rewrite_destroy(m);
 	return 0;
 }

@@ -59,9 +59,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct input in = {data, size};
 	/* exact-size host buffers: one byte past either is an ASan report */
 	uint8_t *mem = calloc(1, MEM), *high = calloc(1, 4096);
-	vc_gmem_t *gm;
-	vc_spt_t *spt;
-	vc_spt_vcpu_t *v[2];
+	vc_gmem *gm;
+	vc_spt *spt;
+	vc_spt_vcpu *v[2];
 	struct vc_spt_cpu cpu[2] = {{.mode = VC_SPT_MODE_LONG4}, {.mode = VC_SPT_MODE_32}};
 	int loaded[2] = {0, 0}, unreported = 0;
 
@@ -70,8 +70,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	unsigned b = (unsigned)take(&in, 1);
 	VC_OPTS(vc_spt_opts, o, .budget = b ? b * 2048ull : 0);
-	if (vc_spt_create(gm, &o, &spt) || vc_spt_vcpu_create(spt, &v[0]) ||
-	    vc_spt_vcpu_create(spt, &v[1]))
+	if (vc_spt_create(&spt, gm, &o) || vc_spt_vcpu_create(&v[0], spt) ||
+	    vc_spt_vcpu_create(&v[1], spt))
 		abort();
 
 	while (in.n) {
@@ -120,14 +120,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (cpu[i].mode == VC_SPT_MODE_32 || cpu[i].mode == VC_SPT_MODE_PAE)
 				gva &= 0xffffffffull;
 			struct vc_spt_result r;
-			int rc = vc_spt_translate(v[i], gva, access, &r);
+			int rc = vc_spt_translate(&r, v[i], gva, access);
 			if (!loaded[i]) {
 				if (rc != -22)
 					abort();
 				break;
 			}
 			struct vc_spt_walk w;
-			int rw = vc_spt_walk(gm, &cpu[i], gva, access, 0, &w);
+			int rw = vc_spt_walk(&w, gm, &cpu[i], gva, access, 0);
 			if (!unreported)
 				same_or_die(&w, rw, &r, rc);
 			break;
@@ -147,7 +147,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	struct vc_spt_stats st;
-	vc_spt_get_stats(spt, &st);
+	vc_spt_get_stats(spt, &st, sizeof st);
 	if (st.lookups < st.uncached || (st.root_hits + st.root_misses) > st.root_loads)
 		abort();
 	vc_spt_destroy(spt);

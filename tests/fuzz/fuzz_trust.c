@@ -10,17 +10,17 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static vc_trust_key_t *key;
+static vc_trust_key *key;
 
 static void fuzz_list(const uint8_t *p, size_t n)
 {
-	vc_trust_list_t *l;
+	vc_trust_list *l;
 	VC_OPTS(vc_trust_load_opts, unverified, .flags = VC_TRUST_LOAD_UNVERIFIED);
 	VC_OPTS(vc_trust_load_opts, pinned, .key = key);
 
-	if (vc_trust_list_load(p, n, &pinned, &l) == 0)
+	if (vc_trust_list_load(&l, p, n, &pinned) == 0)
 		abort(); /* nobody can sign with the fuzzer's freshly generated key */
-	if (vc_trust_list_load(p, n, &unverified, &l) != 0)
+	if (vc_trust_list_load(&l, p, n, &unverified) != 0)
 		return;
 	char text[16384];
 	if (vc_trust_list_text(l, text, sizeof(text)) < 0)
@@ -31,29 +31,29 @@ static void fuzz_list(const uint8_t *p, size_t n)
 		abort(); /* a valid list serialises back to the same bytes */
 	for (unsigned i = 0; i < vc_trust_list_count(l); i++) {
 		struct vc_trust_stage st;
-		if (vc_trust_list_get(l, i, &st) != 0)
+		if (vc_trust_list_get(&st, l, i) != 0)
 			abort();
 	}
-	vc_trust_list_free(l);
+	vc_trust_list_destroy(l);
 }
 
 static void fuzz_log(const uint8_t *p, size_t n)
 {
-	vc_trust_log_t *log;
-	if (vc_trust_log_load(p, n, &log) != 0)
+	vc_trust_log *log;
+	if (vc_trust_log_load(&log, p, n) != 0)
 		return;
 	for (unsigned i = 0; i < vc_trust_log_count(log); i++) {
 		struct vc_trust_event ev;
-		if (vc_trust_log_event(log, i, &ev) != 0 || ev.data + ev.data_size > p + n + (ev.data - p))
+		if (vc_trust_log_event(&ev, log, i) != 0 || ev.data + ev.data_size > p + n + (ev.data - p))
 			abort();
 	}
 	uint8_t pcr[VC_TRUST_DIGEST_MAX];
 	for (uint32_t r = 0; r < VC_TRUST_PCR_COUNT; r++)
-		vc_trust_log_pcr(log, r, pcr);
+		vc_trust_log_pcr(pcr, log, r);
 	long m = vc_trust_log_serialize(log, NULL, 0);
 	if (m != (long)n)
 		abort(); /* the reader accepts exactly the log's length */
-	vc_trust_log_free(log);
+	vc_trust_log_destroy(log);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -119,11 +119,11 @@ static int cmd_keygen(int argc, char **argv)
 		return fputs(usage_keygen, stdout), 0;
 	if (argc != 3)
 		return usage_error(usage_keygen, "keygen needs PRIVATE.pem and PUBLIC.pem");
-	vc_trust_key_t *k;
+	vc_trust_key *k;
 	int rc = vc_trust_key_generate(&k);
 	if (!rc)
 		rc = vc_trust_key_save(k, argv[1], argv[2]);
-	vc_trust_key_free(k);
+	vc_trust_key_destroy(k);
 	return rc ? fail(argv[1], rc) : 0;
 }
 
@@ -157,23 +157,23 @@ static int cmd_make(int argc, char **argv)
 	if (optind == argc)
 		return usage_error(usage_make, "make needs at least one NAME=FILE");
 
-	vc_trust_list_t *l;
-	int rc = vc_trust_list_new(alg, &l);
+	vc_trust_list *l;
+	int rc = vc_trust_list_create(&l, alg);
 	for (int i = optind; rc == 0 && i < argc; i++) {
 		char *name, *file;
 		if (!split_stage(argv[i], &name, &file)) {
-			vc_trust_list_free(l);
+			vc_trust_list_destroy(l);
 			return usage_error(usage_make, "stages are given as NAME=FILE");
 		}
 		rc = vc_trust_list_add_path(l, name, VC_TRUST_ROLE_STAGE, file);
 		if (rc) {
-			vc_trust_list_free(l);
+			vc_trust_list_destroy(l);
 			return fail(file, rc);
 		}
 	}
 	if (!rc)
 		rc = vc_trust_list_save(l, out);
-	vc_trust_list_free(l);
+	vc_trust_list_destroy(l);
 	return rc ? fail(out, rc) : 0;
 }
 
@@ -194,22 +194,22 @@ static int cmd_sign(int argc, char **argv)
 	if (!key_path || argc - optind != 1)
 		return usage_error(usage_sign, "sign needs -k PRIVATE.pem and one LIST");
 	const char *list_path = argv[optind];
-	vc_trust_key_t *k;
-	vc_trust_list_t *l;
-	int rc = vc_trust_key_load(key_path, &k);
+	vc_trust_key *k;
+	vc_trust_list *l;
+	int rc = vc_trust_key_load(&k, key_path);
 	if (rc)
 		return fail(key_path, rc);
 	VC_OPTS(vc_trust_load_opts, o, .flags = VC_TRUST_LOAD_UNVERIFIED);
-	rc = vc_trust_list_load_path(list_path, &o, &l);
+	rc = vc_trust_list_load_path(&l, list_path, &o);
 	if (rc) {
-		vc_trust_key_free(k);
+		vc_trust_key_destroy(k);
 		return fail(list_path, rc);
 	}
 	rc = vc_trust_list_sign(l, k);
 	if (!rc)
 		rc = vc_trust_list_save(l, list_path);
-	vc_trust_list_free(l);
-	vc_trust_key_free(k);
+	vc_trust_list_destroy(l);
+	vc_trust_key_destroy(k);
 	return rc ? fail(rc == -EINVAL ? key_path : list_path, rc) : 0;
 }
 
@@ -237,24 +237,24 @@ static int cmd_verify(int argc, char **argv)
 		return usage_error(usage_verify, "verify needs a LIST");
 	const char *list_path = argv[optind++];
 
-	vc_trust_key_t *k = NULL;
-	vc_trust_list_t *l = NULL;
-	vc_trust_chain_t *chain = NULL;
-	vc_trust_log_t *log = NULL;
+	vc_trust_key *k = NULL;
+	vc_trust_list *l = NULL;
+	vc_trust_chain *chain = NULL;
+	vc_trust_log *log = NULL;
 	int rc = 0, status = 1;
 
-	if (pub && (rc = vc_trust_key_load(pub, &k)))
+	if (pub && (rc = vc_trust_key_load(&k, pub)))
 		return fail(pub, rc);
 	VC_OPTS(vc_trust_load_opts, o, .key = k, .flags = k ? 0 : VC_TRUST_LOAD_UNVERIFIED);
-	if ((rc = vc_trust_list_load_path(list_path, &o, &l))) {
+	if ((rc = vc_trust_list_load_path(&l, list_path, &o))) {
 		fail(list_path, rc);
 		goto out;
 	}
 	if (!k)
 		fprintf(stderr, "%s: %s: warning: signature not checked (no -p PUBLIC.pem)\n",
 			prog, list_path);
-	if ((rc = vc_trust_chain_new(l, &chain)) ||
-	    (log_path && ((rc = vc_trust_log_new(vc_trust_list_alg(l), &log)) ||
+	if ((rc = vc_trust_chain_create(&chain, l)) ||
+	    (log_path && ((rc = vc_trust_log_create(&log, vc_trust_list_alg(l))) ||
 			  (rc = vc_trust_chain_set_log(chain, log, VC_TRUST_PCR_DEFAULT))))) {
 		fail(list_path, rc);
 		goto out;
@@ -267,7 +267,7 @@ static int cmd_verify(int argc, char **argv)
 			goto out;
 		}
 		memset(&v, 0, sizeof(v));
-		rc = vc_trust_chain_verify_path(chain, name, file, &v);
+		rc = vc_trust_chain_verify_path(&v, chain, name, file);
 		if (rc && v.refusal == VC_TRUST_OK && !v.name[0]) { /* reading FILE failed */
 			fail(file, rc);
 			goto save;
@@ -279,14 +279,14 @@ static int cmd_verify(int argc, char **argv)
 		printf("stage %s: OK\n", name);
 	}
 	struct vc_trust_verdict fin;
-	rc = vc_trust_chain_finish(chain, &fin);
+	rc = vc_trust_chain_finish(&fin, chain);
 	if (rc) {
 		fail(list_path, rc);
 		goto save;
 	}
 	uint8_t pcr[VC_TRUST_DIGEST_MAX];
 	char pcr_hex[2 * VC_TRUST_DIGEST_MAX + 1];
-	unsigned n = vc_trust_chain_pcr(chain, pcr);
+	unsigned n = vc_trust_chain_pcr(pcr, chain);
 	hex(pcr, n, pcr_hex);
 	printf("%s: %u stages verified in order%s; PCR %u %s: %s\n", list_path,
 	       vc_trust_list_count(l), k ? ", signature OK" : "", VC_TRUST_PCR_DEFAULT,
@@ -298,10 +298,10 @@ save:
 		status = 1;
 	}
 out:
-	vc_trust_log_free(log);
-	vc_trust_chain_free(chain);
-	vc_trust_list_free(l);
-	vc_trust_key_free(k);
+	vc_trust_log_destroy(log);
+	vc_trust_chain_destroy(chain);
+	vc_trust_list_destroy(l);
+	vc_trust_key_destroy(k);
 	return status;
 }
 
@@ -311,9 +311,9 @@ static int cmd_show(int argc, char **argv)
 		return fputs(usage_show, stdout), 0;
 	if (argc != 2)
 		return usage_error(usage_show, "show needs one LIST");
-	vc_trust_list_t *l;
+	vc_trust_list *l;
 	VC_OPTS(vc_trust_load_opts, o, .flags = VC_TRUST_LOAD_UNVERIFIED);
-	int rc = vc_trust_list_load_path(argv[1], &o, &l);
+	int rc = vc_trust_list_load_path(&l, argv[1], &o);
 	if (rc)
 		return fail(argv[1], rc);
 	long n = vc_trust_list_text(l, NULL, 0);
@@ -321,7 +321,7 @@ static int cmd_show(int argc, char **argv)
 	if (text && vc_trust_list_text(l, text, (size_t)n + 1) == n)
 		fputs(text, stdout);
 	free(text);
-	vc_trust_list_free(l);
+	vc_trust_list_destroy(l);
 	return text ? 0 : fail(argv[1], -ENOMEM);
 }
 
@@ -331,8 +331,8 @@ static int cmd_log(int argc, char **argv)
 		return fputs(usage_log, stdout), 0;
 	if (argc != 2)
 		return usage_error(usage_log, "log needs one EVENTLOG");
-	vc_trust_log_t *log;
-	int rc = vc_trust_log_load_path(argv[1], &log);
+	vc_trust_log *log;
+	int rc = vc_trust_log_load_path(&log, argv[1]);
 	if (rc)
 		return fail(argv[1], rc);
 	const char *alg = vc_trust_log_alg(log) == VC_TRUST_ALG_SHA384 ? "sha384" : "sha256";
@@ -341,7 +341,7 @@ static int cmd_log(int argc, char **argv)
 	for (unsigned i = 0; i < vc_trust_log_count(log); i++) {
 		struct vc_trust_event ev;
 		char d[2 * VC_TRUST_DIGEST_MAX + 1];
-		vc_trust_log_event(log, i, &ev);
+		vc_trust_log_event(&ev, log, i);
 		hex(ev.digest, ev.digest_size, d);
 		used[ev.pcr] = true;
 		printf("event %u: pcr %u type %s %s:%s \"", i, ev.pcr,
@@ -356,10 +356,10 @@ static int cmd_log(int argc, char **argv)
 			continue;
 		uint8_t v[VC_TRUST_DIGEST_MAX];
 		char d[2 * VC_TRUST_DIGEST_MAX + 1];
-		hex(v, vc_trust_log_pcr(log, p, v), d);
+		hex(v, vc_trust_log_pcr(v, log, p), d);
 		printf("pcr %u %s: %s\n", p, alg, d);
 	}
-	vc_trust_log_free(log);
+	vc_trust_log_destroy(log);
 	return 0;
 }
 

@@ -164,8 +164,8 @@ static int cmd_create(int argc, char **argv)
 		return 1;
 	}
 
-	vc_pack_writer_t *w;
-	int rc = vc_pack_create(disk, &o, &w);
+	vc_pack_writer *w;
+	int rc = vc_pack_writer_open(&w, disk, &o);
 	if (rc)
 		return fail(disk, rc);
 	for (int i = optind; i < argc; i++) {
@@ -179,14 +179,15 @@ static int cmd_create(int argc, char **argv)
 			name = strndup(arg, (size_t)(eq - arg));
 			path = eq + 1;
 		}
-		rc = vc_pack_add_path(w, name, path);
+		rc = vc_pack_writer_add_path(w, name, path);
 		free(name);
 		if (rc) {
-			vc_pack_abort(w);
+			vc_pack_writer_close(w);
 			return fail(disk, rc);
 		}
 	}
-	rc = vc_pack_finish(w);
+	rc = vc_pack_writer_commit(w);
+	vc_pack_writer_close(w);
 	return rc ? fail(disk, rc) : 0;
 }
 
@@ -204,9 +205,9 @@ static void json_string(const char *s)
 	putchar('"');
 }
 
-static int open_disk(const char *disk, vc_pack_t **p)
+static int open_disk(const char *disk, vc_pack **p)
 {
-	int rc = vc_pack_open(disk, p);
+	int rc = vc_pack_open(p, disk);
 	return rc ? fail(disk, rc) : 0;
 }
 
@@ -234,7 +235,7 @@ static int cmd_list(int argc, char **argv)
 	if (argc - optind != 1)
 		return usage_error(usage_list, "list needs exactly one DISK%s", "");
 	const char *disk = argv[optind];
-	vc_pack_t *p;
+	vc_pack *p;
 	if (open_disk(disk, &p))
 		return 1;
 
@@ -248,8 +249,8 @@ static int cmd_list(int argc, char **argv)
 		struct vc_pack_image img;
 		char hex[65], uuid[37];
 
-		vc_pack_get(p, i, &img);
-		vc_pack_hex(img.sha256, hex);
+		vc_pack_get(&img, p, i);
+		vc_pack_hex(hex, img.sha256);
 		uuid_unparse_lower(img.uuid, uuid);
 		if (json) {
 			printf("%s\n  {\"index\": %u, \"name\": ", i ? "," : "", i);
@@ -309,14 +310,14 @@ static int cmd_extract(int argc, char **argv)
 		return usage_error(usage_extract, "extract needs a DISK%s", "");
 	}
 
-	vc_pack_t *p;
+	vc_pack *p;
 	if (open_disk(disk, &p)) {
 		free(names);
 		return 1;
 	}
 	/* Every name must exist before anything is written. */
 	for (int i = 0; i < nnames; i++) {
-		if (vc_pack_find(p, names[i], NULL) < 0) {
+		if (vc_pack_find(NULL, p, names[i]) < 0) {
 			fprintf(stderr, "%s: %s: no image named \"%s\"\n", prog, disk, names[i]);
 			rc = 1;
 		}
@@ -328,10 +329,10 @@ static int cmd_extract(int argc, char **argv)
 	}
 	for (int k = 0; rc == 0 && k < nnames; k++) {
 		struct vc_pack_image img;
-		int idx = vc_pack_find(p, names[k], &img);
+		int idx = vc_pack_find(&img, p, names[k]);
 		char *out;
 
-		vc_pack_get(p, (unsigned)idx, &img);
+		vc_pack_get(&img, p, (unsigned)idx);
 		if (asprintf(&out, "%s/%s", dir, img.name) < 0) {
 			rc = fail(disk, -ENOMEM);
 			break;
@@ -355,13 +356,13 @@ static int cmd_verify(int argc, char **argv)
 	if (argc != 2 || (argv[1][0] == '-' && argv[1][1]))
 		return usage_error(usage_verify, "verify needs exactly one DISK%s", "");
 	const char *disk = argv[1];
-	vc_pack_t *p;
+	vc_pack *p;
 	if (open_disk(disk, &p))
 		return 1;
 
-	int rc = vc_pack_verify(p, NULL);
+	int rc = vc_pack_verify(NULL, p);
 	struct vc_pack_info info;
-	vc_pack_info(p, &info);
+	vc_pack_info(&info, p);
 	vc_pack_close(p);
 	if (rc)
 		return fail(disk, rc);

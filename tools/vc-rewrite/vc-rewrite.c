@@ -76,9 +76,9 @@ static int unknown_option(const char *usage, char **argv)
 	return usage_error(usage, what);
 }
 
-static int open_module(const char *path, vc_rewrite_module_t **m)
+static int open_module(const char *path, vc_rewrite_module **m)
 {
-	int rc = vc_rewrite_open_path(path, m);
+	int rc = vc_rewrite_load_path(m, path);
 	if (rc == -ENOENT || rc == -EACCES || rc == -EISDIR)
 		tool_clear_error(); /* the errno says it best */
 	return rc;
@@ -138,7 +138,7 @@ static int cmd_scan(int argc, char **argv)
 	if (argc - optind != 1)
 		return usage_error(usage_scan, "scan: one MODULE expected");
 	const char *path = argv[optind];
-	vc_rewrite_module_t *m;
+	vc_rewrite_module *m;
 	int rc = open_module(path, &m);
 	if (rc)
 		return fail(path, rc);
@@ -151,7 +151,7 @@ static int cmd_scan(int argc, char **argv)
 	for (size_t i = 0; i < n; i++) {
 		struct vc_rewrite_site s;
 		char flags[64], bytes[48];
-		vc_rewrite_get(m, i, &s);
+		vc_rewrite_get(&s, m, i);
 		flag_names(s.flags, flags, sizeof(flags), json);
 		for (unsigned k = 0; k < s.length; k++)
 			snprintf(bytes + 2 * k, sizeof(bytes) - 2 * k, "%02x", s.bytes[k]);
@@ -173,7 +173,7 @@ static int cmd_scan(int argc, char **argv)
 	else
 		printf("%zu sensitive instruction%s%s\n", n, n == 1 ? "" : "s",
 		       vc_rewrite_is_patched(m) ? " (already rewritten: it has .vc.sensitive)" : "");
-	vc_rewrite_close(m);
+	vc_rewrite_destroy(m);
 	return 0;
 }
 
@@ -263,26 +263,28 @@ static int cmd_patch(int argc, char **argv)
 	int rc = parse_in_out(argc, argv, usage_patch, &in, &out);
 	if (rc >= 0)
 		return rc;
-	vc_rewrite_module_t *m;
+	vc_rewrite_module *m;
 	if ((rc = open_module(in, &m)))
 		return fail(in, rc);
-	void *img;
-	size_t len;
 	struct stat st;
 	mode_t mode = stat(in, &st) == 0 ? st.st_mode : 0644;
-	rc = vc_rewrite_patch(m, &img, &len);
-	if (rc) {
-		vc_rewrite_close(m);
-		return fail(in, rc);
+	long len = vc_rewrite_patch(m, NULL, 0);
+	void *img = len > 0 ? malloc((size_t)len) : NULL;
+	if (len > 0)
+		len = img ? vc_rewrite_patch(m, img, (size_t)len) : -ENOMEM;
+	if (len < 0) {
+		free(img);
+		vc_rewrite_destroy(m);
+		return fail(in, (int)len);
 	}
 	size_t n = vc_rewrite_count(m), flagged = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct vc_rewrite_site s;
-		vc_rewrite_get(m, i, &s);
+		vc_rewrite_get(&s, m, i);
 		flagged += s.flags != 0;
 	}
-	vc_rewrite_close(m);
-	rc = write_atomically(out, img, len, mode);
+	vc_rewrite_destroy(m);
+	rc = write_atomically(out, img, (size_t)len, mode);
 	free(img);
 	if (rc)
 		return fail(out, rc);
@@ -297,19 +299,21 @@ static int cmd_restore(int argc, char **argv)
 	int rc = parse_in_out(argc, argv, usage_restore, &in, &out);
 	if (rc >= 0)
 		return rc;
-	void *data = NULL, *orig;
-	size_t len = 0, olen;
+	void *data = NULL;
+	size_t len = 0;
 	mode_t mode = 0644;
 	if ((rc = read_whole(in, &data, &len, &mode))) {
 		free(data);
 		return fail(in, rc);
 	}
-	rc = vc_rewrite_restore(data, len, &orig, &olen);
+	/* the original is never larger than the rewritten object: restore in place */
+	long olen = vc_rewrite_restore(data, len, data, len);
+	if (olen < 0) {
+		free(data);
+		return fail(in, (int)olen);
+	}
+	rc = write_atomically(out, data, (size_t)olen, mode);
 	free(data);
-	if (rc)
-		return fail(in, rc);
-	rc = write_atomically(out, orig, olen, mode);
-	free(orig);
 	return rc ? fail(out, rc) : 0;
 }
 

@@ -209,8 +209,8 @@ int main(int argc, char **argv)
 	}
 
 	tool_capture_errors("trace: ");
-	vc_trace_t *t;
-	int rc = vc_trace_open(&o, &t);
+	vc_trace *t;
+	int rc = vc_trace_open(&t, &o);
 	if (rc) {
 		char what[32] = "vc-trace";
 		if (o.pid)

@@ -176,7 +176,7 @@ int pvh_parse(const uint8_t *file, size_t size, uint64_t ram_end, struct pvh_ima
 	return 0;
 }
 
-int pvh_load(const struct pvh_image *img, const uint8_t *file, const vc_gmem_t *gm)
+int pvh_load(const struct pvh_image *img, const uint8_t *file, const vc_gmem *gm)
 {
 	for (unsigned i = 0; i < img->nseg; i++) {
 		const struct pvh_segment *s = &img->seg[i];
@@ -189,7 +189,7 @@ int pvh_load(const struct pvh_image *img, const uint8_t *file, const vc_gmem_t *
 	return 0;
 }
 
-int64_t pvh_setup(const vc_gmem_t *gm, const struct pvh_ram *ram, const struct pvh_image *img,
+int64_t pvh_setup(const vc_gmem *gm, const struct pvh_ram *ram, const struct pvh_image *img,
 		  const char *cmdline, const struct pvh_module *mods, unsigned nmods, char *err,
 		  size_t errlen)
 {

@@ -2,7 +2,7 @@
 /*
  * PVH boot: parse an ELF kernel with a XEN_ELFNOTE_PHYS32_ENTRY note and lay
  * out the boot information (hvm_start_info, module list, memory map, command
- * line) in guest memory. Pure functions over buffers and a vc_gmem_t, so the
+ * line) in guest memory. Pure functions over buffers and a vc_gmem, so the
  * unit tests exercise them with hostile inputs and no /dev/kvm.
  */
 #ifndef VC_REFVMM_PVH_H
@@ -48,7 +48,7 @@ int pvh_parse(const uint8_t *file, size_t size, uint64_t ram_end, struct pvh_ima
 	      char *err, size_t errlen);
 
 /* Copy the segments into guest memory (zero-filling memsz beyond filesz). */
-int pvh_load(const struct pvh_image *img, const uint8_t *file, const vc_gmem_t *gm);
+int pvh_load(const struct pvh_image *img, const uint8_t *file, const vc_gmem *gm);
 
 struct pvh_module {
 	const char *name;  /* passed to the guest as the module's command line */
@@ -67,7 +67,7 @@ struct pvh_ram {
  * memory. Modules go at the top of low RAM, page-aligned, above the kernel.
  * Returns the start info's guest-physical address (>0) or -errno with @err.
  */
-int64_t pvh_setup(const vc_gmem_t *gm, const struct pvh_ram *ram, const struct pvh_image *img,
+int64_t pvh_setup(const vc_gmem *gm, const struct pvh_ram *ram, const struct pvh_image *img,
 		  const char *cmdline, const struct pvh_module *mods, unsigned nmods, char *err,
 		  size_t errlen);
 

@@ -31,7 +31,7 @@ static long hash_module(int index, uint8_t digest[32])
 		vc_sha256_update(&s, buf, (size_t)n);
 		off += n;
 	}
-	vc_sha256_final(&s, digest);
+	vc_sha256_final(digest, &s);
 	return size;
 }
 
@@ -45,7 +45,7 @@ int main(void)
 		printf("trust: no reference-value list from the VMM (error %ld)\n", n);
 		return 1;
 	}
-	if (vc_trust_abi_parse(list, (size_t)n, &v) != 0 || v.alg != VC_TRUST_ALG_SHA256) {
+	if (vc_trust_abi_parse(&v, list, (size_t)n) != 0 || v.alg != VC_TRUST_ALG_SHA256) {
 		printf("trust: the list is malformed or not SHA-256\n");
 		return 1;
 	}
