@@ -105,7 +105,7 @@ static void scan_all(void)
 	for (size_t i = 0; i < nfiles; i++) {
 		vc_rewrite_module *m;
 		if (vc_rewrite_load_path(&m, files[i]))
-			die("vc_rewrite_open_path failed on a corpus file");
+			die("vc_rewrite_load_path failed on a corpus file");
 		n += vc_rewrite_count(m);
 		vc_rewrite_destroy(m);
 	}

@@ -260,7 +260,7 @@ Test(ring, unknown_option_bytes_are_refused)
 		uint64_t future;
 	} big = {{.sz = sizeof(big), .role = VC_RING_CONSUMER}, 1};
 	vc_ring *r = NULL;
-	cr_assert_eq(vc_ring_attach(&r, g.ring, g.len, &big.o), -EINVAL);
+	cr_assert_eq(vc_ring_attach(&r, g.ring, g.len, &big.o), -E2BIG);
 	big.future = 0;
 	cr_assert_eq(vc_ring_attach(&r, g.ring, g.len, &big.o), 0);
 	vc_ring_detach(r);

@@ -522,7 +522,7 @@ Test(spt_cache, bad_arguments)
 		struct vc_spt_opts o;
 		uint64_t future;
 	} big = {{.sz = sizeof(big)}, 1};
-	cr_assert_eq(vc_spt_create(&spt, gm, &big.o), -EINVAL);
+	cr_assert_eq(vc_spt_create(&spt, gm, &big.o), -E2BIG);
 	cr_assert_eq(vc_spt_create(&spt, gm, NULL), 0);
 	cr_assert_eq(vc_spt_vcpu_create(&v, spt), 0);
 	cr_assert_eq(vc_spt_translate(&r, v, 0, 0), -EINVAL, "nothing loaded yet");

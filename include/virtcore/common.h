@@ -29,13 +29,17 @@
 #endif
 
 /**
- * Declares and zero-fills an options struct with its size set, then applies designated
- * initialisers: `VC_OPTS(vc_ring_opts, o, .entries = 256);` declares `struct vc_ring_opts o`.
+ * Declares an options struct with its size set and every other byte zero, then applies
+ * designated initialisers: `VC_OPTS(vc_spt_opts, o, .budget = 1 << 20);` declares
+ * `struct vc_spt_opts o`.
  *
- * Every options struct starts with `size_t sz`. The library reads only the fields that
- * `sz` covers, so a program built against an older header keeps working, and rejects
- * (with -EINVAL) non-zero bytes past the fields it knows, so a newer program does not
- * silently lose an option on an older library.
+ * Every options struct starts with `size_t sz` and has no implicit padding (reserved
+ * space is a named `pad` field; tests/api checks every struct), so the initialiser
+ * zeroes all of its bytes: there is no tail padding to hold stack garbage that a later
+ * library would read as a field. The library reads only the fields that `sz` covers, so
+ * a program built against an older header keeps working, and refuses with -E2BIG any
+ * non-zero byte past the fields it knows (reserved fields included), so a newer program
+ * does not silently lose an option on an older library.
  */
 #define VC_OPTS(type, name, ...)                                                   \
 	struct type name = {.sz = sizeof(struct type), __VA_ARGS__}
@@ -69,6 +73,22 @@ VC_API unsigned long vc_version(void);
  * @return a static string; never NULL.
  */
 VC_API const char *vc_version_string(void);
+
+/**
+ * @brief Whether a module can be used in this process.
+ *
+ * The core modules ("gmem", "spt", "irq", "ring", and "timerpage" on x86) are always
+ * there. The heavy ones ("pack", "trust", "rewrite", "trace") live in libraries of their
+ * own, loaded on first use, so that a VMM that does not use them never loads their
+ * dependencies (libcrypto, libuuid, libelf, Zydis, libbpf); this loads the module's
+ * library if it can. Every function of a module that is not there returns -EOPNOTSUPP
+ * (or its documented "nothing" value) with the reason in vc_error_last().
+ *
+ * @param name a module's name, as above
+ * @return 1 if it can be used; 0 if not (vc_error_last() says why: built without it,
+ *         its library missing or from another build); -EINVAL for an unknown name
+ */
+VC_API int vc_has_module(const char *name);
 
 /** Severity passed to the log callback. */
 enum vc_log_level {

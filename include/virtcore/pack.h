@@ -49,6 +49,7 @@ struct vc_pack_create_opts {
 	uint32_t align;     /**< image alignment: VC_PACK_ALIGN_4K (0 = default) or _1M */
 	uint32_t flags;     /**< enum vc_pack_create_flags */
 	uint32_t mode;      /**< permission bits of the new disk; 0 = 0644 (before umask) */
+	uint32_t pad;       /**< reserved, zero (no tail padding: every byte is a field) */
 };
 
 /**

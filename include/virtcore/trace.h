@@ -24,6 +24,7 @@ typedef struct vc_trace vc_trace;
 struct vc_trace_opts {
 	size_t sz;
 	int pid; /**< only this process (a VMM); 0 = every process */
+	uint32_t pad; /**< reserved, zero (no tail padding: every byte is a field) */
 };
 
 /**

@@ -120,6 +120,7 @@ struct vc_trust_load_opts {
 	 *  the list is accepted only with VC_TRUST_LOAD_UNVERIFIED. */
 	const vc_trust_key *key;
 	uint32_t flags; /**< VC_TRUST_LOAD_* */
+	uint32_t pad;   /**< reserved, zero (no tail padding: every byte is a field) */
 };
 
 /** vc_trust_load_opts flags. */

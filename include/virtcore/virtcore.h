@@ -13,12 +13,10 @@
 #include <virtcore/ring.h>
 #include <virtcore/ring_abi.h>
 #include <virtcore/spt.h>
-#if defined(__x86_64__) || defined(__i386__)
 #include <virtcore/timerpage.h>
 #include <virtcore/timerpage_abi.h>
 #include <virtcore/trace.h>
 #include <virtcore/trust.h>
 #include <virtcore/trust_abi.h>
-#endif
 
 #endif /* VIRTCORE_VIRTCORE_H */

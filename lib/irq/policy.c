@@ -16,10 +16,10 @@ VC_API int vc_irq_create(vc_irq **out, const struct vc_irq_opts *opts)
 	struct vc_irq_opts o;
 	if (!out)
 		return -EINVAL;
-	int rc = vc__opts_copy(&o, sizeof(o), opts);
+	int rc = VC__OPTS_COPY(o, opts, vc_irq_opts, flags);
 	if (rc)
 		return rc;
-	if (o.flags & ~VC_IRQ_OPT_STRICT_VM || o.pad)
+	if (o.flags & ~VC_IRQ_OPT_STRICT_VM)
 		return -EINVAL;
 	vc_irq *irq = calloc(1, sizeof(*irq));
 	if (!irq)

@@ -136,8 +136,11 @@ VC_API int vc_pack_writer_open(vc_pack_writer **out, const char *path,
 	vc_pack_writer *w;
 	int rc;
 
-	if (!path || !*path || !out || vc__opts_copy(&o, sizeof(o), opts) ||
-	    (o.align && o.align != VC_PACK_ALIGN_4K && o.align != VC_PACK_ALIGN_1M) ||
+	if (!path || !*path || !out)
+		return -EINVAL;
+	if ((rc = VC__OPTS_COPY(o, opts, vc_pack_create_opts, mode)))
+		return rc;
+	if ((o.align && o.align != VC_PACK_ALIGN_4K && o.align != VC_PACK_ALIGN_1M) ||
 	    o.disk_size % VC_PACK_SECTOR ||
 	    (o.flags & ~(uint32_t)(VC_PACK_CREATE_SYNC | VC_PACK_CREATE_SERIAL)) ||
 	    o.mode > 07777) {

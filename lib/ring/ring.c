@@ -19,8 +19,9 @@ VC_API size_t vc_ring_size(uint32_t slot_count, uint32_t slot_size)
 
 static int resolve_format(struct vc_ring_format_opts *o, const struct vc_ring_format_opts *in)
 {
-	if (vc__opts_copy(o, sizeof(*o), in))
-		return -EINVAL;
+	int rc = VC__OPTS_COPY(*o, in, vc_ring_format_opts, mode);
+	if (rc)
+		return rc;
 	o->sz = sizeof(*o); /* NULL leaves it 0; vc_ring_pair_format passes the copy on */
 	if (!o->slot_count)
 		o->slot_count = 256;
@@ -34,9 +35,10 @@ static int resolve_format(struct vc_ring_format_opts *o, const struct vc_ring_fo
 VC_API int vc_ring_format(void *mem, size_t len, const struct vc_ring_format_opts *opts)
 {
 	struct vc_ring_format_opts o;
-	if (resolve_format(&o, opts))
-		return -EINVAL;
-	int rc = vc_ring_abi_format(mem, len, o.slot_count, o.slot_size, o.mode);
+	int rc = resolve_format(&o, opts);
+	if (rc)
+		return rc;
+	rc = vc_ring_abi_format(mem, len, o.slot_count, o.slot_size, o.mode);
 	if (rc)
 		vc__err("ring: cannot format %u slots of %u bytes (mode %u) in %zu bytes: %s",
 			o.slot_count, o.slot_size, o.mode, len, vc_strerror(rc));
@@ -52,8 +54,9 @@ VC_API int vc_ring_pair_format(void *mem, size_t len, const struct vc_ring_forma
 			       const struct vc_ring_format_opts *comp)
 {
 	struct vc_ring_format_opts r, c;
-	if (resolve_format(&r, req) || resolve_format(&c, comp))
-		return -EINVAL;
+	int rc = resolve_format(&r, req);
+	if (rc || (rc = resolve_format(&c, comp)))
+		return rc;
 	uint64_t rsize = vc_ring_abi_size(r.slot_count, r.slot_size);
 	uint64_t csize = vc_ring_abi_size(c.slot_count, c.slot_size);
 	if (!mem || !rsize || !csize)
@@ -61,7 +64,7 @@ VC_API int vc_ring_pair_format(void *mem, size_t len, const struct vc_ring_forma
 	size_t off = pair_offset(rsize);
 	if (len < off || len - off < csize)
 		return -ENOSPC;
-	int rc = vc_ring_format((char *)mem + off, len - off, &c);
+	rc = vc_ring_format((char *)mem + off, len - off, &c);
 	return rc ? rc : vc_ring_format(mem, off, &r);
 }
 
@@ -81,16 +84,19 @@ VC_API int vc_ring_attach(vc_ring **out, void *mem, size_t len,
 			  const struct vc_ring_attach_opts *opts)
 {
 	struct vc_ring_attach_opts o;
-	if (!out || vc__opts_copy(&o, sizeof(o), opts))
+	if (!out)
 		return -EINVAL;
 	*out = NULL;
+	int rc = VC__OPTS_COPY(o, opts, vc_ring_attach_opts, notifier);
+	if (rc)
+		return rc;
 	if ((o.role != VC_RING_PRODUCER && o.role != VC_RING_CONSUMER) ||
 	    (o.flags & ~VC_RING_ALWAYS_NOTIFY)) {
 		vc__err("ring: attach needs role PRODUCER or CONSUMER and known flags");
 		return -EINVAL;
 	}
 	struct vc_ring_view v;
-	int rc = vc_ring_abi_attach(&v, mem, len, o.role == VC_RING_PRODUCER);
+	rc = vc_ring_abi_attach(&v, mem, len, o.role == VC_RING_PRODUCER);
 	if (rc) {
 		vc__err("ring: attach refused: %s", rc == -EBADMSG ?
 			"bad header, geometry beyond the memory given, or inconsistent indices" :

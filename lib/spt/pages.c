@@ -215,10 +215,13 @@ VC_API int vc_spt_create(vc_spt **out, vc_gmem *gm, const struct vc_spt_opts *op
 	if (!out)
 		return -EINVAL;
 	*out = NULL;
-	if (!gm || vc__opts_copy(&o, sizeof(o), opts)) {
-		vc__err("spt: create: invalid arguments (a memory map, known options)");
+	if (!gm) {
+		vc__err("spt: create: no guest memory map");
 		return -EINVAL;
 	}
+	int rc = VC__OPTS_COPY(o, opts, vc_spt_opts, budget);
+	if (rc)
+		return rc;
 	struct vc_spt *spt = calloc(1, sizeof(*spt));
 	if (!spt)
 		return -ENOMEM;

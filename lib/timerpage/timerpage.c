@@ -217,7 +217,7 @@ VC_API int vc_timerpage_update(vc_timerpage *tp)
 
 static int resolve_opts(struct vc_timerpage_opts *o, const struct vc_timerpage_opts *in)
 {
-	int rc = vc__opts_copy(o, sizeof(*o), in);
+	int rc = VC__OPTS_COPY(*o, in, vc_timerpage_opts, tsc_hz);
 	if (rc)
 		return rc;
 	if (!o->tick_hz)
@@ -228,8 +228,13 @@ static int resolve_opts(struct vc_timerpage_opts *o, const struct vc_timerpage_o
 		o->rebase_ms = DEFAULT_REBASE_MS;
 	if (!o->max_slew_ppm)
 		o->max_slew_ppm = DEFAULT_SLEW_PPM;
+	if (o->pad) {
+		vc__err("struct vc_timerpage_opts: the reserved field is set: an option this "
+			"library (%s) cannot honour", VC_VERSION_STRING);
+		return -E2BIG;
+	}
 	if (o->tick_hz > MAX_TICK_HZ || o->max_slew_ppm > MAX_SLEW_PPM ||
-	    o->rebase_ms > 3600u * 1000u || o->pad ||
+	    o->rebase_ms > 3600u * 1000u ||
 	    (o->flags & ~(VC_TIMERPAGE_OPT_NO_TSC | VC_TIMERPAGE_OPT_FORCE_TSC)) ||
 	    (o->flags & VC_TIMERPAGE_OPT_NO_TSC && o->flags & VC_TIMERPAGE_OPT_FORCE_TSC)) {
 		vc__err("timerpage: invalid options");

@@ -35,11 +35,13 @@ struct vc_trace {
 	struct bpf_link *probe_links[NPROBES];
 };
 
-/* The libvirtcore.so this process runs with: the probes live in it. */
+/* The libvirtcore.so this process runs with: the probes live in it (in the core, which
+ * loaded this module's library, when that is how trace runs; else in the program). */
 static int library_path(char *out, size_t len)
 {
 	Dl_info info;
-	if (!dladdr((void *)vc_trace_open, &info) || !info.dli_fname)
+	void *core = dlsym(RTLD_DEFAULT, "vc_ring_push");
+	if (!dladdr(core ? core : (void *)vc_trace_open, &info) || !info.dli_fname)
 		return -ENOENT;
 	if (!realpath(info.dli_fname, out) || strlen(out) >= len)
 		return -ENOENT;
@@ -130,7 +132,11 @@ VC_API int vc_trace_open(vc_trace **out, const struct vc_trace_opts *opts)
 	struct vc_trace_opts o;
 	int rc;
 
-	if (!out || vc__opts_copy(&o, sizeof(o), opts) || o.pid < 0)
+	if (!out)
+		return -EINVAL;
+	if ((rc = VC__OPTS_COPY(o, opts, vc_trace_opts, pid)))
+		return rc;
+	if (o.pid < 0)
 		return -EINVAL;
 	libbpf_set_print(libbpf_to_log);
 	if (!exists("/sys/kernel/btf/vmlinux")) {

@@ -190,8 +190,12 @@ VC_API int vc_trust_list_load(vc_trust_list **out, const void *buf, size_t len,
 	struct vc_trust_view v;
 	uint64_t aligned[MAX_LIST_SIZE / 8 + 1];
 
-	if (!buf || !out || vc__opts_copy(&o, sizeof(o), opts) ||
-	    (o.flags & ~(uint32_t)VC_TRUST_LOAD_UNVERIFIED) ||
+	if (!buf || !out)
+		return -EINVAL;
+	int rc = VC__OPTS_COPY(o, opts, vc_trust_load_opts, flags);
+	if (rc)
+		return rc;
+	if ((o.flags & ~(uint32_t)VC_TRUST_LOAD_UNVERIFIED) ||
 	    (!o.key && !(o.flags & VC_TRUST_LOAD_UNVERIFIED))) {
 		vc__err("trust: load needs a public key, or VC_TRUST_LOAD_UNVERIFIED");
 		return -EINVAL;

@@ -37,6 +37,14 @@ VC_API void vc_error_clear(void)
 
 void vc__log(enum vc_log_level level, const char *fmt, ...)
 {
+	va_list ap;
+	va_start(ap, fmt);
+	vc__vlog(level, fmt, ap);
+	va_end(ap);
+}
+
+void vc__vlog(enum vc_log_level level, const char *fmt, va_list ap)
+{
 	/* Copy the pair under the lock so fn and userdata always match, then call outside
 	 * it so a slow callback never blocks vc_set_log_fn(). Logging is off hot paths. */
 	pthread_mutex_lock(&log_lock);
@@ -47,10 +55,7 @@ void vc__log(enum vc_log_level level, const char *fmt, ...)
 		return;
 
 	char msg[sizeof(last_error)];
-	va_list ap;
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	if (level == VC_LOG_ERROR)
 		memcpy(last_error, msg, sizeof(msg));
 	if (fn)

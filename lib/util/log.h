@@ -3,6 +3,8 @@
 #ifndef VC_UTIL_LOG_H
 #define VC_UTIL_LOG_H
 
+#include <stdarg.h>
+
 #include <virtcore/common.h>
 
 #include "compiler.h"
@@ -10,6 +12,8 @@
 /* Formats and hands one line to the installed callback; an error line is also kept as the
  * calling thread's vc_error_last(). */
 void vc__log(enum vc_log_level level, const char *fmt, ...) VC_PRINTF(2, 3);
+/* The same with a va_list: what a module library's vc__log forwards to (util/module.h). */
+void vc__vlog(enum vc_log_level level, const char *fmt, va_list ap) VC_PRINTF(2, 0);
 
 #define vc__err(...) vc__log(VC_LOG_ERROR, __VA_ARGS__)
 #define vc__warn(...) vc__log(VC_LOG_WARN, __VA_ARGS__)
