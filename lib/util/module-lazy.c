@@ -65,9 +65,17 @@ static void *open_library(const char *file, char *why, size_t len)
 		if (h)
 			return h;
 		const char *err = dlerror();
-		/* keep the most telling failure: one that found the file but could not load it */
-		if (!why[0] || (err && !strstr(err, "No such file")))
-			snprintf(why, len, "cannot load %s: %s", file, err ? err : tries[i]);
+		/* the telling failure is one that found the file but could not load it */
+		if (err && !strstr(err, "No such file")) {
+			snprintf(why, len, "cannot load %s: %s", file, err);
+			return NULL;
+		}
+	}
+	int at = snprintf(why, len, "cannot load %s: not found in", file);
+	for (int i = 0; i < n && at > 0 && (size_t)at < len; i++) {
+		const char *slash = strrchr(tries[i], '/');
+		at += snprintf(why + at, len - (size_t)at, "%s %.*s", i ? "," : "",
+			       (int)(slash - tries[i]), tries[i]);
 	}
 	if (!n)
 		snprintf(why, len, "cannot load %s: libvirtcore's own directory is unknown "

@@ -13,6 +13,8 @@ import subprocess
 import sys
 
 BASE = {"libc.so.6", "libm.so.6", "ld-linux-x86-64.so.2", "libpthread.so.0", "libdl.so.2"}
+# A sanitizer build's runtimes come with the build, not with the library.
+SANITIZERS = re.compile(r"lib(asan|ubsan|tsan|lsan)\.so\.\d+$")
 OWN = {
     "pack": {"libuuid.so.1", "libcrypto.so.3"},
     "trust": {"libcrypto.so.3"},
@@ -25,7 +27,8 @@ HEAVY = set().union(*OWN.values())
 def needed(path):
     out = subprocess.run(["readelf", "-d", "-W", path], check=True, capture_output=True,
                          text=True).stdout
-    return set(re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", out))
+    libs = set(re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", out))
+    return {lib for lib in libs if not SANITIZERS.match(lib)}
 
 
 def exports(path):

@@ -24,6 +24,12 @@ done
 soname=$(readelf -d "$libdir/libvirtcore.so" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
 [ "$soname" = libvirtcore.so.0 ] || { echo "FAIL: soname is '$soname'"; exit 1; }
 [ -f "$libdir/libvirtcore.a" ] || { echo "FAIL: libvirtcore.a not installed"; exit 1; }
+# The heavy modules' libraries, where the installed core looks for them.
+for lib in "$build"/lib/libvirtcore-*.so; do
+	[ -e "$lib" ] || continue
+	[ -f "$libdir/virtcore/$(basename "$lib")" ] ||
+		{ echo "FAIL: $(basename "$lib") not installed in $libdir/virtcore"; exit 1; }
+done
 
 extra=()
 [ "$sanitize" = none ] || extra=(-fsanitize="$sanitize")
