@@ -103,7 +103,7 @@ static void scan_all(void)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < nfiles; i++) {
-		vc_rewrite_module *m;
+		vc_rewrite *m;
 		if (vc_rewrite_load_path(&m, files[i]))
 			die("vc_rewrite_load_path failed on a corpus file");
 		n += vc_rewrite_count(m);
@@ -125,7 +125,7 @@ static void objdump_all(void)
 static void patch_restore_all(void)
 {
 	for (size_t i = 0; i < nfiles; i++) {
-		vc_rewrite_module *m;
+		vc_rewrite *m;
 		if (vc_rewrite_load_path(&m, files[i]))
 			die("cannot scan a corpus file");
 		long len = vc_rewrite_patch(m, NULL, 0);

@@ -34,7 +34,7 @@ int main(int argc, char **argv)
 {
 	char dir[] = "/tmp/rewrite-elf-XXXXXX";
 	const char *path = argc > 1 ? argv[1] : make_object(dir);
-	vc_rewrite_module *m;
+	vc_rewrite *m;
 	int rc;
 
 	if (!path || (rc = vc_rewrite_load_path(&m, path))) {

@@ -68,9 +68,9 @@ static void spill(const char *path, const void *data, size_t len)
 	fclose(f);
 }
 
-static vc_rewrite_module *open_object(const char *path)
+static vc_rewrite *open_object(const char *path)
 {
-	vc_rewrite_module *m;
+	vc_rewrite *m;
 	int rc = vc_rewrite_load_path(&m, path);
 	cr_assert_eq(rc, 0, "%s: %s (%s)", path, vc_strerror(rc), th_last_log);
 	return m;
@@ -82,7 +82,7 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* "section offset mnemonic" of every site, sorted, as the oracle prints them. */
-static char *our_lines(const vc_rewrite_module *m)
+static char *our_lines(const vc_rewrite *m)
 {
 	size_t n = vc_rewrite_count(m), cap = 64 * (n + 1);
 	char **rows = calloc(n + 1, sizeof(*rows)), *out = calloc(1, cap);
@@ -151,7 +151,7 @@ Test(rewrite, objdump_agrees_on_every_object, .init = begin, .fini = end)
 	static const size_t at_least[] = {120, 0, 5, 10};
 	for (size_t i = 0; i < 4; i++) {
 		const char *obj = build_object(sources[i]);
-		vc_rewrite_module *m = open_object(obj);
+		vc_rewrite *m = open_object(obj);
 		char *want = oracle_lines(obj), *got = our_lines(m);
 		assert_same_set(want, got, sources[i]);
 		cr_assert_geq(vc_rewrite_count(m), at_least[i], "%s", sources[i]);
@@ -216,7 +216,7 @@ static enum vc_rewrite_class expected_class(const struct vc_rewrite_site *s)
 
 Test(rewrite, every_class_is_found_and_named, .init = begin, .fini = end)
 {
-	vc_rewrite_module *m = open_object(build_object("sensitive.S"));
+	vc_rewrite *m = open_object(build_object("sensitive.S"));
 	unsigned seen[VC_REWRITE_CLASS_COUNT] = {0};
 	for (size_t i = 0; i < vc_rewrite_count(m); i++) {
 		struct vc_rewrite_site s;
@@ -239,7 +239,7 @@ Test(rewrite, every_class_is_found_and_named, .init = begin, .fini = end)
 
 Test(rewrite, tables_and_relocations_are_flagged, .init = begin, .fini = end)
 {
-	vc_rewrite_module *m = open_object(build_object("tables.S"));
+	vc_rewrite *m = open_object(build_object("tables.S"));
 	static const struct {
 		const char *section, *mnemonic;
 		unsigned flags;
@@ -265,7 +265,7 @@ Test(rewrite, tables_and_relocations_are_flagged, .init = begin, .fini = end)
 
 Test(rewrite, find_by_address, .init = begin, .fini = end)
 {
-	vc_rewrite_module *m = open_object(build_object("sensitive.S"));
+	vc_rewrite *m = open_object(build_object("sensitive.S"));
 	struct vc_rewrite_site s, prev = {0};
 	for (size_t i = 0; i < vc_rewrite_count(m); i++) {
 		cr_assert_eq(vc_rewrite_get(&s, m, i), 0);
@@ -297,7 +297,7 @@ static Elf64_Shdr section(const uint8_t *img, const char *name)
 }
 
 /* The rewritten object in a buffer of its own (size query, then the rewrite). */
-static uint8_t *patched(const vc_rewrite_module *m, size_t *plen)
+static uint8_t *patched(const vc_rewrite *m, size_t *plen)
 {
 	long n = vc_rewrite_patch(m, NULL, 0);
 	cr_assert_gt(n, 0, "size query: %s (%s)", vc_strerror((int)n), th_last_log);
@@ -313,7 +313,7 @@ static void check_patched(const char *obj)
 {
 	size_t len, plen;
 	uint8_t *orig = slurp(obj, &len);
-	vc_rewrite_module *m = open_object(obj);
+	vc_rewrite *m = open_object(obj);
 	uint8_t *img = patched(m, &plen);
 	cr_assert_gt(plen, len);
 
@@ -380,7 +380,7 @@ static void check_patched(const char *obj)
 	free(back);
 
 	/* a rewritten object is refused for rewriting again */
-	vc_rewrite_module *again;
+	vc_rewrite *again;
 	cr_assert_eq(vc_rewrite_load(&again, img, plen), 0);
 	cr_assert(vc_rewrite_is_patched(again));
 	cr_assert_eq(vc_rewrite_patch(again, NULL, 0), -EEXIST);
@@ -405,7 +405,7 @@ Test(rewrite, restore_refuses_what_it_cannot_undo, .init = begin, .fini = end)
 	size_t len, plen;
 	const char *obj = build_object("tables.S");
 	uint8_t *orig = slurp(obj, &len);
-	vc_rewrite_module *m = open_object(obj);
+	vc_rewrite *m = open_object(obj);
 	uint8_t *img = patched(m, &plen);
 	uint8_t *back = malloc(plen);
 	cr_assert_eq(vc_rewrite_restore(orig, len, back, plen), -ENOENT, "not rewritten");
@@ -450,7 +450,7 @@ Test(rewrite, restore_refuses_what_it_cannot_undo, .init = begin, .fini = end)
 
 Test(rewrite, a_relocation_on_the_trap_byte_is_refused, .init = begin, .fini = end)
 {
-	vc_rewrite_module *m = open_object(build_object("relocfirst.S"));
+	vc_rewrite *m = open_object(build_object("relocfirst.S"));
 	uint8_t img[64 * 1024];
 	memset(img, 0x5a, sizeof(img));
 	cr_assert_eq(vc_rewrite_count(m), 1);
@@ -465,7 +465,7 @@ Test(rewrite, a_relocation_on_the_trap_byte_is_refused, .init = begin, .fini = e
 /* Opens @len bytes of @img; returns the code, checks the log names the problem. */
 static int try_open(const void *img, size_t len, const char *says)
 {
-	vc_rewrite_module *m = (void *)1;
+	vc_rewrite *m = (void *)1;
 	th_last_log[0] = 0;
 	int rc = vc_rewrite_load(&m, img, len);
 	if (rc)
@@ -555,7 +555,7 @@ Test(rewrite, bad_inputs_get_clear_errors, .init = begin, .fini = end)
 		cr_assert_lt(try_open(orig, n, NULL), 0, "truncated to %zu bytes", n);
 	cr_assert_eq(try_open(orig, len, NULL), 0);
 
-	vc_rewrite_module *m;
+	vc_rewrite *m;
 	cr_assert_eq(vc_rewrite_load_path(&m, th_path("missing.o")), -ENOENT);
 	cr_assert_eq(vc_rewrite_load_path(&m, th_dir), -EISDIR);
 	cr_assert_eq(vc_rewrite_load(&m, NULL, 5), -EINVAL);

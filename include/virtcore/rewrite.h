@@ -31,7 +31,7 @@
 VC_BEGIN_DECLS
 
 /** Opaque: a scanned module. */
-typedef struct vc_rewrite_module vc_rewrite_module;
+typedef struct vc_rewrite vc_rewrite;
 
 /** One sensitive instruction. */
 struct vc_rewrite_site {
@@ -56,28 +56,30 @@ struct vc_rewrite_site {
  *         (truncated, a section or table outside the file, bad sizes); -ENOMEM. The log
  *         callback gets the detail ("rewrite: section 7 (.text) ends past the file").
  */
-VC_API int vc_rewrite_load(vc_rewrite_module **out, const void *data, size_t size);
+VC_API int vc_rewrite_load(vc_rewrite **out, const void *data, size_t size);
 
-/** @brief vc_rewrite_load() on a file's contents. -errno when it cannot be read. */
-VC_API int vc_rewrite_load_path(vc_rewrite_module **out, const char *path);
+/** @brief vc_rewrite_load() on a file's contents.
+ *  @return as vc_rewrite_load(); -errno when the file cannot be read. */
+VC_API int vc_rewrite_load_path(vc_rewrite **out, const char *path);
 
 /** @brief Frees a module. NULL is accepted. */
-VC_API void vc_rewrite_destroy(vc_rewrite_module *m);
+VC_API void vc_rewrite_destroy(vc_rewrite *m);
 
 /** @brief How many sites were found. */
-VC_API size_t vc_rewrite_count(const vc_rewrite_module *m);
+VC_API size_t vc_rewrite_count(const vc_rewrite *m);
 
 /** @brief Site @p i (sorted by section, then offset). 0, or -ENOENT past the end. */
-VC_API int vc_rewrite_get(struct vc_rewrite_site *out, const vc_rewrite_module *m, size_t i);
+VC_API int vc_rewrite_get(struct vc_rewrite_site *out, const vc_rewrite *m, size_t i);
 
 /**
  * @brief The site covering byte @p offset of section @p section, O(log n).
  * @return its index, or -ENOENT.
  */
-VC_API long vc_rewrite_find(const vc_rewrite_module *m, uint32_t section, uint64_t offset);
+VC_API long vc_rewrite_find(const vc_rewrite *m, uint32_t section, uint64_t offset);
 
-/** @brief Whether the object already carries a `.vc.sensitive` table (was rewritten). */
-VC_API int vc_rewrite_is_patched(const vc_rewrite_module *m);
+/** @brief Whether the object already carries a `.vc.sensitive` table (was rewritten).
+ *  @return 1 or 0. */
+VC_API int vc_rewrite_is_patched(const vc_rewrite *m);
 
 /**
  * @brief Writes the rewritten object into @p buf: every site trapped, the table appended
@@ -92,7 +94,7 @@ VC_API int vc_rewrite_is_patched(const vc_rewrite_module *m);
  *         relocation covers a site's first byte (where the trap goes; named in the
  *         detail); -ENOSPC @p len is too small (nothing written).
  */
-VC_API long vc_rewrite_patch(const vc_rewrite_module *m, void *buf, size_t len);
+VC_API long vc_rewrite_patch(const vc_rewrite *m, void *buf, size_t len);
 
 /**
  * @brief Writes into @p buf the object a rewritten object @p data was made from, byte

@@ -261,10 +261,10 @@ VC_API int vc_ring_eventfd_notifier(struct vc_ring_notifier *out, int fd);
  */
 VC_API int64_t vc_ring_wake_cost_ns(void);
 
-/*
+/**
  * Exported twins of the inline fast paths in ring_abi.h, for callers that cannot use
  * inline functions (FFI). Same arguments, results and thread rules as the vc_ring_abi_*
- * function of the same name.
+ * function of the same name (@return: its codes, as negative errno values).
  */
 VC_API int vc_ring_view_format(void *mem, uint64_t len, uint32_t slot_count, uint32_t slot_size,
 			       uint32_t mode);

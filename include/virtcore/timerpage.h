@@ -99,7 +99,8 @@ VC_API int vc_timerpage_stop(vc_timerpage *tp);
 /** @brief The page this writer publishes (borrowed; lives as long as @p tp). */
 VC_API const struct vc_timerpage_abi *vc_timerpage_page(const vc_timerpage *tp);
 
-/** @brief The memfd of a page made by vc_timerpage_create_memfd() (borrowed), else -1. */
+/** @brief The memfd of a page made by vc_timerpage_create_memfd() (borrowed).
+ *  @return the descriptor; -1 for a page in caller memory or a NULL @p tp. */
 VC_API int vc_timerpage_fd(const vc_timerpage *tp);
 
 /** Where the TSC frequency came from (struct vc_timerpage_stats.tsc_source). */
@@ -203,10 +204,12 @@ VC_API int vc_timerpage_calibrate_tsc(uint64_t *out_hz, uint32_t *out_source);
  */
 VC_API int vc_timerpage_check(const void *page, size_t len);
 
-/** @brief Exported twin of vc_timerpage_abi_read() (for FFI); same contract. */
+/** @brief Exported twin of vc_timerpage_abi_read() (for FFI); same contract.
+ *  @return 0; -EBADMSG not a timer page; -ENODATA its writer is gone. */
 VC_API int vc_timerpage_read(uint64_t *out, const struct vc_timerpage_abi *page);
 
-/** @brief Exported twin of vc_timerpage_abi_read_ordered() (for FFI); same contract. */
+/** @brief Exported twin of vc_timerpage_abi_read_ordered() (for FFI); same contract.
+ *  @return as vc_timerpage_read(). */
 VC_API int vc_timerpage_read_ordered(uint64_t *out, const struct vc_timerpage_abi *page);
 
 /** @brief Exported twin of vc_timerpage_abi_ticks() (for FFI). */

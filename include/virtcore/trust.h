@@ -50,7 +50,8 @@ VC_API int vc_trust_measure_mem(uint8_t *out, uint32_t alg, const void *data, si
  */
 VC_API int vc_trust_measure_fd(uint8_t *out, uint64_t *out_size, uint32_t alg, int fd);
 
-/** @brief As vc_trust_measure_fd() on the file at @p path. */
+/** @brief As vc_trust_measure_fd() on the file at @p path.
+ *  @return as vc_trust_measure_fd(); -errno from open(). */
 VC_API int vc_trust_measure_path(uint8_t *out, uint64_t *out_size, uint32_t alg,
 				 const char *path);
 
@@ -98,7 +99,8 @@ VC_API int vc_trust_list_create(vc_trust_list **out, uint32_t alg);
 VC_API int vc_trust_list_add(vc_trust_list *l, const char *name, enum vc_trust_role role,
 			     const uint8_t *digest, uint64_t size);
 
-/** @brief Measures the file at @p path and appends it (errors of both calls). */
+/** @brief Measures the file at @p path and appends it.
+ *  @return the errors of vc_trust_measure_path() and vc_trust_list_add(). */
 VC_API int vc_trust_list_add_path(vc_trust_list *l, const char *name,
 				  enum vc_trust_role role, const char *path);
 
@@ -142,11 +144,13 @@ enum vc_trust_load_flags {
 VC_API int vc_trust_list_load(vc_trust_list **out, const void *buf, size_t len,
 			      const struct vc_trust_load_opts *opts);
 
-/** @brief As vc_trust_list_load() on a file (at most 64 KiB). */
+/** @brief As vc_trust_list_load() on a file (at most 64 KiB).
+ *  @return as vc_trust_list_load() (a larger file is -EBADMSG); -errno from reading. */
 VC_API int vc_trust_list_load_path(vc_trust_list **out, const char *path,
 				   const struct vc_trust_load_opts *opts);
 
-/** @brief Writes the serialised list to @p path (temporary file + rename). */
+/** @brief Writes the serialised list to @p path (temporary file + rename).
+ *  @return 0; -ENODATA an empty list; -errno from writing (@p path then untouched). */
 VC_API int vc_trust_list_save(const vc_trust_list *l, const char *path);
 
 /** @brief Frees a list. NULL is a no-op. */
@@ -166,7 +170,8 @@ struct vc_trust_stage {
 VC_API unsigned vc_trust_list_count(const vc_trust_list *l);
 /** @brief The hash algorithm of the list. */
 VC_API uint32_t vc_trust_list_alg(const vc_trust_list *l);
-/** @brief 1 if the list carries a signature (checked at load, or made by _sign()). */
+/** @brief Whether the list carries a signature (checked at load, or made by _sign()).
+ *  @return 1 or 0. */
 VC_API int vc_trust_list_signed(const vc_trust_list *l);
 /** @brief Describes stage @p index into @p out. @return 0; -ENOENT out of range. */
 VC_API int vc_trust_list_get(struct vc_trust_stage *out, const vc_trust_list *l,
@@ -212,6 +217,8 @@ struct vc_trust_verdict {
  * @brief Starts verifying @p list from its first stage. The chain keeps a reference to
  *        @p list (which must outlive it) and a register (PCR) of the list's algorithm,
  *        initially zero, extended with every stage that verifies.
+ * @param out receives the chain; free it with vc_trust_chain_destroy()
+ * @return 0; -EINVAL a NULL argument; -ENOMEM.
  */
 VC_API int vc_trust_chain_create(vc_trust_chain **out, const vc_trust_list *list);
 
@@ -229,11 +236,13 @@ VC_API int vc_trust_chain_verify_digest(struct vc_trust_verdict *out,
 					vc_trust_chain *c, const char *name,
 					const uint8_t *digest, uint64_t size);
 
-/** @brief Measures @p len bytes at @p data and verifies them as the next stage. */
+/** @brief Measures @p len bytes at @p data and verifies them as the next stage.
+ *  @return as vc_trust_chain_verify_digest(). */
 VC_API int vc_trust_chain_verify_mem(struct vc_trust_verdict *out, vc_trust_chain *c,
 				     const char *name, const void *data, size_t len);
 
-/** @brief Measures the file at @p path and verifies it as the next stage. */
+/** @brief Measures the file at @p path and verifies it as the next stage.
+ *  @return as vc_trust_chain_verify_digest(); -errno from reading the file. */
 VC_API int vc_trust_chain_verify_path(struct vc_trust_verdict *out, vc_trust_chain *c,
 				      const char *name, const char *path);
 
@@ -300,7 +309,8 @@ VC_API int vc_trust_log_add(vc_trust_log *log, uint32_t pcr, uint32_t type,
  */
 VC_API long vc_trust_log_serialize(const vc_trust_log *log, void *buf, size_t len);
 
-/** @brief Writes the log to @p path (temporary file + rename). */
+/** @brief Writes the log to @p path (temporary file + rename).
+ *  @return 0; -errno from writing (@p path then untouched). */
 VC_API int vc_trust_log_save(const vc_trust_log *log, const char *path);
 
 /**
@@ -314,7 +324,8 @@ VC_API int vc_trust_log_save(const vc_trust_log *log, const char *path);
  */
 VC_API int vc_trust_log_load(vc_trust_log **out, const void *buf, size_t len);
 
-/** @brief As vc_trust_log_load() on a file (at most 16 MiB). */
+/** @brief As vc_trust_log_load() on a file (at most 16 MiB).
+ *  @return as vc_trust_log_load() (a larger file is -EBADMSG); -errno from reading. */
 VC_API int vc_trust_log_load_path(vc_trust_log **out, const char *path);
 
 /** @brief The log's algorithm. */

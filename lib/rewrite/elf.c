@@ -25,7 +25,7 @@ static const char *compression(const uint8_t *p, size_t n)
 }
 
 /* The header's promises, before libelf reads anything. */
-static int check_header(struct vc_rewrite_module *m)
+static int check_header(struct vc_rewrite *m)
 {
 	const uint8_t *p = m->data;
 	const char *z = compression(p, m->size);
@@ -101,7 +101,7 @@ static int by_start(const void *a, const void *b)
 
 /* Code is rewritten in place, so no byte of an executable section may belong to
  * anything else in the file: another section, the ELF header, the section headers. */
-static int check_code_overlaps(struct vc_rewrite_module *m)
+static int check_code_overlaps(struct vc_rewrite *m)
 {
 	struct range *r = calloc(m->shnum + 1, sizeof(*r));
 	size_t n = 0;
@@ -139,7 +139,7 @@ static int check_code_overlaps(struct vc_rewrite_module *m)
 	return rc;
 }
 
-static int section_headers(struct vc_rewrite_module *m)
+static int section_headers(struct vc_rewrite *m)
 {
 	Elf64_Shdr sh;
 
@@ -215,7 +215,7 @@ static unsigned reloc_size(unsigned type)
 }
 
 
-long vc__rewrite_site_at(const struct vc_rewrite_module *m, uint32_t section, uint64_t off)
+long vc__rewrite_site_at(const struct vc_rewrite *m, uint32_t section, uint64_t off)
 {
 	size_t lo = 0, hi = m->nsites;
 	while (lo < hi) {
@@ -242,7 +242,7 @@ static unsigned table_flag(const char *name)
 }
 
 /* Marks the bytes of sites that relocated field [off, off + size) of @section covers. */
-static void mark_field(struct vc_rewrite_module *m, uint32_t section, uint64_t off, unsigned size)
+static void mark_field(struct vc_rewrite *m, uint32_t section, uint64_t off, unsigned size)
 {
 	for (uint64_t b = off; b < off + size; b++) {
 		long i = vc__rewrite_site_at(m, section, b);
@@ -255,7 +255,7 @@ static void mark_field(struct vc_rewrite_module *m, uint32_t section, uint64_t o
 }
 
 /* Checks the relocations of section @i and marks what they reach. */
-static int mark_section(struct vc_rewrite_module *m, size_t i)
+static int mark_section(struct vc_rewrite *m, size_t i)
 {
 	const struct rw_section *s = &m->sec[i];
 	if (s->info <= 0 || (size_t)s->info >= m->shnum) {
@@ -306,7 +306,7 @@ static int mark_section(struct vc_rewrite_module *m, size_t i)
 	return 0;
 }
 
-int vc__rewrite_mark(struct vc_rewrite_module *m)
+int vc__rewrite_mark(struct vc_rewrite *m)
 {
 	for (size_t i = 1; i < m->shnum; i++) {
 		if (m->sec[i].type != SHT_RELA && m->sec[i].type != SHT_REL)
@@ -318,7 +318,7 @@ int vc__rewrite_mark(struct vc_rewrite_module *m)
 	return 0;
 }
 
-int vc__rewrite_load(struct vc_rewrite_module *m)
+int vc__rewrite_load(struct vc_rewrite *m)
 {
 	int rc = check_header(m);
 	if (rc || (rc = section_headers(m)))
@@ -332,7 +332,7 @@ int vc__rewrite_load(struct vc_rewrite_module *m)
 	return 0;
 }
 
-void vc__rewrite_unload(struct vc_rewrite_module *m)
+void vc__rewrite_unload(struct vc_rewrite *m)
 {
 	if (m->elf)
 		elf_end(m->elf);
@@ -347,7 +347,7 @@ static int cmp_start(const void *a, const void *b)
 	return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
-int vc__rewrite_symbol_starts(const struct vc_rewrite_module *m, struct rw_start **out, size_t *n)
+int vc__rewrite_symbol_starts(const struct vc_rewrite *m, struct rw_start **out, size_t *n)
 {
 	size_t cap = 0, count = 0;
 	struct rw_start *st = NULL;

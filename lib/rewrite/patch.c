@@ -17,7 +17,7 @@
 
 /* What a site holds once trapped: int3, then nop, except bytes a relocation fills
  * (@code: the site's bytes as they are in the file). */
-static int trapped_bytes(const struct vc_rewrite_module *m, const struct vc_rewrite_site *s,
+static int trapped_bytes(const struct vc_rewrite *m, const struct vc_rewrite_site *s,
 			 const uint8_t *code, uint8_t *out)
 {
 	if (s->reloc_mask & 1) {
@@ -30,7 +30,7 @@ static int trapped_bytes(const struct vc_rewrite_module *m, const struct vc_rewr
 	return 0;
 }
 
-VC_API long vc_rewrite_patch(const vc_rewrite_module *m, void *buf, size_t len)
+VC_API long vc_rewrite_patch(const vc_rewrite *m, void *buf, size_t len)
 {
 	if (!m)
 		return -EINVAL;
@@ -125,7 +125,7 @@ VC_API long vc_rewrite_patch(const vc_rewrite_module *m, void *buf, size_t len)
 }
 
 /* The table of a rewritten object, checked against the file it sits in. */
-static int read_table(const struct vc_rewrite_module *m, struct vc_rewrite_abi_header *h,
+static int read_table(const struct vc_rewrite *m, struct vc_rewrite_abi_header *h,
 		      const uint8_t **entries)
 {
 	const struct rw_section *t = &m->sec[m->table_section];
@@ -156,7 +156,7 @@ static int read_table(const struct vc_rewrite_module *m, struct vc_rewrite_abi_h
 
 /* The table's entries as sites (checked: inside the original part of the file, in
  * order, not overlapping), marked with the relocations that reach into them. */
-static int sites_from_table(struct vc_rewrite_module *m, const struct vc_rewrite_abi_header *h,
+static int sites_from_table(struct vc_rewrite *m, const struct vc_rewrite_abi_header *h,
 			    const uint8_t *entries)
 {
 	if (!(m->sites = calloc(h->count ? h->count : 1, sizeof(*m->sites))))
@@ -185,7 +185,7 @@ static int sites_from_table(struct vc_rewrite_module *m, const struct vc_rewrite
 }
 
 /* Restores into @o, a scratch copy of the rewritten bytes (at least orig_size of them). */
-static long restore_from(struct vc_rewrite_module *m, uint8_t *o, void *buf, size_t len)
+static long restore_from(struct vc_rewrite *m, uint8_t *o, void *buf, size_t len)
 {
 	struct vc_rewrite_abi_header h;
 	const uint8_t *entries;
@@ -227,7 +227,7 @@ static long restore_from(struct vc_rewrite_module *m, uint8_t *o, void *buf, siz
 
 VC_API long vc_rewrite_restore(const void *data, size_t size, void *buf, size_t len)
 {
-	struct vc_rewrite_module m = {0};
+	struct vc_rewrite m = {0};
 
 	if (!data)
 		return -EINVAL;

@@ -17,7 +17,7 @@ struct rw_section {
 	int link, info;
 };
 
-struct vc_rewrite_module {
+struct vc_rewrite {
 	uint8_t *data; /* our copy of the object (a private mapping when @mapped) */
 	size_t size;
 	int mapped;
@@ -31,24 +31,24 @@ struct vc_rewrite_module {
 };
 
 /* elf.c: reads and checks the object's headers and sections. */
-int vc__rewrite_load(struct vc_rewrite_module *m);
-void vc__rewrite_unload(struct vc_rewrite_module *m);
+int vc__rewrite_load(struct vc_rewrite *m);
+void vc__rewrite_unload(struct vc_rewrite *m);
 /* Walks every relocation once: checks it lies inside its section, sets the reloc_mask
  * and RELOC flag of the sites it reaches into, and the EX_TABLE / JUMP_TABLE flags of
  * the sites an __ex_table / __jump_table entry names. The sites must be sorted. */
-int vc__rewrite_mark(struct vc_rewrite_module *m);
+int vc__rewrite_mark(struct vc_rewrite *m);
 /* The index of the site covering byte @off of @section, or -1. */
-long vc__rewrite_site_at(const struct vc_rewrite_module *m, uint32_t section, uint64_t off);
+long vc__rewrite_site_at(const struct vc_rewrite *m, uint32_t section, uint64_t off);
 /* Where decoding restarts: offset 0 of every code section and every symbol inside one,
  * sorted by section then offset, unique. Read once per object. */
 struct rw_start {
 	uint32_t section;
 	uint64_t offset;
 };
-int vc__rewrite_symbol_starts(const struct vc_rewrite_module *m, struct rw_start **out, size_t *n);
+int vc__rewrite_symbol_starts(const struct vc_rewrite *m, struct rw_start **out, size_t *n);
 
 /* scan.c: decodes every executable section and fills m->sites. */
-int vc__rewrite_scan(struct vc_rewrite_module *m);
+int vc__rewrite_scan(struct vc_rewrite *m);
 
 /* length.c: the length of a common instruction that cannot be sensitive, or 0 (then
  * the full decoder must look). */

@@ -41,7 +41,7 @@ VC_API const char *vc_rewrite_class_name(enum vc_rewrite_class cls)
 }
 
 /* Reads, checks and scans @m->data; frees @m on an error. */
-static int open_module(struct vc_rewrite_module *m, vc_rewrite_module **out)
+static int open_module(struct vc_rewrite *m, vc_rewrite **out)
 {
 	int rc = vc__rewrite_load(m);
 	if (!rc)
@@ -56,14 +56,14 @@ static int open_module(struct vc_rewrite_module *m, vc_rewrite_module **out)
 	return 0;
 }
 
-VC_API int vc_rewrite_load(vc_rewrite_module **out, const void *data, size_t size)
+VC_API int vc_rewrite_load(vc_rewrite **out, const void *data, size_t size)
 {
 	if (!out)
 		return -EINVAL;
 	*out = NULL;
 	if (!data && size)
 		return -EINVAL;
-	struct vc_rewrite_module *m = calloc(1, sizeof(*m));
+	struct vc_rewrite *m = calloc(1, sizeof(*m));
 	if (!m || !(m->data = malloc(size ? size : 1))) {
 		free(m);
 		return -ENOMEM;
@@ -74,7 +74,7 @@ VC_API int vc_rewrite_load(vc_rewrite_module **out, const void *data, size_t siz
 	return open_module(m, out);
 }
 
-VC_API int vc_rewrite_load_path(vc_rewrite_module **out, const char *path)
+VC_API int vc_rewrite_load_path(vc_rewrite **out, const char *path)
 {
 	if (!path || !out)
 		return -EINVAL;
@@ -98,7 +98,7 @@ VC_API int vc_rewrite_load_path(vc_rewrite_module **out, const char *path)
 	close(fd);
 	if (map == MAP_FAILED)
 		return -errno;
-	struct vc_rewrite_module *m = calloc(1, sizeof(*m));
+	struct vc_rewrite *m = calloc(1, sizeof(*m));
 	if (!m) {
 		munmap(map, (size_t)st.st_size);
 		return -ENOMEM;
@@ -109,7 +109,7 @@ VC_API int vc_rewrite_load_path(vc_rewrite_module **out, const char *path)
 	return open_module(m, out);
 }
 
-VC_API void vc_rewrite_destroy(vc_rewrite_module *m)
+VC_API void vc_rewrite_destroy(vc_rewrite *m)
 {
 	if (!m)
 		return;
@@ -122,12 +122,12 @@ VC_API void vc_rewrite_destroy(vc_rewrite_module *m)
 	free(m);
 }
 
-VC_API size_t vc_rewrite_count(const vc_rewrite_module *m)
+VC_API size_t vc_rewrite_count(const vc_rewrite *m)
 {
 	return m ? m->nsites : 0;
 }
 
-VC_API int vc_rewrite_get(struct vc_rewrite_site *out, const vc_rewrite_module *m, size_t i)
+VC_API int vc_rewrite_get(struct vc_rewrite_site *out, const vc_rewrite *m, size_t i)
 {
 	if (!m || !out)
 		return -EINVAL;
@@ -137,7 +137,7 @@ VC_API int vc_rewrite_get(struct vc_rewrite_site *out, const vc_rewrite_module *
 	return 0;
 }
 
-VC_API long vc_rewrite_find(const vc_rewrite_module *m, uint32_t section, uint64_t offset)
+VC_API long vc_rewrite_find(const vc_rewrite *m, uint32_t section, uint64_t offset)
 {
 	if (!m)
 		return -EINVAL;
@@ -145,7 +145,7 @@ VC_API long vc_rewrite_find(const vc_rewrite_module *m, uint32_t section, uint64
 	return i >= 0 ? i : -ENOENT;
 }
 
-VC_API int vc_rewrite_is_patched(const vc_rewrite_module *m)
+VC_API int vc_rewrite_is_patched(const vc_rewrite *m)
 {
 	return m && m->table_section != 0;
 }

@@ -10,7 +10,7 @@
 #include "../util/grow.h"
 #include "rewrite-internal.h"
 
-static int add_site(struct vc_rewrite_module *m, size_t *cap, uint32_t section, uint64_t off,
+static int add_site(struct vc_rewrite *m, size_t *cap, uint32_t section, uint64_t off,
 		    unsigned len, enum vc_rewrite_class cls, const char *mnemonic)
 {
 	if (vc__grow((void **)&m->sites, cap, m->nsites + 1, sizeof(*m->sites)))
@@ -28,7 +28,7 @@ static int add_site(struct vc_rewrite_module *m, size_t *cap, uint32_t section, 
 }
 
 /* Decodes section @i from each of its @n restart points @st. */
-static int scan_section(struct vc_rewrite_module *m, const struct rw_decoder *d, uint32_t i,
+static int scan_section(struct vc_rewrite *m, const struct rw_decoder *d, uint32_t i,
 			const struct rw_start *st, size_t n, size_t *cap)
 {
 	const struct rw_section *s = &m->sec[i];
@@ -53,7 +53,7 @@ static int scan_section(struct vc_rewrite_module *m, const struct rw_decoder *d,
 	return rc;
 }
 
-int vc__rewrite_scan(struct vc_rewrite_module *m)
+int vc__rewrite_scan(struct vc_rewrite *m)
 {
 	struct rw_decoder *d = vc__rewrite_decoder_new();
 	struct rw_start *st = NULL;

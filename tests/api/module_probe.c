@@ -24,7 +24,7 @@ int main(void)
 	report("trust", vc_trust_list_load_path(&l, "/nonexistent/list", NULL));
 	vc_trust_list_destroy(l);
 
-	vc_rewrite_module *m = NULL;
+	vc_rewrite *m = NULL;
 	vc_error_clear();
 	report("rewrite", vc_rewrite_load_path(&m, "/nonexistent/module.o"));
 	vc_rewrite_destroy(m);

@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	vc_rewrite_module *m;
+	vc_rewrite *m;
 	uint8_t *back = malloc(size ? size : 1);
 	if (!back)
 		abort();
@@ -35,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t *out = malloc(out_size);
 		if (!out || vc_rewrite_patch(m, out, out_size) != rc)
 			abort(); /* the size query and the rewrite agree */
-		vc_rewrite_module *again;
+		vc_rewrite *again;
 		if (vc_rewrite_load(&again, out, out_size) != 0 || !vc_rewrite_is_patched(again))
 			abort(); /* what we write, we read */
 		vc_rewrite_destroy(again);

@@ -76,7 +76,7 @@ static int unknown_option(const char *usage, char **argv)
 	return usage_error(usage, what);
 }
 
-static int open_module(const char *path, vc_rewrite_module **m)
+static int open_module(const char *path, vc_rewrite **m)
 {
 	int rc = vc_rewrite_load_path(m, path);
 	if (rc == -ENOENT || rc == -EACCES || rc == -EISDIR)
@@ -138,7 +138,7 @@ static int cmd_scan(int argc, char **argv)
 	if (argc - optind != 1)
 		return usage_error(usage_scan, "scan: one MODULE expected");
 	const char *path = argv[optind];
-	vc_rewrite_module *m;
+	vc_rewrite *m;
 	int rc = open_module(path, &m);
 	if (rc)
 		return fail(path, rc);
@@ -263,7 +263,7 @@ static int cmd_patch(int argc, char **argv)
 	int rc = parse_in_out(argc, argv, usage_patch, &in, &out);
 	if (rc >= 0)
 		return rc;
-	vc_rewrite_module *m;
+	vc_rewrite *m;
 	if ((rc = open_module(in, &m)))
 		return fail(in, rc);
 	struct stat st;
