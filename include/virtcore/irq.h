@@ -79,7 +79,7 @@ struct vc_irq_opts {
  * eligible tier, so each change re-routes as few devices as possible; vc_irq_rebalance()
  * redistributes everything. Not thread-safe: one thread at a time per policy.
  *
- * @return 0; -EINVAL for bad options; -ENOMEM
+ * @return 0; -EINVAL for bad options; -E2BIG options this library does not know; -ENOMEM
  */
 VC_API int vc_irq_create(vc_irq **out, const struct vc_irq_opts *opts);
 

@@ -64,7 +64,8 @@ struct vc_pack_create_opts {
  * @param opts NULL for defaults
  * @return 0; -EINVAL bad options (size not a multiple of 512, unknown alignment or flag);
  *         -ENOSPC @c disk_size below the smallest packed disk (1 MiB + 33,280 bytes);
- *         other -errno from creating the temporary file.
+ *         -E2BIG options this library does not know; other -errno from creating the
+ *         temporary file.
  */
 VC_API int vc_pack_writer_open(vc_pack_writer **out, const char *path,
 			  const struct vc_pack_create_opts *opts);

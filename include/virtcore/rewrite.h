@@ -53,13 +53,15 @@ struct vc_rewrite_site {
  * @return 0; -ENOEXEC not an ELF object (or compressed: .xz, .gz, .zst are named in the
  *         log); -EPROTONOSUPPORT an ELF object of another kind (32-bit, big-endian, not
  *         x86-64, not relocatable, extended section numbering); -EBADMSG malformed
- *         (truncated, a section or table outside the file, bad sizes); -ENOMEM. The log
+ *         (truncated, a section or table outside the file, bad sizes); -EINVAL NULL
+ *         arguments; -ENOMEM. The log
  *         callback gets the detail ("rewrite: section 7 (.text) ends past the file").
  */
 VC_API int vc_rewrite_load(vc_rewrite **out, const void *data, size_t size);
 
 /** @brief vc_rewrite_load() on a file's contents.
- *  @return as vc_rewrite_load(); -errno when the file cannot be read. */
+ *  @return as vc_rewrite_load(); -EISDIR a directory; -EINVAL not a regular file;
+ *          -errno when the file cannot be read. */
 VC_API int vc_rewrite_load_path(vc_rewrite **out, const char *path);
 
 /** @brief Frees a module. NULL is accepted. */

@@ -87,8 +87,8 @@ VC_API size_t vc_ring_size(uint32_t slot_count, uint32_t slot_size);
  * @brief Formats an empty ring at @p mem. No side may be attached while this runs.
  * @param mem 8-byte aligned, at least vc_ring_size() bytes
  * @param opts NULL for defaults
- * @return 0; -EINVAL for NULL/misaligned memory or a bad geometry or mode; -ENOSPC if
- *         @p len is too small
+ * @return 0; -EINVAL for NULL/misaligned memory or a bad geometry or mode; -E2BIG
+ *         options this library does not know; -ENOSPC if @p len is too small
  */
 VC_API int vc_ring_format(void *mem, size_t len, const struct vc_ring_format_opts *opts);
 
@@ -115,8 +115,8 @@ VC_API int64_t vc_ring_pair_offset(const void *mem, size_t len);
  * the handle: a peer rewriting the header later cannot move any access.
  * @param out receives the handle; free with vc_ring_detach()
  * @param opts role (required), notifier, flags
- * @return 0; -EINVAL for NULL/misaligned memory or bad options; -EBADMSG for a ring that
- *         is not a valid ring; -ENOMEM
+ * @return 0; -EINVAL for NULL/misaligned memory or bad options; -E2BIG options this
+ *         library does not know; -EBADMSG for a ring that is not a valid ring; -ENOMEM
  */
 VC_API int vc_ring_attach(vc_ring **out, void *mem, size_t len,
 			  const struct vc_ring_attach_opts *opts);
@@ -257,7 +257,8 @@ VC_API int vc_ring_eventfd_notifier(struct vc_ring_notifier *out, int fd);
  * @brief The measured cost of waking a sleeping thread through an eventfd on this
  * machine (half the median round trip between two threads), measured once per process
  * (~20 ms) and cached. Bounds the adaptive spin.
- * @return nanoseconds (> 0), or a negative errno if the measurement failed
+ * @return nanoseconds (> 0); -EIO if a wake-up took over a second; the -errno of
+ *         eventfd() or pthread_create() if they failed
  */
 VC_API int64_t vc_ring_wake_cost_ns(void);
 

@@ -174,7 +174,7 @@ struct vc_spt_result {
 /**
  * @brief Creates an empty cache over guest memory @p gm (which must outlive it).
  * @param opts NULL for defaults
- * @return 0; -EINVAL (NULL argument, unknown option bytes); -ENOMEM.
+ * @return 0; -EINVAL a NULL argument; -E2BIG options this library does not know; -ENOMEM.
  */
 VC_API int vc_spt_create(vc_spt **out, vc_gmem *gm, const struct vc_spt_opts *opts);
 

@@ -50,7 +50,8 @@ struct vc_timerpage_opts {
  *        into a guest); it must outlive the writer
  * @param len size of @p page
  * @param opts NULL for defaults
- * @return 0; -EINVAL for a NULL/short/misaligned page or bad options; -ENOMEM;
+ * @return 0; -EINVAL for a NULL/short/misaligned page or bad options; -E2BIG options
+ *         this library does not know (a newer header's field); -ENOMEM;
  *         -EOPNOTSUPP if the CPU has no TSC-capable x86 clock (non-x86 builds)
  */
 VC_API int vc_timerpage_create(vc_timerpage **out, void *page, size_t len,

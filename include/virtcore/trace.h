@@ -31,7 +31,8 @@ struct vc_trace_opts {
  * @brief Loads the BPF programs and attaches them to the kvm tracepoints.
  * @return 0; -EPERM not root / no CAP_BPF; -ENOENT kvm tracepoints missing (no KVM in
  *         this kernel); -EOPNOTSUPP no kernel BTF; -ESRCH no such process; -EINVAL the
- *         process has no KVM VM open; other -errno from libbpf. Detail in the log.
+ *         process has no KVM VM open; -E2BIG options this library does not know; -ENOMEM; -EIO libbpf failed without a code; other
+ *         -errno from libbpf. Detail in vc_error_last().
  */
 VC_API int vc_trace_open(vc_trace **out, const struct vc_trace_opts *opts);
 

@@ -139,7 +139,7 @@ enum vc_trust_load_flags {
  * (-EKEYREJECTED). Without a key and without VC_TRUST_LOAD_UNVERIFIED: -EINVAL.
  * Any structural problem or truncation: -EBADMSG. Bytes past the list: -EBADMSG.
  *
- * @return 0; the errors above; -ENOMEM.
+ * @return 0; the errors above; -E2BIG options this library does not know; -ENOMEM.
  */
 VC_API int vc_trust_list_load(vc_trust_list **out, const void *buf, size_t len,
 			      const struct vc_trust_load_opts *opts);

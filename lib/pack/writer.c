@@ -55,13 +55,16 @@ static int run_job(vc_pack_writer *w, uint32_t i)
 	struct stat st;
 	int rc = vc__pack_copy(j->fd, 0, w->fd, (int64_t)e->offset, j->size, e->sha256, &w->stop);
 
-	/* A file that shrank reads as a hole past its end; one that grew was cut. */
+	/* A file that shrank reads as a hole past its end (or ends early: -ENODATA); one that
+	 * grew was cut. Either way the caller hears -EIO, as documented. */
+	const char *why = rc == -ENODATA ? "it ended early" : NULL;
 	if (rc == 0 && (fstat(j->fd, &st) != 0 || (uint64_t)st.st_size != j->size))
+		why = "it changed size while being packed";
+	if (why)
 		rc = -EIO;
 	if (rc && rc != -ECANCELED)
 		vc__err("pack: %s: copying image %.*s failed: %s", w->path, (int)e->name_len,
-			e->name, rc == -EIO ? "it changed size while being packed" :
-			rc == -ENODATA ? "it ended early" : vc_strerror(rc));
+			e->name, why ? why : vc_strerror(rc));
 	close(j->fd);
 	j->fd = -1;
 	return rc;

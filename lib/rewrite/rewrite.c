@@ -83,8 +83,9 @@ VC_API int vc_rewrite_load_path(vc_rewrite **out, const char *path)
 	if (fd < 0)
 		return -errno;
 	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		int e = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+	int e = fstat(fd, &st) < 0 ? -errno : S_ISDIR(st.st_mode) ? -EISDIR :
+		!S_ISREG(st.st_mode) ? -EINVAL : 0;
+	if (e) {
 		close(fd);
 		return e;
 	}

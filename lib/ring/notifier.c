@@ -82,8 +82,9 @@ static int64_t measure(void)
 	struct bounce b = {eventfd(0, EFD_CLOEXEC), eventfd(0, EFD_CLOEXEC)};
 	int64_t rtt[ROUNDS], rc = -EIO;
 	pthread_t t;
-	if (b.ping < 0 || b.pong < 0 || pthread_create(&t, NULL, bounce_back, &b)) {
-		rc = -errno;
+	int perr = 0;
+	if (b.ping < 0 || b.pong < 0 || (perr = pthread_create(&t, NULL, bounce_back, &b))) {
+		rc = perr ? -perr : -errno; /* pthread_create returns its error, errno is stale */
 		goto out;
 	}
 	int i;
