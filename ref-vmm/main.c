@@ -3,6 +3,7 @@
 //   vc-vmm --kernel ELF [--module FILE]... [--append "CMDLINE"] [--mem 64M] [--cpus N]
 //          [--dry-run [--json]]
 // Every input is checked and the guest laid out in its RAM before /dev/kvm is opened.
+// The boot runs the parts table (parts.c) phase by phase: prepare, load, init.
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -45,7 +46,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: vc-vmm --kernel ELF [--module FILE]... [--pack DISK] [--trust LIST\n"
 		"              [--trust-key PUB]] [--append \"CMDLINE\"] [--mem 64M] [--cpus N]\n"
-		"              [--spt-stats] [--dry-run [--json]]\n"
+		"              [--spt-stats] [--regs ioctl|sync|learned] [--regs-stats]\n"
+		"              [--dry-run [--json]]\n"
 		"Boot a PVH kernel (an ELF with a XEN_ELFNOTE_PHYS32_ENTRY note) on /dev/kvm.\n\n"
 		"  --kernel ELF      the kernel to boot (required)\n"
 		"  --module FILE     a boot module, passed in the PVH start info (repeatable, up to %d)\n"
@@ -61,6 +63,11 @@ static void usage(FILE *f)
 		"  --spt-stats       at exit, print the shadow page-table cache's counters (the\n"
 		"                    guest's console writes are read at guest-virtual addresses\n"
 		"                    through it) on stderr\n"
+		"  --regs POLICY     how exit handlers get the vCPU's registers: ioctl (one\n"
+		"                    KVM_GET_* per read), sync (KVM delivers every set with\n"
+		"                    every exit) or learned (default: the sets each kind of exit\n"
+		"                    needed, learned by libvirtcore's prefetch table)\n"
+		"  --regs-stats      at exit, print exits, register ioctls and prefetch counters\n"
 		"  --dry-run         check every input and lay the guest out in memory, then\n"
 		"                    print the boot plan (guest-physical layout, start info,\n"
 		"                    modules with their SHA-256, command line, trust list) and\n"
@@ -70,7 +77,7 @@ static void usage(FILE *f)
 		"The guest console is COM1 (and the hypercall console) on stdout. vc-vmm exits\n"
 		"with the status the guest writes to the exit port (0x501), or 1 on a guest\n"
 		"failure (triple fault, emulation failure, unhandled exit), reported on stderr.\n",
-		PVH_MAX_MODULES, VMM_MAX_CPUS);
+		VMM_MAX_MODULES, VMM_MAX_CPUS);
 }
 
 static int parse_size(const char *s, uint64_t *out)
@@ -147,44 +154,54 @@ int main(int argc, char **argv)
 		{"trust", required_argument, NULL, 't'},
 		{"trust-key", required_argument, NULL, 'K'},
 		{"spt-stats", no_argument, NULL, 'S'},
+		{"regs", required_argument, NULL, 'R'},
+		{"regs-stats", no_argument, NULL, 'r'},
 		{"dry-run", no_argument, NULL, 'D'},
 		{"json", no_argument, NULL, 'J'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *kernel_path = NULL, *cmdline = "", *pack_path = NULL;
-	const char *trust_path = NULL, *trust_key = NULL;
-	const char *module_paths[PVH_MAX_MODULES];
-	unsigned nmods = 0, ncpus = 1;
-	int spt_stats = 0, dry_run = 0, json = 0;
-	uint64_t mem = DEFAULT_MEM;
+	static struct vmm_config cfg = {.cmdline = "", .mem = DEFAULT_MEM, .ncpus = 1};
+	const char *module_paths[VMM_MAX_MODULES];
+	unsigned nmods = 0;
+	int dry_run = 0, json = 0;
 	int opt;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'k':
-			kernel_path = optarg;
+			cfg.kernel_path = optarg;
 			break;
 		case 'm':
-			if (nmods == PVH_MAX_MODULES) {
-				vmm_err("at most %d --module options", PVH_MAX_MODULES);
+			if (nmods == VMM_MAX_MODULES) {
+				vmm_err("at most %d --module options", VMM_MAX_MODULES);
 				return 2;
 			}
 			module_paths[nmods++] = optarg;
 			break;
 		case 'a':
-			cmdline = optarg;
+			cfg.cmdline = optarg;
 			break;
 		case 'p':
-			pack_path = optarg;
+			cfg.pack_path = optarg;
 			break;
 		case 't':
-			trust_path = optarg;
+			cfg.trust_path = optarg;
 			break;
 		case 'K':
-			trust_key = optarg;
+			cfg.trust_key = optarg;
 			break;
 		case 'S':
-			spt_stats = 1;
+			cfg.spt_stats = true;
+			break;
+		case 'R':
+			if (strcmp(optarg, "ioctl") && strcmp(optarg, "sync") && strcmp(optarg, "learned")) {
+				vmm_err("--regs %s: expected ioctl, sync or learned", optarg);
+				return 2;
+			}
+			cfg.prefetch = optarg;
+			break;
+		case 'r':
+			cfg.prefetch_stats = true;
 			break;
 		case 'D':
 			dry_run = 1;
@@ -193,7 +210,7 @@ int main(int argc, char **argv)
 			json = 1;
 			break;
 		case 'M':
-			if (parse_size(optarg, &mem) || mem < MIN_MEM) {
+			if (parse_size(optarg, &cfg.mem) || cfg.mem < MIN_MEM) {
 				vmm_err("--mem %s: expected a size of at least 2M, like 64M or 1G", optarg);
 				return 2;
 			}
@@ -205,7 +222,7 @@ int main(int argc, char **argv)
 				vmm_err("--cpus %s: expected 1 to %d", optarg, VMM_MAX_CPUS);
 				return 2;
 			}
-			ncpus = (unsigned)n;
+			cfg.ncpus = (unsigned)n;
 			break;
 		}
 		case 'h':
@@ -221,7 +238,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (!kernel_path) {
+	if (!cfg.kernel_path) {
 		vmm_err("--kernel ELF is required");
 		usage(stderr);
 		return 2;
@@ -230,89 +247,73 @@ int main(int argc, char **argv)
 		vmm_err("--json goes with --dry-run (the plan is what it formats)");
 		return 2;
 	}
-	if (strlen(cmdline) >= PVH_CMDLINE_MAX) {
+	if (strlen(cfg.cmdline) >= PVH_CMDLINE_MAX) {
 		vmm_err("--append: command line longer than %d bytes", PVH_CMDLINE_MAX - 1);
 		return 2;
 	}
-
-	/* Files first: a typo should not cost a VM. */
-	struct mapped_file kernel, mods[PVH_MAX_MODULES];
-	if (map_file(kernel_path, &kernel))
-		return 1;
-	for (unsigned i = 0; i < nmods; i++)
-		if (map_file(module_paths[i], &mods[i]))
-			return 1;
-
-	struct pvh_module pm[PVH_MAX_MODULES];
-	for (unsigned i = 0; i < nmods; i++)
-		pm[i] = (struct pvh_module){base_name(mods[i].path), mods[i].data, mods[i].size};
-	if (pack_path) {
-#ifdef VMM_HAVE_PACK
-		if (pack_load_modules(pack_path, pm, PVH_MAX_MODULES, &nmods))
-			return 1;
-#else
-		vmm_err("--pack: this vc-vmm was built without the pack module (uuid-dev, libssl-dev)");
-		return 2;
-#endif
-	}
-
-	if (trust_key && !trust_path) {
+	if (cfg.trust_key && !cfg.trust_path) {
 		vmm_err("--trust-key needs --trust LIST");
 		return 2;
 	}
-	if (trust_path) {
-#ifdef VMM_HAVE_TRUST
-		if (trust_check_modules(trust_path, trust_key, pm, nmods))
+
+	static struct vm vm;
+	int status = 1;
+	vm.cfg = &cfg;
+	vm.kvm_fd = vm.vm_fd = -1;
+
+	/* Files first: a typo should not cost a VM. */
+	struct mapped_file kernel, mods[VMM_MAX_MODULES];
+	if (map_file(cfg.kernel_path, &kernel))
+		return 1;
+	for (unsigned i = 0; i < nmods; i++) {
+		if (map_file(module_paths[i], &mods[i]))
 			return 1;
-#else
-		vmm_err("--trust: this vc-vmm was built without the trust module (libssl-dev)");
-		return 2;
-#endif
+		vm.mods[vm.nmods++] = (struct boot_module){base_name(mods[i].path), mods[i].data,
+							   mods[i].size};
 	}
+	if (vm_parts_create(&vm) || vm_parts_prepare(&vm))
+		goto out;
 
 	char err[256];
 	struct pvh_image img;
-	uint64_t low_end = mem < (3ull << 30) ? mem : (3ull << 30);
+	uint64_t low_end = cfg.mem < (3ull << 30) ? cfg.mem : (3ull << 30);
 	if (pvh_parse(kernel.data, kernel.size, UINT64_MAX, &img, err, sizeof(err))) {
-		vmm_err("%s: %s", kernel_path, err);
-		return 1;
+		vmm_err("%s: %s", cfg.kernel_path, err);
+		goto out;
 	}
 	if (img.end > low_end) {
 		vmm_err("--mem %lluK is too little memory: %s needs RAM up to %#llx",
-			(unsigned long long)(mem >> 10), kernel_path, (unsigned long long)img.end);
-		return 1;
+			(unsigned long long)(cfg.mem >> 10), cfg.kernel_path,
+			(unsigned long long)img.end);
+		goto out;
 	}
 
 	/* Guest RAM and everything in it before KVM: a module that does not fit is an
 	 * input error on every machine, and --dry-run shows exactly what a boot would use. */
-	static struct vm vm;
-	int status = 1;
-	if (vm_memory_create(&vm, mem))
+	if (vm_memory_create(&vm, cfg.mem))
 		goto out;
 	if (pvh_load(&img, kernel.data, vm.gmem)) {
-		vmm_err("%s: cannot load its segments", kernel_path);
+		vmm_err("%s: cannot load its segments", cfg.kernel_path);
 		goto out;
 	}
-	long trust_size = 0;
-#ifdef VMM_HAVE_TRUST
-	trust_size = trust_place_list(vm.gmem);
-	if (trust_size < 0)
+	if (vm_parts_load(&vm))
 		goto out;
-#endif
-	struct pvh_ram ram = {low_end, mem - low_end};
-	int64_t si = pvh_setup(vm.gmem, &ram, &img, cmdline, pm, nmods, err, sizeof(err));
+	struct pvh_module pm[VMM_MAX_MODULES];
+	for (unsigned i = 0; i < vm.nmods; i++)
+		pm[i] = (struct pvh_module){vm.mods[i].name, vm.mods[i].data, vm.mods[i].size};
+	struct pvh_ram ram = {low_end, cfg.mem - low_end};
+	int64_t si = pvh_setup(vm.gmem, &ram, &img, cfg.cmdline, pm, vm.nmods, err, sizeof(err));
 	if (si < 0) {
 		vmm_err("%s", err);
 		goto out;
 	}
 	if (dry_run) {
-		struct plan plan = {vm.gmem, kernel_path, &img, pm, mem, ncpus, (uint64_t)si,
-				    trust_size};
+		struct plan plan = {&vm, &img, (uint64_t)si};
 		status = plan_print(stdout, json, &plan) ? 1 : 0;
 		goto out;
 	}
 
-	if (vm_create(&vm, ncpus) || vm_virt_init(&vm))
+	if (vm_create(&vm, cfg.ncpus))
 		goto out;
 	int rc = x86_setup_pvh_regs(&vm.cpus[0], img.entry, (uint32_t)si);
 	if (rc) {
@@ -320,17 +321,13 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	console_init();
-	exit_dev_init(&vm);
-	null_dev_init(&vm);
-	hcall_dev_init(&vm);
-	if (serial_init(&vm))
+	if (vm_parts_init(&vm))
 		goto out;
 	status = vm_run(&vm);
-	if (spt_stats)
-		vm_virt_report(&vm);
 out:
 	console_flush();
 	console_restore();
+	vm_parts_destroy(&vm);
 	vm_destroy(&vm);
 	return status;
 }

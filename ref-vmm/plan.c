@@ -9,23 +9,16 @@
 #include "guest/abi.h"
 #include "vmm.h"
 
-#ifdef VMM_HAVE_TRUST
 #include <virtcore/trust.h>
-#endif
 
 /* A module's SHA-256 as hex, or "" when this vc-vmm was built without the trust module. */
 static void module_digest(const void *data, uint64_t size, char hex[65])
 {
 	hex[0] = '\0';
-#ifdef VMM_HAVE_TRUST
 	uint8_t d[32];
 	if (vc_trust_measure_mem(d, VC_TRUST_ALG_SHA256, data, size) == 0)
 		for (int i = 0; i < 32; i++)
 			snprintf(hex + 2 * i, 3, "%02x", d[i]);
-#else
-	(void)data;
-	(void)size;
-#endif
 }
 
 /* A JSON string: quotes, backslashes and control characters escaped; bytes >= 0x80
@@ -78,7 +71,9 @@ static void read_string(const vc_gmem *gm, uint64_t gpa, char *buf, size_t cap)
 
 int plan_print(FILE *f, bool json, const struct plan *p)
 {
-	const vc_gmem *gm = p->gmem;
+	const struct vm *vm = p->vm;
+	const vc_gmem *gm = vm->gmem;
+	const long trust_size = trust_list_size(vm);
 	struct hvm_start_info si;
 	if (vc_gmem_read(gm, p->start_info_gpa, &si, sizeof(si)) || si.magic != HVM_START_MAGIC ||
 	    si.memmap_entries > 8 || si.nr_modules > PVH_MAX_MODULES) {
@@ -99,17 +94,17 @@ int plan_print(FILE *f, bool json, const struct plan *p)
 
 	if (json) {
 		fprintf(f, "{\n  \"kernel\": {\"path\": ");
-		json_string(f, p->kernel_path);
+		json_string(f, vm->cfg->kernel_path);
 		fprintf(f, ", \"entry\": %" PRIu32 ", \"segments\": [", img->entry);
 		for (unsigned i = 0; i < img->nseg; i++)
 			fprintf(f, "%s\n    {\"gpa\": %" PRIu64 ", \"filesz\": %" PRIu64
 				   ", \"memsz\": %" PRIu64 "}",
 				i ? "," : "", img->seg[i].paddr, img->seg[i].filesz, img->seg[i].memsz);
-		fprintf(f, "]},\n  \"memory\": {\"size\": %" PRIu64 ", \"map\": [", p->mem);
+		fprintf(f, "]},\n  \"memory\": {\"size\": %" PRIu64 ", \"map\": [", vm->cfg->mem);
 		for (unsigned i = 0; i < si.memmap_entries; i++)
 			fprintf(f, "%s\n    {\"gpa\": %" PRIu64 ", \"size\": %" PRIu64 ", \"type\": \"%s\"}",
 				i ? "," : "", map[i].addr, map[i].size, memmap_type(map[i].type));
-		fprintf(f, "]},\n  \"cpus\": %u,\n  \"start_info\": %" PRIu64 ",\n", p->ncpus,
+		fprintf(f, "]},\n  \"cpus\": %u,\n  \"start_info\": %" PRIu64 ",\n", vm->cfg->ncpus,
 			p->start_info_gpa);
 		fprintf(f, "  \"cmdline\": {\"gpa\": %" PRIu64 ", \"text\": ", si.cmdline_paddr);
 		json_string(f, cmdline);
@@ -117,7 +112,7 @@ int plan_print(FILE *f, bool json, const struct plan *p)
 		for (unsigned i = 0; i < si.nr_modules; i++) {
 			char name[256], hex[65];
 			read_string(gm, mods[i].cmdline_paddr, name, sizeof(name));
-			module_digest(p->mods[i].data, p->mods[i].size, hex);
+			module_digest(vm->mods[i].data, vm->mods[i].size, hex);
 			fprintf(f, "%s\n    {\"index\": %u, \"name\": ", i ? "," : "", i);
 			json_string(f, name);
 			fprintf(f, ", \"gpa\": %" PRIu64 ", \"size\": %" PRIu64 ", \"sha256\": ",
@@ -128,19 +123,19 @@ int plan_print(FILE *f, bool json, const struct plan *p)
 				fprintf(f, "null}");
 		}
 		fprintf(f, "],\n  \"trust_list\": ");
-		if (p->trust_list_size)
+		if (trust_size)
 			fprintf(f, "{\"gpa\": %u, \"size\": %ld}\n}\n", VCG_TRUST_LIST_GPA,
-				p->trust_list_size);
+				trust_size);
 		else
 			fprintf(f, "null\n}\n");
 	} else {
 		fprintf(f, "vc-vmm: boot plan (dry run: no VM is created)\n");
-		fprintf(f, "memory      %" PRIu64 " KiB, %u vCPU%s\n", p->mem >> 10, p->ncpus,
-			p->ncpus == 1 ? "" : "s");
+		fprintf(f, "memory      %" PRIu64 " KiB, %u vCPU%s\n", vm->cfg->mem >> 10, vm->cfg->ncpus,
+			vm->cfg->ncpus == 1 ? "" : "s");
 		for (unsigned i = 0; i < si.memmap_entries; i++)
 			fprintf(f, "  map       [%#" PRIx64 ", %#" PRIx64 ") %s\n", map[i].addr,
 				map[i].addr + map[i].size, memmap_type(map[i].type));
-		fprintf(f, "kernel      %s, entry %#" PRIx32 "\n", p->kernel_path, img->entry);
+		fprintf(f, "kernel      %s, entry %#" PRIx32 "\n", vm->cfg->kernel_path, img->entry);
 		for (unsigned i = 0; i < img->nseg; i++)
 			fprintf(f, "  segment   [%#" PRIx64 ", %#" PRIx64 ") %" PRIu64
 				   " bytes from the file\n",
@@ -153,15 +148,15 @@ int plan_print(FILE *f, bool json, const struct plan *p)
 		for (unsigned i = 0; i < si.nr_modules; i++) {
 			char name[256], hex[65];
 			read_string(gm, mods[i].cmdline_paddr, name, sizeof(name));
-			module_digest(p->mods[i].data, p->mods[i].size, hex);
+			module_digest(vm->mods[i].data, vm->mods[i].size, hex);
 			fprintf(f, "module %-4u [%#" PRIx64 ", %#" PRIx64 ") %" PRIu64 " bytes ", i,
 				mods[i].paddr, mods[i].paddr + mods[i].size, mods[i].size);
 			text_string(f, name);
 			fprintf(f, " sha256 %s\n", hex[0] ? hex : "(built without the trust module)");
 		}
-		if (p->trust_list_size)
+		if (trust_size)
 			fprintf(f, "trust list  [%#x, %#lx) %ld bytes\n", VCG_TRUST_LIST_GPA,
-				VCG_TRUST_LIST_GPA + p->trust_list_size, p->trust_list_size);
+				VCG_TRUST_LIST_GPA + trust_size, trust_size);
 		else
 			fprintf(f, "trust list  none\n");
 	}

@@ -42,7 +42,7 @@ static void dispatch_pio(struct vcpu *cpu)
 		if (run->io.port >= r->base && run->io.port - r->base < r->len) {
 			/* `rep outs`/`ins` arrive as count back-to-back items. */
 			for (uint32_t k = 0; k < run->io.count; k++)
-				r->fn(vm, r->opaque, run->io.port, is_write, data + k * run->io.size,
+				r->fn(cpu, r->opaque, run->io.port, is_write, data + k * run->io.size,
 				      run->io.size);
 			return;
 		}
@@ -61,7 +61,7 @@ static bool dispatch_mmio(struct vcpu *cpu)
 	for (unsigned i = 0; i < vm->nmmio; i++) {
 		const struct mmio_range *r = &vm->mmio[i];
 		if (run->mmio.phys_addr >= r->base && run->mmio.phys_addr - r->base < r->len) {
-			r->fn(vm, r->opaque, run->mmio.phys_addr, run->mmio.is_write, run->mmio.data,
+			r->fn(cpu, r->opaque, run->mmio.phys_addr, run->mmio.is_write, run->mmio.data,
 			      run->mmio.len);
 			return true;
 		}
@@ -94,14 +94,18 @@ void vcpu_report_failure(struct vcpu *cpu, const char *what)
 	char bytes[64] = "";
 
 	console_flush();
-	if (ioctl(cpu->fd, KVM_GET_REGS, &regs) < 0 || ioctl(cpu->fd, KVM_GET_SREGS, &sregs) < 0) {
-		vmm_err("vCPU %d: %s (registers unavailable: %s)", cpu->index, what, strerror(errno));
+	int rc = vcpu_get_regs(cpu, &regs);
+	if (!rc)
+		rc = vcpu_get_sregs(cpu, &sregs);
+	if (rc) {
+		vmm_err("vCPU %d: %s (registers unavailable: %s)", cpu->index, what, strerror(-rc));
 		return;
 	}
 	uint64_t linear = sregs.cs.base + regs.rip;
 	struct kvm_translation tr = {.linear_address = linear};
 	uint64_t gpa = linear;
-	if ((sregs.cr0 & 0x80000000u) && ioctl(cpu->fd, KVM_TRANSLATE, &tr) == 0 && tr.valid)
+	if ((sregs.cr0 & 0x80000000u) && cpu->fd >= 0 && ioctl(cpu->fd, KVM_TRANSLATE, &tr) == 0 &&
+	    tr.valid)
 		gpa = tr.physical_address;
 	uint8_t insn[15];
 	size_t n = 0;
@@ -141,16 +145,42 @@ static void report_exit(struct vcpu *cpu)
 	vcpu_report_failure(cpu, what);
 }
 
-__thread struct vcpu *vcpu_self;
+bool vcpu_handle_exit(struct vcpu *cpu)
+{
+	struct kvm_run *run = cpu->run;
+	bool go_on = true;
+
+	vcpu_prefetch_exit(cpu);
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		dispatch_pio(cpu);
+		break;
+	case KVM_EXIT_MMIO:
+		if (dispatch_mmio(cpu))
+			break;
+		report_exit(cpu);
+		go_on = false;
+		break;
+	case KVM_EXIT_SHUTDOWN:
+		vcpu_report_failure(cpu, "triple fault (KVM_EXIT_SHUTDOWN)");
+		go_on = false;
+		break;
+	default:
+		report_exit(cpu);
+		go_on = false;
+	}
+	if (!go_on)
+		vm_stop(cpu->vm, 1);
+	return go_on;
+}
 
 void *vcpu_thread(void *arg)
 {
 	struct vcpu *cpu = arg;
 	struct vm *vm = cpu->vm;
-	struct kvm_run *run = cpu->run;
 
-	vcpu_self = cpu;
 	while (!atomic_load_explicit(&vm->stopping, memory_order_relaxed)) {
+		vcpu_prefetch_enter(cpu);
 		if (ioctl(cpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -158,25 +188,8 @@ void *vcpu_thread(void *arg)
 			vm_stop(vm, 1);
 			break;
 		}
-		switch (run->exit_reason) {
-		case KVM_EXIT_IO:
-			dispatch_pio(cpu);
+		if (!vcpu_handle_exit(cpu))
 			break;
-		case KVM_EXIT_MMIO:
-			if (dispatch_mmio(cpu))
-				break;
-			report_exit(cpu);
-			vm_stop(vm, 1);
-			return NULL;
-		case KVM_EXIT_SHUTDOWN:
-			vcpu_report_failure(cpu, "triple fault (KVM_EXIT_SHUTDOWN)");
-			vm_stop(vm, 1);
-			return NULL;
-		default:
-			report_exit(cpu);
-			vm_stop(vm, 1);
-			return NULL;
-		}
 	}
 	return NULL;
 }

@@ -23,21 +23,25 @@ static int check_cap(struct vm *vm, int cap, const char *name)
 	return -EOPNOTSUPP;
 }
 
-/* Registers one RAM range made by vm_memory_create() as a KVM memory slot. */
-static int add_slot(struct vm *vm, const struct ram_slot *s)
+int vm_slot_set_flags(struct vm *vm, const struct ram_slot *s, uint32_t flags)
 {
 	struct kvm_userspace_memory_region r = {
 		.slot = s->slot,
+		.flags = flags,
 		.guest_phys_addr = s->gpa,
 		.memory_size = s->size,
 		.userspace_addr = (uint64_t)(uintptr_t)s->hva,
 	};
-	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
-		int e = errno;
-		vmm_err("KVM_SET_USER_MEMORY_REGION: %s", strerror(e));
-		return -e;
-	}
-	return 0;
+	return ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ? -errno : 0;
+}
+
+/* Registers one RAM range made by vm_memory_create() as a KVM memory slot. */
+static int add_slot(struct vm *vm, const struct ram_slot *s)
+{
+	int rc = vm_slot_set_flags(vm, s, 0);
+	if (rc)
+		vmm_err("KVM_SET_USER_MEMORY_REGION: %s", strerror(-rc));
+	return rc;
 }
 
 static int add_ram(struct vm *vm, unsigned slot, uint64_t gpa, uint64_t size, void *hva)
@@ -46,7 +50,7 @@ static int add_ram(struct vm *vm, unsigned slot, uint64_t gpa, uint64_t size, vo
 	if (rc)
 		vmm_err("guest memory map: %s", vc_strerror(rc));
 	else
-		vm->slots[vm->nslots++] = (struct ram_slot){slot, gpa, size, hva, NULL};
+		vm->slots[vm->nslots++] = (struct ram_slot){slot, gpa, size, hva};
 	return rc;
 }
 
@@ -55,6 +59,8 @@ int vm_memory_create(struct vm *vm, uint64_t ram_bytes)
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_cond_init(&vm->stopped_cv, NULL);
 	vm->kvm_fd = vm->vm_fd = -1;
+	for (unsigned i = 0; i < VMM_MAX_CPUS; i++)
+		vm->cpus[i].fd = -1;
 	int rc = vc_gmem_create(&vm->gmem);
 	if (rc) {
 		vmm_err("guest memory map: %s", vc_strerror(rc));
@@ -155,11 +161,10 @@ int vm_create(struct vm *vm, unsigned ncpus)
 
 void vm_destroy(struct vm *vm)
 {
-	vm_virt_destroy(vm);
 	for (unsigned i = 0; i < vm->ncpus; i++) {
 		if (vm->cpus[i].run)
 			munmap(vm->cpus[i].run, vm->run_size);
-		if (vm->cpus[i].fd > 0)
+		if (vm->cpus[i].fd >= 0)
 			close(vm->cpus[i].fd);
 	}
 	if (vm->ram)
@@ -171,22 +176,24 @@ void vm_destroy(struct vm *vm)
 		close(vm->kvm_fd);
 }
 
-void vm_register_pio(struct vm *vm, uint16_t base, uint16_t len, pio_fn fn, void *opaque)
+int vm_register_pio(struct vm *vm, uint16_t base, uint16_t len, pio_fn fn, void *opaque)
 {
 	if (vm->npio == sizeof(vm->pio) / sizeof(vm->pio[0])) {
-		vmm_err("internal: too many port ranges");
-		return;
+		vmm_err("too many port ranges (at most %zu)", sizeof(vm->pio) / sizeof(vm->pio[0]));
+		return -ENOSPC;
 	}
 	vm->pio[vm->npio++] = (struct pio_range){base, len, fn, opaque};
+	return 0;
 }
 
-void vm_register_mmio(struct vm *vm, uint64_t base, uint64_t len, mmio_fn fn, void *opaque)
+int vm_register_mmio(struct vm *vm, uint64_t base, uint64_t len, mmio_fn fn, void *opaque)
 {
 	if (vm->nmmio == sizeof(vm->mmio) / sizeof(vm->mmio[0])) {
-		vmm_err("internal: too many MMIO ranges");
-		return;
+		vmm_err("too many MMIO ranges (at most %zu)", sizeof(vm->mmio) / sizeof(vm->mmio[0]));
+		return -ENOSPC;
 	}
 	vm->mmio[vm->nmmio++] = (struct mmio_range){base, len, fn, opaque};
+	return 0;
 }
 
 void vm_stop(struct vm *vm, int status)

@@ -1,30 +1,39 @@
 /* SPDX-License-Identifier: MIT */
-/* vc-vmm's internal interfaces: the VM, its vCPUs, the port-I/O bus and devices. */
+/*
+ * vc-vmm's internal interfaces: the VM, its vCPUs, the exit bus, and the parts table
+ * (devices and module integrations, parts.c) that everything else plugs into.
+ *
+ * struct vm and struct vcpu hold only what every part shares; a part keeps its own
+ * state in vm->part[its id], allocated and zeroed by vm_parts_create().
+ */
 #ifndef VC_REFVMM_VMM_H
 #define VC_REFVMM_VMM_H
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include <linux/kvm.h>
 
 #include <virtcore/gmem.h>
-#include <virtcore/spt.h>
 
 #define VMM_MAX_CPUS 64
+#define VMM_MAX_MODULES 32
 
 struct vm;
+struct vcpu;
 
-/* A port-I/O handler: @data holds @size bytes (1, 2 or 4); on an IN it fills them. */
-typedef void (*pio_fn)(struct vm *vm, void *opaque, uint16_t port, bool is_write, uint8_t *data,
-		       unsigned size);
+/* A port-I/O handler, called on the vCPU that exited: @data holds @size bytes
+ * (1, 2 or 4); on an IN it fills them. */
+typedef void (*pio_fn)(struct vcpu *cpu, void *opaque, uint16_t port, bool is_write,
+		       uint8_t *data, unsigned size);
 
 /* An MMIO handler: same contract, @addr is the guest-physical address. */
-typedef void (*mmio_fn)(struct vm *vm, void *opaque, uint64_t addr, bool is_write, uint8_t *data,
-			unsigned size);
+typedef void (*mmio_fn)(struct vcpu *cpu, void *opaque, uint64_t addr, bool is_write,
+			uint8_t *data, unsigned size);
 
 struct mmio_range {
 	uint64_t base, len;
@@ -41,22 +50,74 @@ struct pio_range {
 struct vcpu {
 	struct vm *vm;
 	int index;
-	int fd;
+	int fd;               /* -1 in a test harness: register sets come from run->s */
 	struct kvm_run *run;
 	pthread_t thread;
-	vc_spt_vcpu *spt; /* guest-virtual translation (guest-virt.c), made at first use */
 };
 
-/* A KVM memory slot of guest RAM. */
+/* A KVM memory slot of guest RAM (one gmem region each). */
 struct ram_slot {
 	unsigned slot;
 	uint64_t gpa, size;
 	void *hva;
-	uint64_t *dirty; /* KVM_GET_DIRTY_LOG bitmap, once dirty logging is on */
+};
+
+/* A boot module: a file, an image of a packed disk. */
+struct boot_module {
+	const char *name; /* passed to the guest as the module's command line */
+	const void *data;
+	uint64_t size;
+};
+
+/* What the command line asked for. Parts read what concerns them. */
+struct vmm_config {
+	const char *kernel_path;
+	const char *cmdline;
+	uint64_t mem;
+	unsigned ncpus;
+	const char *pack_path;                 /* --pack */
+	const char *trust_path, *trust_key;    /* --trust, --trust-key */
+	bool spt_stats;                        /* --spt-stats */
+	const char *prefetch;                  /* --regs: ioctl, sync or learned */
+	bool prefetch_stats;                   /* --regs-stats */
+};
+
+/* The parts: devices and module integrations, in the order they start (parts.c). */
+enum vmm_part_id {
+	PART_PACK,     /* integrations/pack.c: --pack images as boot modules */
+	PART_TRUST,    /* integrations/trust.c: --trust list checked and placed */
+	PART_PREFETCH, /* integrations/prefetch.c: learned register prefetch on exits */
+	PART_SPT,      /* integrations/spt.c: guest-virtual reads through the spt cache */
+	PART_SERIAL,   /* devices/serial.c: COM1 */
+	PART_EXIT,     /* devices/exit.c: port 0x501 */
+	PART_NULL,     /* devices/null.c: port 0x512 */
+	PART_HCALL,    /* devices/hcall.c: hypercall port and MMIO doorbell */
+	PART_COUNT,
+};
+
+/*
+ * One part. Every hook is optional; each returns 0 or a negative errno after reporting
+ * why (vmm_err). A failing hook stops the boot: every part's exit hook then runs, in
+ * reverse order, and ends whatever its state says was made, so vc-vmm exits 1 with
+ * nothing left behind.
+ */
+struct vmm_part {
+	const char *name;
+	size_t state_size; /* zeroed bytes at vm->part[id] for the part's own state */
+	/* Inputs are checked, nothing exists yet: add boot modules, verify. */
+	int (*prepare)(struct vm *vm, void *state);
+	/* Guest RAM exists and holds the kernel, KVM does not (this runs under --dry-run
+	 * too): place what the guest finds at boot. */
+	int (*load)(struct vm *vm, void *state);
+	/* The VM and its vCPUs exist (or a test harness's stand-ins): register exits,
+	 * start threads. */
+	int (*init)(struct vm *vm, void *state);
+	/* After the vCPUs stopped (or a later part failed to start). */
+	void (*exit)(struct vm *vm, void *state);
 };
 
 struct vm {
-	int kvm_fd, vm_fd;
+	int kvm_fd, vm_fd;   /* -1 in a test harness */
 	size_t run_size;
 	vc_gmem *gmem;
 	void *ram;           /* one anonymous mapping */
@@ -69,14 +130,11 @@ struct vm {
 	unsigned ncpus;
 	struct vcpu cpus[VMM_MAX_CPUS];
 
-	/* guest-virt.c: the shadow page-table cache and what keeps it right. */
-	struct {
-		vc_spt *spt;
-		pthread_mutex_t lock; /* the cache, its vCPU handles, the dirty log */
-		int logging, no_log;  /* dirty logging started; it failed (flush instead) */
-		unsigned maxphy;      /* the guest's MAXPHYADDR */
-		uint64_t dirty_frames;
-	} virt;
+	const struct vmm_config *cfg;
+	struct boot_module mods[VMM_MAX_MODULES];
+	unsigned nmods;
+
+	void *part[PART_COUNT];
 
 	struct pio_range pio[16];
 	unsigned npio;
@@ -91,6 +149,16 @@ struct vm {
 	atomic_bool stopping;
 };
 
+/* parts.c */
+/* Allocates every part's state. 0, or -ENOMEM reported. */
+int vm_parts_create(struct vm *vm);
+/* Runs one phase's hook of every part in table order; stops at the first failure. */
+int vm_parts_prepare(struct vm *vm);
+int vm_parts_load(struct vm *vm);
+int vm_parts_init(struct vm *vm);
+/* Every part's exit hook in reverse order, then frees every state. */
+void vm_parts_destroy(struct vm *vm);
+
 /* vm.c */
 /* Guest RAM (one anonymous mapping) and its vc_gmem map, without KVM: the loader fills
  * it before any VM exists, and --dry-run stops there. 0, or -errno reported. */
@@ -98,70 +166,64 @@ int vm_memory_create(struct vm *vm, uint64_t ram_bytes);
 /* The KVM VM over the RAM of vm_memory_create(): irqchip, memory slots, @ncpus vCPUs. */
 int vm_create(struct vm *vm, unsigned ncpus);
 void vm_destroy(struct vm *vm);
-void vm_register_pio(struct vm *vm, uint16_t base, uint16_t len, pio_fn fn, void *opaque);
-void vm_register_mmio(struct vm *vm, uint64_t base, uint64_t len, mmio_fn fn, void *opaque);
+/* 0, or -ENOSPC reported when the bus is full (a part's init then fails). */
+int vm_register_pio(struct vm *vm, uint16_t base, uint16_t len, pio_fn fn, void *opaque);
+int vm_register_mmio(struct vm *vm, uint64_t base, uint64_t len, mmio_fn fn, void *opaque);
+/* Changes @slot's KVM flags (KVM_MEM_LOG_DIRTY_PAGES). 0, or -errno. */
+int vm_slot_set_flags(struct vm *vm, const struct ram_slot *slot, uint32_t flags);
 /* Ends the VM with @status (first caller wins); safe from any vCPU thread. */
 void vm_stop(struct vm *vm, int status);
 int vm_run(struct vm *vm);
 
 /* vcpu.c */
-/* The vCPU whose thread this is (NULL on the main thread): devices that need the
- * caller's registers (guest-virtual hypercall arguments) find it here. */
-extern __thread struct vcpu *vcpu_self;
 int vcpu_create(struct vm *vm, int index);
 void *vcpu_thread(void *arg);
+/* Handles the exit in cpu->run. true to enter the guest again, false when the VM ends
+ * (reported). The KVM_RUN loop calls it; so do the device tests' harness. */
+bool vcpu_handle_exit(struct vcpu *cpu);
 void vcpu_report_failure(struct vcpu *cpu, const char *what);
+
+/* integrations/prefetch.c: the vCPU's register sets, read from what KVM delivered with
+ * the exit (KVM_CAP_SYNC_REGS) when the prefetch table asked for it, else by ioctl (a
+ * miss, which teaches the table). 0, or -errno. */
+int vcpu_get_regs(struct vcpu *cpu, struct kvm_regs *out);
+int vcpu_get_sregs(struct vcpu *cpu, struct kvm_sregs *out);
+/* Writes go back with the next KVM_RUN (kvm_dirty_regs) when the set came with the
+ * exit, else by ioctl. */
+int vcpu_set_regs(struct vcpu *cpu, const struct kvm_regs *regs);
+/* Called by the run loop: before KVM_RUN (sets kvm_valid_regs) and after each exit. */
+void vcpu_prefetch_enter(struct vcpu *cpu);
+void vcpu_prefetch_exit(struct vcpu *cpu);
 
 /* arch/x86/cpu-setup.c */
 int x86_setup_cpuid(struct vm *vm, struct vcpu *cpu);
 int x86_setup_pvh_regs(struct vcpu *cpu, uint32_t entry, uint32_t start_info);
 
-/* guest-virt.c: reading guest-virtual memory with the calling vCPU's page tables. */
+/* integrations/spt.c: reading guest-virtual memory with the calling vCPU's page tables. */
 #define VIRT_READ_MAX (1u << 20)
-int vm_virt_init(struct vm *vm);
-void vm_virt_destroy(struct vm *vm);
 /* Passes [@gva, @gva + @len) to @sink in contiguous host pieces, after checking that
  * every page is readable with @access (enum vc_spt_access). 0; -EFAULT (nothing
  * passed); -E2BIG over VIRT_READ_MAX; other -errno. Any vCPU thread. */
 int vcpu_virt_read(struct vcpu *cpu, uint64_t gva, uint64_t len, unsigned access,
 		   void (*sink)(const void *p, size_t n, void *ctx), void *ctx);
-/* One line of the cache's statistics on stderr (--spt-stats). */
-void vm_virt_report(struct vm *vm);
 
-/* devices */
+/* devices/console.c: the guest console is this process's stdout (one per process). */
 void console_init(void);
+/* Where console output goes (STDOUT_FILENO unless a test harness says otherwise). */
+void console_set_fd(int fd);
 void console_restore(void);
 void console_write(const char *buf, size_t len);
 void console_flush(void);
-int serial_init(struct vm *vm);
-void exit_dev_init(struct vm *vm);
-void null_dev_init(struct vm *vm);
-void hcall_dev_init(struct vm *vm);
 
-/* pack-modules.c: appends every image of packed disk @disk to @mods (at most @max in
- * all, *@n so far), after validating it and checking every digest. 0, or -1 reported. */
-struct pvh_module;
-int pack_load_modules(const char *disk, struct pvh_module *mods, unsigned max, unsigned *n);
-
-/* trust-stages.c: --trust. Loads the list (signature checked against @key_path if not
- * NULL, then every module verified in order as the chain's stages); 0, or -1 reported. */
-int trust_check_modules(const char *list_path, const char *key_path,
-			const struct pvh_module *mods, unsigned nmods);
-/* Copies the loaded list to VCG_TRUST_LIST_GPA (nothing without --trust); the bytes
- * placed (0 without a list), or -1 reported. */
-long trust_place_list(vc_gmem *gmem);
+/* integrations/trust.c: the bytes of the list placed in guest RAM (0: no --trust). */
+long trust_list_size(const struct vm *vm);
 
 /* plan.c: --dry-run. What the loader placed, read back from guest RAM. */
 struct pvh_image;
 struct plan {
-	const vc_gmem *gmem;
-	const char *kernel_path;
+	const struct vm *vm;
 	const struct pvh_image *img;
-	const struct pvh_module *mods; /* in start-info order, for their digests */
-	uint64_t mem;
-	unsigned ncpus;
 	uint64_t start_info_gpa;
-	long trust_list_size; /* 0: no list */
 };
 /* Prints the plan as text, or with @json as one JSON document; 0, or -1 reported. */
 int plan_print(FILE *f, bool json, const struct plan *p);

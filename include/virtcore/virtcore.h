@@ -8,6 +8,7 @@
 #include <virtcore/irq.h>
 #include <virtcore/pack.h>
 #include <virtcore/pack_format.h>
+#include <virtcore/prefetch.h>
 #include <virtcore/rewrite.h>
 #include <virtcore/rewrite_format.h>
 #include <virtcore/ring.h>

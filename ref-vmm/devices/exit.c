@@ -4,8 +4,8 @@
 #include "../guest/abi.h"
 #include "../vmm.h"
 
-static void exit_pio(struct vm *vm, void *opaque, uint16_t port, bool is_write, uint8_t *data,
-		     unsigned size)
+static void exit_pio(struct vcpu *cpu, void *opaque, uint16_t port, bool is_write,
+		     uint8_t *data, unsigned size)
 {
 	(void)opaque;
 	(void)port;
@@ -14,10 +14,16 @@ static void exit_pio(struct vm *vm, void *opaque, uint16_t port, bool is_write, 
 			data[i] = 0xff;
 		return;
 	}
-	vm_stop(vm, data[0]);
+	vm_stop(cpu->vm, data[0]);
 }
 
-void exit_dev_init(struct vm *vm)
+static int exit_dev_init(struct vm *vm, void *st)
 {
-	vm_register_pio(vm, VCG_PORT_EXIT, 1, exit_pio, NULL);
+	(void)st;
+	return vm_register_pio(vm, VCG_PORT_EXIT, 1, exit_pio, NULL);
 }
+
+const struct vmm_part exit_part = {
+	.name = "exit",
+	.init = exit_dev_init,
+};

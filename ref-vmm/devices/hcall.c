@@ -4,8 +4,11 @@
 // the VMM reads it through the guest memory map (bounds-checked), runs it and
 // writes the result back. Writing 0 is a no-op round trip that reads no memory.
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
+
+#include <virtcore/spt.h>
 
 #include "../guest/abi.h"
 #include "../vmm.h"
@@ -18,8 +21,9 @@ static void console_sink(const void *p, size_t n, void *ctx)
 	console_write(p, n);
 }
 
-static int64_t run_hcall(struct vm *vm, struct vcg_hcall *hc)
+static int64_t run_hcall(struct vcpu *cpu, struct vcg_hcall *hc)
 {
+	struct vm *vm = cpu->vm;
 	switch (hc->nr) {
 	case VCG_HC_NOP:
 		return 0;
@@ -39,9 +43,7 @@ static int64_t run_hcall(struct vm *vm, struct vcg_hcall *hc)
 		uint64_t len = hc->args[1];
 		if (len > CONSOLE_WRITE_MAX)
 			return -E2BIG;
-		if (!vcpu_self)
-			return -ENOSYS;
-		int rc = vcpu_virt_read(vcpu_self, hc->args[0], len, VC_SPT_USER, console_sink, NULL);
+		int rc = vcpu_virt_read(cpu, hc->args[0], len, VC_SPT_USER, console_sink, NULL);
 		return rc < 0 ? rc : (int64_t)len;
 	}
 	case VCG_HC_EXIT:
@@ -59,7 +61,7 @@ static int64_t run_hcall(struct vm *vm, struct vcg_hcall *hc)
 	}
 }
 
-static void hcall_access(struct vm *vm, bool is_write, uint8_t *data, unsigned size)
+static void hcall_access(struct vcpu *cpu, bool is_write, uint8_t *data, unsigned size)
 {
 	if (!is_write) {
 		uint32_t magic = VCG_HCALL_MAGIC;
@@ -72,38 +74,45 @@ static void hcall_access(struct vm *vm, bool is_write, uint8_t *data, unsigned s
 	memcpy(&gpa, data, 4);
 	if (gpa == 0)
 		return;
-	struct vcg_hcall *hc = vc_gmem_ptr(vm->gmem, gpa, sizeof(*hc), 1);
-	if (!hc) {
+	/* The guest may change the block while we run it: read it once. */
+	struct vcg_hcall copy;
+	const vc_gmem *gm = cpu->vm->gmem;
+	if (vc_gmem_read(gm, gpa, &copy, sizeof(copy))) {
 		vmm_err("hypercall block at %#x is outside guest RAM; ignored", gpa);
 		return;
 	}
-	/* The guest may change the block while we run it: read it once. */
-	struct vcg_hcall copy;
-	memcpy(&copy, hc, sizeof(copy));
-	int64_t ret = run_hcall(vm, &copy);
-	memcpy(&hc->ret, &ret, sizeof(ret));
+	int64_t ret = run_hcall(cpu, &copy);
+	/* Through the map's write path: the page is marked dirty for the spt cache, which
+	 * must hear of it if the guest put the block on one of its page-table frames. */
+	vc_gmem_write(gm, gpa + offsetof(struct vcg_hcall, ret), &ret, sizeof(ret));
 }
 
-static void hcall_pio(struct vm *vm, void *opaque, uint16_t port, bool is_write, uint8_t *data,
-		      unsigned size)
+static void hcall_pio(struct vcpu *cpu, void *opaque, uint16_t port, bool is_write,
+		      uint8_t *data, unsigned size)
 {
 	(void)opaque;
 	(void)port;
-	hcall_access(vm, is_write, data, size);
+	hcall_access(cpu, is_write, data, size);
 }
 
-static void hcall_mmio(struct vm *vm, void *opaque, uint64_t addr, bool is_write, uint8_t *data,
-		       unsigned size)
+static void hcall_mmio(struct vcpu *cpu, void *opaque, uint64_t addr, bool is_write,
+		       uint8_t *data, unsigned size)
 {
 	(void)opaque;
 	if (addr == VCG_MMIO_HCALL)
-		hcall_access(vm, is_write, data, size);
+		hcall_access(cpu, is_write, data, size);
 	else if (!is_write)
 		memset(data, 0xff, size);
 }
 
-void hcall_dev_init(struct vm *vm)
+static int hcall_init(struct vm *vm, void *st)
 {
-	vm_register_pio(vm, VCG_PORT_HCALL, 4, hcall_pio, NULL);
-	vm_register_mmio(vm, VCG_MMIO_HCALL, 4096, hcall_mmio, NULL);
+	(void)st;
+	int rc = vm_register_pio(vm, VCG_PORT_HCALL, 4, hcall_pio, NULL);
+	return rc ? rc : vm_register_mmio(vm, VCG_MMIO_HCALL, 4096, hcall_mmio, NULL);
 }
+
+const struct vmm_part hcall_part = {
+	.name = "hcall",
+	.init = hcall_init,
+};

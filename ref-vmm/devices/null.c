@@ -5,15 +5,21 @@
 #include "../guest/abi.h"
 #include "../vmm.h"
 
-static void null_pio(struct vm *vm, void *opaque, uint16_t port, bool is_write, uint8_t *data,
-		     unsigned size)
+static void null_pio(struct vcpu *cpu, void *opaque, uint16_t port, bool is_write,
+		     uint8_t *data, unsigned size)
 {
-	(void)vm, (void)opaque, (void)port;
+	(void)cpu, (void)opaque, (void)port;
 	if (!is_write)
 		memset(data, 0, size);
 }
 
-void null_dev_init(struct vm *vm)
+static int null_dev_init(struct vm *vm, void *st)
 {
-	vm_register_pio(vm, VCG_PORT_NULL, 1, null_pio, NULL);
+	(void)st;
+	return vm_register_pio(vm, VCG_PORT_NULL, 1, null_pio, NULL);
 }
+
+const struct vmm_part null_part = {
+	.name = "null",
+	.init = null_dev_init,
+};

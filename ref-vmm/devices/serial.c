@@ -30,14 +30,16 @@ enum { UART_RBR = 0, UART_IER = 1, UART_IIR = 2, UART_LCR = 3, UART_MCR = 4, UAR
 struct uart {
 	struct vm *vm;
 	pthread_mutex_t lock;
+	bool lock_made;
+	pthread_t input;     /* reads stdin when it is a terminal */
+	bool input_started;
+	atomic_bool quit;    /* tells the input thread to end */
 	uint8_t ier, lcr, mcr, scr, dll, dlm, fcr;
 	bool thr_irq_pending; /* THR-empty interrupt, cleared by reading IIR or writing THR */
 	uint8_t rx[RX_FIFO];
 	unsigned rx_head, rx_count;
 	int irq_level;
 };
-
-static struct uart com1 = {.lock = PTHREAD_MUTEX_INITIALIZER, .dll = 12};
 
 static void update_irq(struct uart *u)
 {
@@ -46,7 +48,8 @@ static void update_irq(struct uart *u)
 		return;
 	u->irq_level = level;
 	struct kvm_irq_level irq = {.irq = COM1_IRQ, .level = (uint32_t)level};
-	ioctl(u->vm->vm_fd, KVM_IRQ_LINE, &irq);
+	if (u->vm->vm_fd >= 0) /* the device harness has no irqchip */
+		ioctl(u->vm->vm_fd, KVM_IRQ_LINE, &irq);
 }
 
 static uint8_t uart_read(struct uart *u, unsigned reg)
@@ -128,11 +131,11 @@ static void uart_write(struct uart *u, unsigned reg, uint8_t v)
 	}
 }
 
-static void uart_pio(struct vm *vm, void *opaque, uint16_t port, bool is_write, uint8_t *data,
-		     unsigned size)
+static void uart_pio(struct vcpu *cpu, void *opaque, uint16_t port, bool is_write,
+		     uint8_t *data, unsigned size)
 {
 	struct uart *u = opaque;
-	(void)vm;
+	(void)cpu;
 	pthread_mutex_lock(&u->lock);
 	/* Wider accesses touch consecutive registers, as on the ISA bus. */
 	for (unsigned i = 0; i < size; i++) {
@@ -152,7 +155,7 @@ static void *input_thread(void *arg)
 	struct uart *u = arg;
 	struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
 
-	while (!atomic_load(&u->vm->stopping)) {
+	while (!atomic_load(&u->quit) && !atomic_load(&u->vm->stopping)) {
 		if (poll(&p, 1, 100) <= 0)
 			continue;
 		char buf[64];
@@ -170,16 +173,42 @@ static void *input_thread(void *arg)
 	return NULL;
 }
 
-int serial_init(struct vm *vm)
+static int serial_init(struct vm *vm, void *st)
 {
-	com1.vm = vm;
-	vm_register_pio(vm, VCG_PORT_COM1, 8, uart_pio, &com1);
+	struct uart *u = st;
+	u->vm = vm;
+	u->dll = 12; /* 9600 baud, as a BIOS leaves it */
+	pthread_mutex_init(&u->lock, NULL);
+	u->lock_made = true;
+	int rc = vm_register_pio(vm, VCG_PORT_COM1, 8, uart_pio, u);
+	if (rc)
+		return rc;
 	if (isatty(STDIN_FILENO)) {
-		pthread_t t;
-		int rc = pthread_create(&t, NULL, input_thread, &com1);
-		if (rc)
+		rc = pthread_create(&u->input, NULL, input_thread, u);
+		if (rc) {
+			vmm_err("serial: cannot start the input thread: %s", strerror(rc));
 			return -rc;
-		pthread_detach(t);
+		}
+		u->input_started = true;
 	}
 	return 0;
 }
+
+static void serial_exit(struct vm *vm, void *st)
+{
+	struct uart *u = st;
+	(void)vm;
+	if (u->input_started) {
+		atomic_store(&u->quit, true); /* seen within the poll's 100 ms */
+		pthread_join(u->input, NULL);
+	}
+	if (u->lock_made)
+		pthread_mutex_destroy(&u->lock);
+}
+
+const struct vmm_part serial_part = {
+	.name = "serial",
+	.state_size = sizeof(struct uart),
+	.init = serial_init,
+	.exit = serial_exit,
+};

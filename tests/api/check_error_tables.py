@@ -13,7 +13,8 @@ import pathlib
 import re
 import sys
 
-MODULES = ["gmem", "spt", "irq", "ring", "timerpage", "pack", "trust", "rewrite", "trace"]
+MODULES = ["gmem", "spt", "irq", "ring", "timerpage", "pack", "trust", "rewrite", "trace",
+           "prefetch"]
 # Codes that shared helpers return for every module that uses them.
 SHARED = {"util/opts.h": {"EINVAL", "E2BIG"}}
 

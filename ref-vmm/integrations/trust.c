@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+// Where vc-vmm uses libvirtcore's trust module.
 // --trust LIST [--trust-key PUBLIC.pem]: the boot modules are the chain's stages. With a
 // key, vc-vmm loads the list only if that key signed it and verifies every module, in
 // order, before the VM exists (a refusal names the stage and both digests). Either way
@@ -10,22 +11,33 @@
 
 #include <virtcore/trust.h>
 
-#include "arch/x86/pvh.h"
-#include "guest/abi.h"
-#include "vmm.h"
+#include "../guest/abi.h"
+#include "../vmm.h"
 
-static vc_trust_list *list;
-static uint8_t serialized[VCG_TRUST_LIST_MAX];
-static long serialized_len;
+struct trust_state {
+	uint8_t serialized[VCG_TRUST_LIST_MAX]; /* the list as the guest gets it */
+	long serialized_len;                    /* 0: no --trust */
+	long placed;                            /* bytes placed in guest RAM */
+};
 
-int trust_check_modules(const char *list_path, const char *key_path,
-			const struct pvh_module *mods, unsigned nmods)
+static int trust_prepare(struct vm *vm, void *st)
 {
+	struct trust_state *s = st;
+	const char *list_path = vm->cfg->trust_path, *key_path = vm->cfg->trust_key;
+	const struct boot_module *mods = vm->mods;
+	unsigned nmods = vm->nmods;
+	vc_trust_list *list = NULL;
 	vc_trust_key *key = NULL;
 	vc_trust_chain *chain = NULL;
 	int rc;
 
+	if (!list_path)
+		return 0;
 	vc_error_clear();
+	if (!vc_has_module("trust")) {
+		vmm_err("--trust: %s", vc_error_last());
+		return -EOPNOTSUPP;
+	}
 	rc = key_path ? vc_trust_key_load(&key, key_path) : 0;
 	if (rc) {
 		vmm_err("--trust-key %s: %s", key_path, vmm_lib_detail(rc, "trust: "));
@@ -37,9 +49,10 @@ int trust_check_modules(const char *list_path, const char *key_path,
 		vmm_err("--trust %s: %s", list_path, vmm_lib_detail(rc, "trust: "));
 		goto out;
 	}
-	serialized_len = vc_trust_list_serialize(list, serialized, sizeof(serialized));
-	if (serialized_len < 0) {
-		rc = (int)serialized_len;
+	s->serialized_len = vc_trust_list_serialize(list, s->serialized, sizeof(s->serialized));
+	if (s->serialized_len < 0) {
+		rc = (int)s->serialized_len;
+		s->serialized_len = 0;
 		vmm_err("--trust %s: %s", list_path, vc_strerror(rc));
 		goto out;
 	}
@@ -58,18 +71,35 @@ int trust_check_modules(const char *list_path, const char *key_path,
 out:
 	vc_trust_chain_destroy(chain);
 	vc_trust_key_destroy(key);
-	return rc ? -1 : 0;
+	vc_trust_list_destroy(list);
+	return rc;
 }
 
-long trust_place_list(vc_gmem *gmem)
+static int trust_load(struct vm *vm, void *st)
 {
-	if (!list)
+	struct trust_state *s = st;
+	if (!s->serialized_len)
 		return 0;
-	int rc = vc_gmem_write(gmem, VCG_TRUST_LIST_GPA, serialized, (size_t)serialized_len);
-	vc_trust_list_destroy(list);
-	list = NULL;
-	if (rc)
+	int rc = vc_gmem_write(vm->gmem, VCG_TRUST_LIST_GPA, s->serialized,
+			       (size_t)s->serialized_len);
+	if (rc) {
 		vmm_err("--trust: cannot place the list at %#x: %s", VCG_TRUST_LIST_GPA,
 			vc_strerror(rc));
-	return rc ? -1 : serialized_len;
+		return rc;
+	}
+	s->placed = s->serialized_len;
+	return 0;
 }
+
+long trust_list_size(const struct vm *vm)
+{
+	const struct trust_state *s = vm->part[PART_TRUST];
+	return s ? s->placed : 0;
+}
+
+const struct vmm_part trust_part = {
+	.name = "trust",
+	.state_size = sizeof(struct trust_state),
+	.prepare = trust_prepare,
+	.load = trust_load,
+};
