@@ -22,25 +22,6 @@
 #define MIN_MEM (2ull << 20)
 #define MAX_MEM (1ull << 40)
 
-void vmm_err(const char *fmt, ...)
-{
-	va_list ap;
-	fputs("vc-vmm: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-const char *vmm_lib_detail(int rc, const char *prefix)
-{
-	const char *msg = vc_error_last();
-	size_t n = strlen(prefix);
-	if (strncmp(msg, prefix, n) == 0)
-		msg += n;
-	return msg[0] ? msg : vc_strerror(rc);
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f,

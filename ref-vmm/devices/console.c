@@ -14,6 +14,7 @@ static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 static char out_buf[4096];
 static size_t out_len;
 static int out_is_tty;
+static int out_fd = STDOUT_FILENO;
 
 static struct termios saved;
 static volatile sig_atomic_t raw_active;
@@ -21,7 +22,7 @@ static volatile sig_atomic_t raw_active;
 static void write_all(const char *p, size_t n)
 {
 	while (n) {
-		ssize_t w = write(STDOUT_FILENO, p, n);
+		ssize_t w = write(out_fd, p, n);
 		if (w <= 0)
 			return; /* stdout closed: the guest keeps running, its output is lost */
 		p += w;
@@ -61,6 +62,14 @@ void console_init(void)
 	int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGSEGV, SIGABRT, SIGBUS};
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		signal(sigs[i], on_fatal_signal);
+}
+
+void console_set_fd(int fd)
+{
+	console_flush();
+	pthread_mutex_lock(&out_lock);
+	out_fd = fd;
+	pthread_mutex_unlock(&out_lock);
 }
 
 void console_flush(void)

@@ -178,13 +178,14 @@ static int prepare(struct vcpu *cpu, struct spt_state *s)
 	if (!*h && (rc = vc_spt_vcpu_create(h, s->spt)))
 		return rc;
 	if (!s->logging) {
-		/* Everything cached so far was built after the last write we know of. */
 		s->logging = 1;
 		if ((rc = start_dirty_log(vm)))
 			vmm_err("KVM dirty logging unavailable (%s): the shadow page-table cache is "
 				"flushed before every guest-virtual access instead", strerror(-rc));
 		s->no_log = rc != 0;
-	} else if (!s->no_log && (rc = harvest(vm, s))) {
+	}
+	/* The first harvest only drains what was marked before the cache held anything. */
+	if (!s->no_log && (rc = harvest(vm, s))) {
 		vmm_err("dirty harvest: %s; flushing the shadow page-table cache instead",
 			strerror(-rc));
 		s->no_log = 1;
