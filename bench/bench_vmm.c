@@ -4,7 +4,11 @@
 //     vc-vmm vs. QEMU (-M microvm and -M pc, -accel kvm) booting the same ELF;
 //  2. exit round trip from guest CPL0: vc-vmm's hypercall port vs. a bare KVM_RUN
 //     loop in this process (KVM's own cost) vs. QEMU handling the same port write;
-//  3. from a CPL3 task: every path the guest runtime has, in vc-vmm and QEMU.
+//  3. from a CPL3 task: every path the guest runtime has, in vc-vmm and QEMU;
+//  4. register prefetch (`vc-vmm --regs`): the guest-virtual console hypercall (the VMM
+//     reads the vCPU's control registers) and a null-port exit (it reads nothing), with
+//     a KVM_GET_SREGS per call, with KVM_CAP_SYNC_REGS on every exit, and learned.
+// VC_BENCH_VMM=boot,trips,prefetch picks sections (default: all).
 // Paths come from VC_VMM and VC_GUEST (meson sets them). QEMU rows are skipped,
 // saying so, when qemu-system-x86_64 is not installed.
 #include <errno.h>
@@ -31,9 +35,10 @@ static int have_qemu;
 #define MAX_RUNS 32
 #define OUT_MAX 65536
 
-/* One child run: its stdout, and when its first line and its exit happened. */
+/* One child run: its stdout and stderr, and when its first line and its exit happened. */
 struct run {
 	char out[OUT_MAX];
+	char err[8192];
 	size_t len;
 	double first_line_ns, exit_ns;
 	int status;
@@ -44,6 +49,9 @@ static int spawn(const char *const argv[], struct run *r)
 	int p[2];
 	if (pipe(p) < 0)
 		return -errno;
+	int errfd = memfd_create("stderr", MFD_CLOEXEC);
+	if (errfd < 0)
+		return -errno;
 	uint64_t t0 = vcb_now_ns();
 	pid_t pid = fork();
 	if (pid < 0)
@@ -52,7 +60,7 @@ static int spawn(const char *const argv[], struct run *r)
 		dup2(p[1], 1);
 		int devnull = open("/dev/null", O_RDWR);
 		dup2(devnull, 0);
-		dup2(devnull, 2);
+		dup2(errfd, 2);
 		close(p[0]);
 		alarm(120);
 		execvp(argv[0], (char *const *)argv);
@@ -77,6 +85,9 @@ static int spawn(const char *const argv[], struct run *r)
 	waitpid(pid, &ws, 0);
 	r->exit_ns = (double)(vcb_now_ns() - t0);
 	r->status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+	ssize_t n = pread(errfd, r->err, sizeof(r->err) - 1, 0);
+	r->err[n > 0 ? n : 0] = '\0';
+	close(errfd);
 	return 0;
 }
 
@@ -272,6 +283,73 @@ static void bench_round_trips(void)
 	vcb_table_finish(t, stdout);
 }
 
+/* ---- 4. register prefetch ---- */
+
+static const char *const regs_modes[] = {"ioctl", "sync", "learned"};
+
+/* "vc-vmm: regs: MODE: E exits, I register ioctls" in stderr: I, or -1. */
+static double register_ioctls(const char *err)
+{
+	const char *p = strstr(err, "vc-vmm: regs: ");
+	unsigned long long exits, ioctls;
+	p = p ? strchr(p + 14, ':') : NULL;
+	if (!p || sscanf(p, ": %llu exits, %llu register ioctls", &exits, &ioctls) != 2 || !exits)
+		return -1;
+	return (double)ioctls;
+}
+
+static void bench_prefetch(void)
+{
+	unsigned runs = vcb_cfg.quick ? 1 : 11, iters = vcb_cfg.quick ? 50 : 5000;
+	char append[64];
+	snprintf(append, sizeof(append), "quiet run=regs:%u", iters);
+	static struct run r[3][MAX_RUNS];
+	/* Round-robin over the modes, so drift on the host hits each alike. */
+	for (unsigned i = 0; i < runs; i++) {
+		for (int m = 0; m < 3; m++) {
+			const char *argv[] = {vmm, "--kernel", guest, "--mem", "64M", "--regs",
+					      regs_modes[m], "--regs-stats", "--append", append, NULL};
+			if (spawn(argv, &r[m][i]) || r[m][i].status != 0)
+				fprintf(stderr, "bench_vmm: --regs %s run failed (status %d):\n%s%s\n",
+					regs_modes[m], r[m][i].status, r[m][i].out, r[m][i].err);
+		}
+	}
+	static const struct path paths[] = {
+		{"console hypercall from CPL3 (reads SREGS)", "regs: console-virt "},
+		{"null-port exit (reads nothing)", "regs: null-port "},
+	};
+	for (int k = 0; k < 2; k++) {
+		char title[160], base[64];
+		snprintf(title, sizeof(title), "register prefetch: %s (ns/exit)", paths[k].label);
+		snprintf(base, sizeof(base), "--regs ioctl");
+		struct vcb_table *t = vcb_table_new("vmm", title, base);
+		for (int m = 0; m < 3; m++) {
+			double v[MAX_RUNS], io[MAX_RUNS];
+			unsigned n = 0, nio = 0;
+			for (unsigned i = 0; i < runs; i++) {
+				double ns = parse_tsc(r[m][i].out, paths[k].prefix);
+				double q = register_ioctls(r[m][i].err);
+				if (ns >= 0)
+					v[n++] = ns;
+				if (q >= 0)
+					io[nio++] = q;
+			}
+			if (!n)
+				continue;
+			char name[32];
+			snprintf(name, sizeof(name), "--regs %s", regs_modes[m]);
+			struct vcb_stats s;
+			vcb_stats_compute(v, n, &s);
+			vcb_add(t, name, &s);
+			if (nio) {
+				vcb_stats_compute(io, nio, &s);
+				vcb_note(t, name, "register ioctls/boot", s.median);
+			}
+		}
+		vcb_table_finish(t, stdout);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	vcb_init(argc, argv);
@@ -297,7 +375,12 @@ int main(int argc, char **argv)
 	if (!have_qemu)
 		printf("bench_vmm: qemu-system-x86_64 not installed: QEMU rows skipped (scripts/setup installs it)\n");
 	signal(SIGPIPE, SIG_IGN);
-	bench_boot();
-	bench_round_trips();
+	const char *only = getenv("VC_BENCH_VMM");
+	if (!only || strstr(only, "boot"))
+		bench_boot();
+	if (!only || strstr(only, "trips"))
+		bench_round_trips();
+	if (!only || strstr(only, "prefetch"))
+		bench_prefetch();
 	return 0;
 }
