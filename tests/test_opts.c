@@ -179,6 +179,22 @@ static int trace_with(int mode)
 	return rc;
 }
 
+static int prefetch_with(int mode)
+{
+	FUTURE(vc_prefetch_opts) u;
+	FRESH(u);
+	if (mode == NEWER)
+		u.bytes[sizeof(struct vc_prefetch_opts) + 7] = 1;
+	if (mode == RESERVED)
+		u.o.pad = 1;
+	if (mode == OLDER)
+		u.o.sz = offsetof(struct vc_prefetch_opts, sets);
+	vc_prefetch *pf = NULL;
+	int rc = vc_prefetch_create(&pf, &u.o);
+	vc_prefetch_destroy(pf);
+	return rc;
+}
+
 struct opts_case {
 	const char *module, *type;
 	int (*with)(int mode);
@@ -194,6 +210,7 @@ static const struct opts_case cases[] = {
 	{"pack", "struct vc_pack_create_opts", pack_with, 1, 0},
 	{"trust", "struct vc_trust_load_opts", trust_with, 1, 0},
 	{"trace", "struct vc_trace_opts", trace_with, 1, -EINVAL},
+	{"prefetch", "struct vc_prefetch_opts", prefetch_with, 1, 0},
 };
 
 Test(opts, a_struct_from_a_newer_header_is_refused_only_when_it_asks_for_more)
