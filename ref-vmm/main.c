@@ -15,7 +15,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "arch/x86/pvh.h"
 #include "vmm.h"
 
 #define DEFAULT_MEM (64ull << 20)
@@ -228,8 +227,8 @@ int main(int argc, char **argv)
 		vmm_err("--json goes with --dry-run (the plan is what it formats)");
 		return 2;
 	}
-	if (strlen(cfg.cmdline) >= PVH_CMDLINE_MAX) {
-		vmm_err("--append: command line longer than %d bytes", PVH_CMDLINE_MAX - 1);
+	if (strlen(cfg.cmdline) >= VC_PVH_CMDLINE_MAX) {
+		vmm_err("--append: command line longer than %d bytes", VC_PVH_CMDLINE_MAX - 1);
 		return 2;
 	}
 	if (cfg.trust_key && !cfg.trust_path) {
@@ -249,17 +248,17 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < nmods; i++) {
 		if (map_file(module_paths[i], &mods[i]))
 			return 1;
-		vm.mods[vm.nmods++] = (struct boot_module){base_name(mods[i].path), mods[i].data,
-							   mods[i].size};
+		vm.mods[vm.nmods++] = (struct vc_pvh_module){base_name(mods[i].path), mods[i].data,
+							     mods[i].size};
 	}
 	if (vm_parts_create(&vm) || vm_parts_prepare(&vm))
 		goto out;
 
-	char err[256];
-	struct pvh_image img;
+	struct vc_pvh_image img;
 	uint64_t low_end = cfg.mem < (3ull << 30) ? cfg.mem : (3ull << 30);
-	if (pvh_parse(kernel.data, kernel.size, UINT64_MAX, &img, err, sizeof(err))) {
-		vmm_err("%s: %s", cfg.kernel_path, err);
+	int rc = vc_pvh_parse(&img, kernel.data, kernel.size, UINT64_MAX);
+	if (rc) {
+		vmm_err("%s: %s", cfg.kernel_path, vmm_lib_detail(rc, "pvh: "));
 		goto out;
 	}
 	if (img.end > low_end) {
@@ -273,30 +272,28 @@ int main(int argc, char **argv)
 	 * input error on every machine, and --dry-run shows exactly what a boot would use. */
 	if (vm_memory_create(&vm, cfg.mem))
 		goto out;
-	if (pvh_load(&img, kernel.data, vm.gmem)) {
-		vmm_err("%s: cannot load its segments", cfg.kernel_path);
+	if ((rc = vc_pvh_load(vm.gmem, &img, kernel.data))) {
+		vmm_err("%s: %s", cfg.kernel_path, vmm_lib_detail(rc, "pvh: "));
 		goto out;
 	}
 	if (vm_parts_load(&vm))
 		goto out;
-	struct pvh_module pm[VMM_MAX_MODULES];
-	for (unsigned i = 0; i < vm.nmods; i++)
-		pm[i] = (struct pvh_module){vm.mods[i].name, vm.mods[i].data, vm.mods[i].size};
-	struct pvh_ram ram = {low_end, cfg.mem - low_end};
-	int64_t si = pvh_setup(vm.gmem, &ram, &img, cfg.cmdline, pm, vm.nmods, err, sizeof(err));
-	if (si < 0) {
-		vmm_err("%s", err);
+	struct vc_pvh_ram ram = {low_end, cfg.mem - low_end};
+	uint64_t si;
+	rc = vc_pvh_setup(&si, vm.gmem, &ram, &img, cfg.cmdline, vm.mods, vm.nmods);
+	if (rc) {
+		vmm_err("%s", vmm_lib_detail(rc, "pvh: "));
 		goto out;
 	}
 	if (dry_run) {
-		struct plan plan = {&vm, &img, (uint64_t)si};
+		struct plan plan = {&vm, &img, si};
 		status = plan_print(stdout, json, &plan) ? 1 : 0;
 		goto out;
 	}
 
 	if (vm_create(&vm, cfg.ncpus))
 		goto out;
-	int rc = x86_setup_pvh_regs(&vm.cpus[0], img.entry, (uint32_t)si);
+	rc = x86_setup_pvh_regs(&vm.cpus[0], img.entry, (uint32_t)si);
 	if (rc) {
 		vmm_err("cannot set the boot vCPU's registers: %s", strerror(-rc));
 		goto out;

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "arch/x86/pvh.h"
 #include "guest/abi.h"
 #include "vmm.h"
 
@@ -54,7 +53,7 @@ static void text_string(FILE *f, const char *s)
 
 static const char *memmap_type(uint32_t type)
 {
-	return type == HVM_MEMMAP_TYPE_RAM ? "ram" : type == HVM_MEMMAP_TYPE_RESERVED ? "reserved"
+	return type == VC_PVH_MEMMAP_RAM ? "ram" : type == VC_PVH_MEMMAP_RESERVED ? "reserved"
 										 : "other";
 }
 
@@ -74,23 +73,23 @@ int plan_print(FILE *f, bool json, const struct plan *p)
 	const struct vm *vm = p->vm;
 	const vc_gmem *gm = vm->gmem;
 	const long trust_size = trust_list_size(vm);
-	struct hvm_start_info si;
-	if (vc_gmem_read(gm, p->start_info_gpa, &si, sizeof(si)) || si.magic != HVM_START_MAGIC ||
-	    si.memmap_entries > 8 || si.nr_modules > PVH_MAX_MODULES) {
+	struct vc_pvh_start_info si;
+	if (vc_gmem_read(gm, p->start_info_gpa, &si, sizeof(si)) || si.magic != VC_PVH_START_MAGIC ||
+	    si.memmap_entries > 8 || si.nr_modules > VC_PVH_MAX_MODULES) {
 		vmm_err("internal: the start info at %#" PRIx64 " does not read back", p->start_info_gpa);
 		return -1;
 	}
-	struct hvm_memmap_table_entry map[8];
-	struct hvm_modlist_entry mods[PVH_MAX_MODULES];
+	struct vc_pvh_memmap_entry map[8];
+	struct vc_pvh_modlist_entry mods[VC_PVH_MAX_MODULES];
 	if (vc_gmem_read(gm, si.memmap_paddr, map, si.memmap_entries * sizeof(map[0])) ||
 	    (si.nr_modules &&
 	     vc_gmem_read(gm, si.modlist_paddr, mods, si.nr_modules * sizeof(mods[0])))) {
 		vmm_err("internal: the memory map or module list does not read back");
 		return -1;
 	}
-	static char cmdline[PVH_CMDLINE_MAX];
+	static char cmdline[VC_PVH_CMDLINE_MAX];
 	read_string(gm, si.cmdline_paddr, cmdline, sizeof(cmdline));
-	const struct pvh_image *img = p->img;
+	const struct vc_pvh_image *img = p->img;
 
 	if (json) {
 		fprintf(f, "{\n  \"kernel\": {\"path\": ");

@@ -19,9 +19,10 @@
 #include <linux/kvm.h>
 
 #include <virtcore/gmem.h>
+#include <virtcore/pvh.h>
 
 #define VMM_MAX_CPUS 64
-#define VMM_MAX_MODULES 32
+#define VMM_MAX_MODULES VC_PVH_MAX_MODULES
 
 struct vm;
 struct vcpu;
@@ -62,12 +63,6 @@ struct ram_slot {
 	void *hva;
 };
 
-/* A boot module: a file, an image of a packed disk. */
-struct boot_module {
-	const char *name; /* passed to the guest as the module's command line */
-	const void *data;
-	uint64_t size;
-};
 
 /* What the command line asked for. Parts read what concerns them. */
 struct vmm_config {
@@ -131,7 +126,7 @@ struct vm {
 	struct vcpu cpus[VMM_MAX_CPUS];
 
 	const struct vmm_config *cfg;
-	struct boot_module mods[VMM_MAX_MODULES];
+	struct vc_pvh_module mods[VMM_MAX_MODULES]; /* --module files, then --pack images */
 	unsigned nmods;
 
 	void *part[PART_COUNT];
@@ -219,10 +214,9 @@ void console_flush(void);
 long trust_list_size(const struct vm *vm);
 
 /* plan.c: --dry-run. What the loader placed, read back from guest RAM. */
-struct pvh_image;
 struct plan {
 	const struct vm *vm;
-	const struct pvh_image *img;
+	const struct vc_pvh_image *img;
 	uint64_t start_info_gpa;
 };
 /* Prints the plan as text, or with @json as one JSON document; 0, or -1 reported. */

@@ -77,8 +77,8 @@ VC_API const char *vc_version_string(void);
 /**
  * @brief Whether a module can be used in this process.
  *
- * The core modules ("gmem", "spt", "irq", "ring", "prefetch", and "timerpage" on x86)
- * are always there. The heavy ones ("pack", "trust", "rewrite", "trace") live in libraries of their
+ * The core modules ("gmem", "spt", "irq", "ring", "prefetch", "pvh", and "timerpage" on
+ * x86) are always there. The heavy ones ("pack", "trust", "rewrite", "trace") live in libraries of their
  * own, loaded on first use, so that a VMM that does not use them never loads their
  * dependencies (libcrypto, libuuid, libelf, Zydis, libbpf); this loads the module's
  * library if it can. Every function of a module that is not there returns -EOPNOTSUPP

@@ -9,6 +9,8 @@
 #include <virtcore/pack.h>
 #include <virtcore/pack_format.h>
 #include <virtcore/prefetch.h>
+#include <virtcore/pvh.h>
+#include <virtcore/pvh_abi.h>
 #include <virtcore/rewrite.h>
 #include <virtcore/rewrite_format.h>
 #include <virtcore/ring.h>

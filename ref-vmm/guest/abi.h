@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The contract between vc-vmm and its guest runtime: I/O ports, the hypercall
- * block and the PVH start-info layout. Included by the VMM (hosted C) and by the
- * guest (freestanding C), so it uses only fixed-width types and no libc.
+ * The contract between vc-vmm and its guest runtime: I/O ports and the hypercall
+ * block (the PVH start info is in <virtcore/pvh_abi.h>). Included by the VMM (hosted
+ * C) and by the guest (freestanding C), so it uses only fixed-width types and no libc.
  */
 #ifndef VC_REFVMM_GUEST_ABI_H
 #define VC_REFVMM_GUEST_ABI_H
@@ -10,6 +10,9 @@
 #ifndef __ASSEMBLER__
 #include <stdint.h>
 #endif
+
+/* The PVH boot protocol (start info, entry note): libvirtcore's pvh module. */
+#include <virtcore/pvh_abi.h>
 
 /* Console: an 8250 UART at COM1 (works under QEMU too). */
 #define VCG_PORT_COM1 0x3f8
@@ -47,11 +50,6 @@
 #define VCG_TRUST_LIST_GPA 0x30000u
 #define VCG_TRUST_LIST_MAX 0x4000u
 
-#define XEN_ELFNOTE_PHYS32_ENTRY 18
-#define HVM_START_MAGIC 0x336ec578u
-#define HVM_MEMMAP_TYPE_RAM 1
-#define HVM_MEMMAP_TYPE_RESERVED 2
-
 #ifndef __ASSEMBLER__
 enum vcg_hcall_nr {
 	VCG_HC_NOP = 0,           /* round trip only; ret = 0 */
@@ -73,39 +71,6 @@ struct vcg_hcall {
 	int64_t ret;      /* written by the VMM: >= 0 result, < 0 -errno */
 };
 _Static_assert(sizeof(struct vcg_hcall) == 48, "vcg_hcall layout");
-
-/* ---- PVH boot protocol (Xen's arch-x86/hvm/start_info.h, version 1) ---- */
-
-
-struct hvm_start_info {
-	uint32_t magic;          /* HVM_START_MAGIC */
-	uint32_t version;        /* 1: memmap fields valid */
-	uint32_t flags;
-	uint32_t nr_modules;
-	uint64_t modlist_paddr;  /* array of struct hvm_modlist_entry */
-	uint64_t cmdline_paddr;  /* NUL-terminated */
-	uint64_t rsdp_paddr;
-	uint64_t memmap_paddr;   /* array of struct hvm_memmap_table_entry */
-	uint32_t memmap_entries;
-	uint32_t reserved;
-};
-_Static_assert(sizeof(struct hvm_start_info) == 56, "hvm_start_info layout");
-
-struct hvm_modlist_entry {
-	uint64_t paddr;
-	uint64_t size;
-	uint64_t cmdline_paddr;
-	uint64_t reserved;
-};
-_Static_assert(sizeof(struct hvm_modlist_entry) == 32, "hvm_modlist_entry layout");
-
-struct hvm_memmap_table_entry {
-	uint64_t addr;
-	uint64_t size;
-	uint32_t type;
-	uint32_t reserved;
-};
-_Static_assert(sizeof(struct hvm_memmap_table_entry) == 24, "hvm_memmap_table_entry layout");
 
 #endif /* !__ASSEMBLER__ */
 

@@ -72,7 +72,7 @@ static int pack_prepare(struct vm *vm, void *st)
 		char *name = s->names[vm->nmods];
 		vc_pack_get(&img, p, i);
 		memcpy(name, img.name, sizeof(img.name));
-		vm->mods[vm->nmods++] = (struct boot_module){name, (const uint8_t *)base + img.offset,
+		vm->mods[vm->nmods++] = (struct vc_pvh_module){name, (const uint8_t *)base + img.offset,
 							     img.size};
 	}
 	vc_pack_close(p);

@@ -24,7 +24,7 @@ static int trust_prepare(struct vm *vm, void *st)
 {
 	struct trust_state *s = st;
 	const char *list_path = vm->cfg->trust_path, *key_path = vm->cfg->trust_key;
-	const struct boot_module *mods = vm->mods;
+	const struct vc_pvh_module *mods = vm->mods;
 	unsigned nmods = vm->nmods;
 	vc_trust_list *list = NULL;
 	vc_trust_key *key = NULL;

@@ -13,6 +13,7 @@ import sys
 MODULE_OF_HEADER = {"gmem.h": "gmem", "spt.h": "spt", "irq.h": "irq", "ring.h": "ring",
                     "timerpage.h": "timerpage", "pack.h": "pack", "trust.h": "trust",
                     "rewrite.h": "rewrite", "trace.h": "trace", "prefetch.h": "prefetch",
+                    "pvh.h": "pvh",
                     "common.h": None}
 # x86-64 sizes and alignments of the types an options struct may hold.
 SIZES = {"size_t": 8, "uint64_t": 8, "int64_t": 8, "uint32_t": 4, "int32_t": 4, "int": 4,

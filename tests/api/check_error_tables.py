@@ -14,7 +14,7 @@ import re
 import sys
 
 MODULES = ["gmem", "spt", "irq", "ring", "timerpage", "pack", "trust", "rewrite", "trace",
-           "prefetch"]
+           "prefetch", "pvh"]
 # Codes that shared helpers return for every module that uses them.
 SHARED = {"util/opts.h": {"EINVAL", "E2BIG"}}
 
@@ -34,6 +34,7 @@ INTERNAL = {
         "EXDEV": "copy_file_range() refusing: read/write instead",
     },
     "trace": {"EACCES": "reported as -EPERM"},
+    "pvh": {"EBADMSG": "find_entry_note(): a malformed note, reported as -ENOEXEC"},
 }
 
 

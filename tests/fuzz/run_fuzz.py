@@ -5,7 +5,8 @@ for a bounded time from a seed corpus made by the project's own tools:
   pack:  the packed-disk reader, seeds from vc-pack disks;
   trust: the reference-value list parser and the event-log reader, seeds from vc-measure;
   spt:   the shadow page-table cache's event API, seeds are small event programs;
-  rewrite: the ELF object and .vc.sensitive readers, seeds assembled from tests/rewrite.
+  rewrite: the ELF object and .vc.sensitive readers, seeds assembled from tests/rewrite;
+  pvh:   the PVH kernel loader, seeds are the bundled guest and small ELF32/ELF64 kernels.
 
 usage: run_fuzz.py --target pack|trust|spt|rewrite --cc CLANG --src SRC_ROOT --build BUILD_ROOT
                    [--tool VC_PACK|VC_MEASURE] --out DIR [--seconds N]
@@ -34,6 +35,8 @@ TARGETS = {
             "libs": ["-lpthread"], "max_len": 4096},
     "rewrite": {"dirs": ["lib/rewrite"], "util": ["log.c", "strerror.c"],
                 "libs": ["-lelf", "-lZydis", "-lpthread"], "max_len": 65536},
+    "pvh": {"dirs": ["lib/pvh", "lib/gmem"], "util": ["log.c", "strerror.c"],
+            "libs": ["-lpthread"], "max_len": 131072},
 }
 
 
@@ -163,8 +166,51 @@ def make_rewrite_seeds(a, seeds):
                        capture_output=True)
 
 
+def make_pvh_seeds(a, seeds):
+    """Small PVH kernels, ELF64 and ELF32 (a PT_LOAD with the entry note in a PT_NOTE),
+    and the bundled guest when it is built (--tool)."""
+    os.makedirs(seeds, exist_ok=True)
+
+    def elf(is64, nload, bss):
+        note = struct.pack("<III", 4, 4, 18) + b"Xen\0" + struct.pack("<I", 0x100010)
+        phnum = nload + 1
+        ehsize, phsize = (64, 56) if is64 else (52, 32)
+        body_off = ehsize + phnum * phsize
+        code = b"\x90" * 64
+        phdrs = b""
+        off = body_off
+        for i in range(nload):
+            paddr = 0x100000 + i * 0x1000
+            if is64:
+                phdrs += struct.pack("<IIQQQQQQ", 1, 7, off, paddr, paddr, len(code),
+                                     len(code) + bss, 0x1000)
+            else:
+                phdrs += struct.pack("<IIIIIIII", 1, off, paddr, paddr, len(code),
+                                     len(code) + bss, 7, 0x1000)
+            off += len(code)
+        if is64:
+            phdrs += struct.pack("<IIQQQQQQ", 4, 4, off, 0, 0, len(note), len(note), 4)
+            eh = (b"\x7fELF\x02\x01\x01" + bytes(9) +
+                  struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, 0x100010, ehsize, 0, 0, ehsize,
+                              phsize, phnum, 64, 0, 0))
+        else:
+            phdrs += struct.pack("<IIIIIIII", 4, off, 0, 0, len(note), len(note), 4, 4)
+            eh = (b"\x7fELF\x01\x01\x01" + bytes(9) +
+                  struct.pack("<HHIIIIIHHHHHH", 2, 3, 1, 0x100010, ehsize, 0, 0, ehsize,
+                              phsize, phnum, 40, 0, 0))
+        return eh + phdrs + code * nload + note
+
+    for is64 in (True, False):
+        for nload, bss in ((1, 0), (2, 0x800), (2, 0x2000), (3, 16)):  # 0x2000: overlaps
+            name = f"elf{64 if is64 else 32}-{nload}-{bss}"
+            with open(os.path.join(seeds, name), "wb") as f:
+                f.write(elf(is64, nload, bss))
+    if a.tool and os.path.exists(a.tool):
+        shutil.copy(a.tool, os.path.join(seeds, "vc-guest.elf"))
+
+
 SEEDERS = {"pack": make_pack_seeds, "trust": make_trust_seeds, "spt": make_spt_seeds,
-           "rewrite": make_rewrite_seeds}
+           "rewrite": make_rewrite_seeds, "pvh": make_pvh_seeds}
 
 
 def main():

@@ -10,18 +10,18 @@
 
 #define DEFAULT_RUN "hello,isolate:red,isolate:blue,counter:3,counter:3,fault"
 
-static const struct hvm_start_info *start_info;
+static const struct vc_pvh_start_info *start_info;
 
 int module_count(void)
 {
 	return (int)start_info->nr_modules;
 }
 
-const struct hvm_modlist_entry *module_get(int index)
+const struct vc_pvh_modlist_entry *module_get(int index)
 {
 	if (index < 0 || index >= module_count())
 		return NULL;
-	return (const struct hvm_modlist_entry *)(uintptr_t)start_info->modlist_paddr + index;
+	return (const struct vc_pvh_modlist_entry *)(uintptr_t)start_info->modlist_paddr + index;
 }
 
 /* The value of `key=` in the command line (up to the next space), or NULL. */
@@ -67,7 +67,7 @@ static void start_program(const char *spec, size_t len, int iopl)
 	int mod;
 
 	if (name_len > 6 && !strncmp(spec, "module", 6) && !parse_uint(spec + 6, name_len - 6, &mod)) {
-		const struct hvm_modlist_entry *m = module_get(mod);
+		const struct vc_pvh_modlist_entry *m = module_get(mod);
 		if (!m)
 			panic("run=%.*s: there are %d boot modules", (int)len, spec, module_count());
 		task_create(spec, name_len, arg, arg_len, (const void *)(uintptr_t)m->paddr, m->size, iopl);
@@ -129,8 +129,8 @@ void kmain(uint64_t start_info_paddr);
 void kmain(uint64_t start_info_paddr)
 {
 	console_init();
-	start_info = (const struct hvm_start_info *)(uintptr_t)start_info_paddr;
-	if (start_info->magic != HVM_START_MAGIC)
+	start_info = (const struct vc_pvh_start_info *)(uintptr_t)start_info_paddr;
+	if (start_info->magic != VC_PVH_START_MAGIC)
 		panic("bad PVH start info magic %x at %lx", start_info->magic, start_info_paddr);
 	const char *cmdline = start_info->cmdline_paddr ? (const char *)(uintptr_t)start_info->cmdline_paddr : "";
 	size_t len;

@@ -72,7 +72,7 @@ int64_t hcall(uint32_t nr, uint64_t a0, uint64_t a1);
 _Noreturn void vm_exit(int status);
 
 /* ---- mm.c ---- */
-void mm_init(const struct hvm_start_info *si);
+void mm_init(const struct vc_pvh_start_info *si);
 void *page_alloc(void); /* zeroed 4 KiB page, identity-mapped; panics when out */
 uint64_t mm_free_bytes(void);
 
@@ -114,6 +114,6 @@ extern const int program_count;
 
 /* ---- kernel.c: boot modules ---- */
 int module_count(void);
-const struct hvm_modlist_entry *module_get(int index);
+const struct vc_pvh_modlist_entry *module_get(int index);
 
 #endif

@@ -7,20 +7,20 @@ extern char _end[];
 
 static uint64_t next_page, limit;
 
-void mm_init(const struct hvm_start_info *si)
+void mm_init(const struct vc_pvh_start_info *si)
 {
 	uint64_t start = ((uint64_t)(uintptr_t)_end + 0xfff) & ~0xfffull;
 
 	limit = 0;
-	const struct hvm_memmap_table_entry *mm = (const void *)(uintptr_t)si->memmap_paddr;
+	const struct vc_pvh_memmap_entry *mm = (const void *)(uintptr_t)si->memmap_paddr;
 	for (uint32_t i = 0; si->version >= 1 && i < si->memmap_entries; i++)
-		if (mm[i].type == HVM_MEMMAP_TYPE_RAM && mm[i].addr <= start &&
+		if (mm[i].type == VC_PVH_MEMMAP_RAM && mm[i].addr <= start &&
 		    mm[i].addr + mm[i].size > start)
 			limit = mm[i].addr + mm[i].size;
 	if (!limit)
 		panic("no RAM above the kernel at %lx in the memory map", start);
 	/* Keep the boot modules and the start info out of the pool. */
-	const struct hvm_modlist_entry *mod = (const void *)(uintptr_t)si->modlist_paddr;
+	const struct vc_pvh_modlist_entry *mod = (const void *)(uintptr_t)si->modlist_paddr;
 	for (uint32_t i = 0; i < si->nr_modules; i++)
 		if (mod[i].paddr >= start && mod[i].paddr < limit)
 			limit = mod[i].paddr & ~0xfffull;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * PVH entry: 32-bit protected mode, paging off, %ebx = struct hvm_start_info.
+ * PVH entry: 32-bit protected mode, paging off, %ebx = struct vc_pvh_start_info.
  * Everything the CPU needs for long mode (GDT, page tables identity-mapping the
  * first 4 GiB with 2 MiB pages) is laid out statically, so the emulated CPL0 path
  * is about twenty instructions.
@@ -12,7 +12,7 @@
 	.p2align 2
 	.long 4                         /* name size ("Xen\0") */
 	.long 4                         /* descriptor size */
-	.long XEN_ELFNOTE_PHYS32_ENTRY
+	.long VC_PVH_ELFNOTE_PHYS32_ENTRY
 	.asciz "Xen"
 	.long pvh_start32
 

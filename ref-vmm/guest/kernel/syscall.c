@@ -30,7 +30,7 @@ static int64_t sys_write(uint64_t buf, uint64_t len)
 
 static int64_t sys_module(uint64_t index, uint64_t buf, uint64_t len, uint64_t offset)
 {
-	const struct hvm_modlist_entry *m = module_get((int)index);
+	const struct vc_pvh_modlist_entry *m = module_get((int)index);
 	if (!m)
 		return -ENOENT;
 	if (!buf)
