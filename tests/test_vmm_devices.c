@@ -230,3 +230,79 @@ Test(devices, register_writes_go_back_with_the_next_entry_when_delivered)
 	struct kvm_sregs s;
 	cr_assert_eq(vcpu_get_sregs(cpu, &s), -EBADF);
 }
+
+/* ---- task isolation: the doorbell page tells the VMM which task is calling ---- */
+
+#define TASK_BLOCK 0xa000ull
+#define TASK_SLOT 3
+#define TASK_DOORBELL (VCG_MMIO_TASK_DOORBELLS + TASK_SLOT * 4096ull)
+
+static void register_task_block(void)
+{
+	cr_assert_eq(hcall(0, false, VCG_HC_TASK_REGISTER, TASK_SLOT, TASK_BLOCK), 0);
+}
+
+/* A call through task slot 3's doorbell on its registered block; returns ret. */
+static int64_t task_call(uint32_t nr, uint64_t a0, uint64_t a1)
+{
+	struct vcg_hcall hc = {.nr = nr, .args = {a0, a1}, .ret = 0x7777};
+	harness_guest_write(&h, TASK_BLOCK, &hc, sizeof hc);
+	harness_mmio_write(&h, 0, TASK_DOORBELL, 4, TASK_BLOCK);
+	return (int64_t)harness_read64(&h, TASK_BLOCK + offsetof(struct vcg_hcall, ret));
+}
+
+Test(devices, a_task_doorbell_allows_only_a_tasks_calls)
+{
+	register_task_block();
+	cr_assert_eq(task_call(VCG_HC_ECHO, 41, 0), 42);
+	cr_assert_eq(task_call(VCG_HC_NOP, 0, 0), 0);
+	harness_guest_write(&h, 0x9000, "kernel secret\n", 14);
+	cr_assert_eq(task_call(VCG_HC_CONSOLE_WRITE, 0x9000, 14), -EPERM,
+		     "physical addresses are the kernel's");
+	cr_assert_eq(task_call(VCG_HC_EXIT, 3, 0), -EPERM);
+	cr_assert_not(h.vm.stopped, "a task cannot end the VM");
+	cr_assert_eq(task_call(VCG_HC_TASK_REGISTER, TASK_SLOT, 0x9000), -EPERM);
+	cr_assert_str_eq(harness_console(&h, out, sizeof out), "", "nothing printed");
+	/* The kernel may do all of it on the port or doorbell page 0. */
+	cr_assert_eq(hcall(0, true, VCG_HC_CONSOLE_WRITE, 0x9000, 14), 14);
+	cr_assert_str_eq(harness_console(&h, out, sizeof out), "kernel secret\n");
+}
+
+Test(devices, a_task_cannot_have_the_vmm_use_another_block)
+{
+	register_task_block();
+	/* A "block" in kernel memory the task wants the VMM to read and write. */
+	struct vcg_hcall victim = {.nr = VCG_HC_ECHO, .args = {1}, .ret = 0x1111};
+	harness_guest_write(&h, BLOCK, &victim, sizeof victim);
+	harness_guest_write64(&h, TASK_BLOCK + offsetof(struct vcg_hcall, ret), 0x2222);
+	harness_mmio_write(&h, 0, TASK_DOORBELL, 4, BLOCK);
+	cr_assert_eq(harness_read64(&h, BLOCK + offsetof(struct vcg_hcall, ret)), 0x1111,
+		     "the address stored was not written");
+	cr_assert_eq((int64_t)harness_read64(&h, TASK_BLOCK + offsetof(struct vcg_hcall, ret)),
+		     -EPERM, "the task's own block says why");
+	/* A doorbell with no task registered answers nothing and writes nothing. */
+	harness_mmio_write(&h, 0, VCG_MMIO_TASK_DOORBELLS + 7 * 4096ull, 4, BLOCK);
+	cr_assert_eq(harness_read64(&h, BLOCK + offsetof(struct vcg_hcall, ret)), 0x1111);
+	/* Unregistering closes the doorbell. */
+	cr_assert_eq(hcall(0, false, VCG_HC_TASK_REGISTER, TASK_SLOT, 0), 0);
+	harness_guest_write64(&h, TASK_BLOCK + offsetof(struct vcg_hcall, ret), 0x3333);
+	harness_mmio_write(&h, 0, TASK_DOORBELL, 4, TASK_BLOCK);
+	cr_assert_eq(harness_read64(&h, TASK_BLOCK + offsetof(struct vcg_hcall, ret)), 0x3333);
+	/* Registration is checked. */
+	cr_assert_eq(hcall(0, false, VCG_HC_TASK_REGISTER, VCG_TASK_DOORBELLS, TASK_BLOCK), -EINVAL);
+	cr_assert_eq(hcall(0, false, VCG_HC_TASK_REGISTER, 0, (8 << 20) - 8), -EINVAL);
+}
+
+Test(devices, a_task_reads_guest_virtual_memory_with_user_permission_only)
+{
+	register_task_block();
+	build_tables();
+	harness_guest_write64(&h, PT + 8 * 1, 0x20000 | P | US);
+	harness_guest_write64(&h, PT + 8 * 2, 0x21000 | P);
+	harness_guest_write(&h, 0x20000, "mine", 4);
+	harness_guest_write(&h, 0x21000, "kern", 4);
+	deliver_long_mode(0);
+	cr_assert_eq(task_call(VCG_HC_CONSOLE_WRITE_VIRT, USER_VA + 0x1000, 4), 4);
+	cr_assert_eq(task_call(VCG_HC_CONSOLE_WRITE_VIRT, USER_VA + 0x2000, 4), -EFAULT);
+	cr_assert_str_eq(harness_console(&h, out, sizeof out), "mine");
+}

@@ -1,9 +1,16 @@
 // SPDX-License-Identifier: MIT
-// Hypercall port: the guest `out`s the physical address of a struct vcg_hcall;
-// (arguments that are guest-virtual addresses go through guest-virt.c);
-// the VMM reads it through the guest memory map (bounds-checked), runs it and
-// writes the result back. Writing 0 is a no-op round trip that reads no memory.
+// Hypercalls: the guest stores the physical address of a struct vcg_hcall into the
+// hypercall port or a doorbell page; the VMM reads the block through the guest memory
+// map (bounds-checked), runs it, and writes the result back through the map (so the
+// write is marked dirty). Writing 0 is a no-op round trip that reads no memory.
+//
+// Who is calling is told by where the store landed: the port and doorbell page 0 are the
+// guest kernel's (every call); task doorbell N (guest/abi.h) is task slot N's, which may
+// only use the block the kernel registered for it and only the calls a task may make.
+// Arguments that are guest-virtual addresses go through integrations/spt.c with the
+// calling vCPU's page tables and user permission.
 #include <errno.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <string.h>
 #include <time.h>
@@ -14,6 +21,14 @@
 #include "../vmm.h"
 
 #define CONSOLE_WRITE_MAX (1u << 20)
+#define KERNEL (-1) /* the caller of the port and doorbell page 0 */
+
+struct hcall_state {
+	/* The block each task doorbell may use (0: none), set by VCG_HC_TASK_REGISTER from
+	 * the kernel, read by any vCPU's exit. */
+	_Atomic uint64_t task_block[VCG_TASK_DOORBELLS];
+	atomic_uint_fast64_t refused; /* task calls refused (-EPERM) */
+};
 
 static void console_sink(const void *p, size_t n, void *ctx)
 {
@@ -21,9 +36,21 @@ static void console_sink(const void *p, size_t n, void *ctx)
 	console_write(p, n);
 }
 
-static int64_t run_hcall(struct vcpu *cpu, struct vcg_hcall *hc)
+/* The calls a task may make through its own doorbell. */
+static bool task_may(uint32_t nr)
+{
+	return nr == VCG_HC_NOP || nr == VCG_HC_ECHO || nr == VCG_HC_CLOCK ||
+	       nr == VCG_HC_CONSOLE_WRITE_VIRT;
+}
+
+static int64_t run_hcall(struct vcpu *cpu, struct hcall_state *s, int slot,
+			 const struct vcg_hcall *hc)
 {
 	struct vm *vm = cpu->vm;
+	if (slot != KERNEL && !task_may(hc->nr)) {
+		atomic_fetch_add(&s->refused, 1);
+		return -EPERM;
+	}
 	switch (hc->nr) {
 	case VCG_HC_NOP:
 		return 0;
@@ -56,13 +83,31 @@ static int64_t run_hcall(struct vcpu *cpu, struct vcg_hcall *hc)
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 	}
+	case VCG_HC_TASK_REGISTER: {
+		uint64_t n = hc->args[0], gpa = hc->args[1];
+		if (n >= VCG_TASK_DOORBELLS ||
+		    (gpa && !vc_gmem_ptr(vm->gmem, gpa, sizeof(struct vcg_hcall), 1)))
+			return -EINVAL;
+		atomic_store(&s->task_block[n], gpa);
+		return 0;
+	}
 	default:
 		return -ENOSYS;
 	}
 }
 
-static void hcall_access(struct vcpu *cpu, bool is_write, uint8_t *data, unsigned size)
+static void write_ret(const vc_gmem *gm, uint64_t block, int64_t ret)
 {
+	/* Through the map's write path: the page is marked dirty for the spt cache, which
+	 * must hear of it if the guest put the block on one of its page-table frames. */
+	vc_gmem_write(gm, block + offsetof(struct vcg_hcall, ret), &ret, sizeof(ret));
+}
+
+/* A doorbell store or port access by @slot (KERNEL or a task slot). */
+static void hcall_access(struct vcpu *cpu, int slot, bool is_write, uint8_t *data, unsigned size)
+{
+	struct hcall_state *s = cpu->vm->part[PART_HCALL];
+	const vc_gmem *gm = cpu->vm->gmem;
 	if (!is_write) {
 		uint32_t magic = VCG_HCALL_MAGIC;
 		memcpy(data, &magic, size < 4 ? size : 4);
@@ -74,17 +119,24 @@ static void hcall_access(struct vcpu *cpu, bool is_write, uint8_t *data, unsigne
 	memcpy(&gpa, data, 4);
 	if (gpa == 0)
 		return;
+	if (slot != KERNEL) {
+		uint64_t mine = atomic_load(&s->task_block[slot]);
+		if (!mine)
+			return; /* no task there: nothing to answer in */
+		if (gpa != mine) {
+			/* Not its block: the address stored is neither read nor written. */
+			atomic_fetch_add(&s->refused, 1);
+			write_ret(gm, mine, -EPERM);
+			return;
+		}
+	}
 	/* The guest may change the block while we run it: read it once. */
 	struct vcg_hcall copy;
-	const vc_gmem *gm = cpu->vm->gmem;
 	if (vc_gmem_read(gm, gpa, &copy, sizeof(copy))) {
 		vmm_err("hypercall block at %#x is outside guest RAM; ignored", gpa);
 		return;
 	}
-	int64_t ret = run_hcall(cpu, &copy);
-	/* Through the map's write path: the page is marked dirty for the spt cache, which
-	 * must hear of it if the guest put the block on one of its page-table frames. */
-	vc_gmem_write(gm, gpa + offsetof(struct vcg_hcall, ret), &ret, sizeof(ret));
+	write_ret(gm, gpa, run_hcall(cpu, s, slot, &copy));
 }
 
 static void hcall_pio(struct vcpu *cpu, void *opaque, uint16_t port, bool is_write,
@@ -92,15 +144,16 @@ static void hcall_pio(struct vcpu *cpu, void *opaque, uint16_t port, bool is_wri
 {
 	(void)opaque;
 	(void)port;
-	hcall_access(cpu, is_write, data, size);
+	hcall_access(cpu, KERNEL, is_write, data, size);
 }
 
 static void hcall_mmio(struct vcpu *cpu, void *opaque, uint64_t addr, bool is_write,
 		       uint8_t *data, unsigned size)
 {
 	(void)opaque;
-	if (addr == VCG_MMIO_HCALL)
-		hcall_access(cpu, is_write, data, size);
+	uint64_t page = (addr - VCG_MMIO_HCALL) / 4096, off = addr & 4095;
+	if (off == 0)
+		hcall_access(cpu, page == 0 ? KERNEL : (int)page - 1, is_write, data, size);
 	else if (!is_write)
 		memset(data, 0xff, size);
 }
@@ -109,10 +162,12 @@ static int hcall_init(struct vm *vm, void *st)
 {
 	(void)st;
 	int rc = vm_register_pio(vm, VCG_PORT_HCALL, 4, hcall_pio, NULL);
-	return rc ? rc : vm_register_mmio(vm, VCG_MMIO_HCALL, 4096, hcall_mmio, NULL);
+	return rc ? rc : vm_register_mmio(vm, VCG_MMIO_HCALL, 4096 * (1 + VCG_TASK_DOORBELLS),
+					  hcall_mmio, NULL);
 }
 
 const struct vmm_part hcall_part = {
 	.name = "hcall",
+	.state_size = sizeof(struct hcall_state),
 	.init = hcall_init,
 };

@@ -43,6 +43,19 @@
 #define VCG_MMIO_HCALL 0xfe000000u
 
 /*
+ * Task doorbells: page 1 + N of the doorbell range is task slot N's. The kernel maps a
+ * task's page (and not the kernel's page 0) into the task and registers the task's
+ * block with VCG_HC_TASK_REGISTER; the VMM knows the caller from the MMIO address alone.
+ * A call through a task doorbell runs only on the slot's registered block (a store of
+ * any other address gets -EPERM in the registered block's ret, and nothing is read or
+ * written at the address stored) and only the calls a task may make: NOP, ECHO, CLOCK
+ * and CONSOLE_WRITE_VIRT (guest-virtual, checked with user permission). The others
+ * (physical addresses, VM exit, registration) get -EPERM: the kernel makes them.
+ */
+#define VCG_MMIO_TASK_DOORBELLS (VCG_MMIO_HCALL + 0x1000u)
+#define VCG_TASK_DOORBELLS 64
+
+/*
  * The reference-value list (include/virtcore/trust_abi.h) that `vc-vmm --trust` copies
  * into guest memory before boot, for guest stages to verify each other with. Below 1 MiB,
  * above the boot information; the guest's page allocator never hands it out.
@@ -62,6 +75,8 @@ enum vcg_hcall_nr {
 					* tables with user-mode permission (the VMM translates with
 					* libvirtcore's shadow page-table cache); ret = len, or
 					* -EFAULT if any byte is not readable by user mode */
+	VCG_HC_TASK_REGISTER = 6, /* args: slot, gpa: the block of task doorbell `slot`
+				   * (kernel only; gpa 0 unregisters); ret = 0, -EINVAL */
 };
 
 struct vcg_hcall {

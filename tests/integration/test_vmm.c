@@ -129,6 +129,42 @@ Test(vmm, switches_between_tasks)
 	}
 }
 
+Test(vmm, a_hostile_task_is_refused_by_its_doorbell)
+{
+	need_kvm();
+	run(&r, "--kernel", env("VC_GUEST"), "--append", "run=hostile,hello quiet", NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	assert_has(r.out, "hostile: console write of physical kernel memory: -1 (refused)");
+	assert_has(r.out, "hostile: doorbell store of another block's address: -1 (refused)");
+	assert_has(r.out, "hostile: VM exit from a task: -1 (refused)");
+	assert_has(r.out, "hostile: guest-virtual write of a kernel address: -14 (refused)");
+	assert_has(r.out, "hostile: its own call still works: echo 41 -> 42");
+	assert_has(r.out, "hello: task 1 running at CPL3"); /* the kernel's calls still work */
+}
+
+Test(vmm, regs_policies_all_boot_and_count_their_ioctls)
+{
+	need_kvm();
+	static const char *const modes[] = {"ioctl", "sync", "learned"};
+	for (int m = 0; m < 3; m++) {
+		run(&r, "--kernel", env("VC_GUEST"), "--regs", modes[m], "--regs-stats", "--append",
+		    "run=regs:50 quiet", NULL);
+		cr_assert_eq(r.status, 0, "--regs %s: %s%s", modes[m], r.out, r.err);
+		assert_has(r.out, "regs: console-virt");
+		unsigned long long exits, ioctls;
+		const char *p = strstr(r.err, "vc-vmm: regs: ");
+		cr_assert(p && sscanf(strchr(p + 14, ':'), ": %llu exits, %llu register ioctls",
+				      &exits, &ioctls) == 2, "%s", r.err);
+		cr_assert_geq(exits, 100);
+		if (m == 0)
+			cr_assert_geq(ioctls, 50, "one KVM_GET_SREGS per console hypercall");
+		else if (m == 1)
+			cr_assert_eq(ioctls, 0, "every set delivered");
+		else
+			cr_assert_leq(ioctls, 5, "learned after the first misses: %llu", ioctls);
+	}
+}
+
 Test(vmm, separate_address_spaces)
 {
 	need_kvm();

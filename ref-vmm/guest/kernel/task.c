@@ -5,6 +5,7 @@
 #include "kernel.h"
 
 #define MAX_TASKS 16
+_Static_assert(MAX_TASKS <= VCG_TASK_DOORBELLS, "one doorbell page per task");
 #define PTE_NX (1ull << 63)
 
 enum task_state { TASK_FREE, TASK_RUNNABLE, TASK_DEAD };
@@ -77,11 +78,16 @@ struct task *task_create(const char *name, size_t name_len, const char *arg, siz
 	}
 	for (int i = 0; i < USER_STACK_PAGES; i++)
 		t->pt[511 - i] = table(page_alloc(), PTE_P | PTE_W | PTE_U | PTE_NX);
-	/* Its own hypercall block (physical address in %rsi at entry) and the doorbell,
-	 * so the task can call the VMM without the kernel. */
+	/* Its own hypercall block (physical address in %rsi at entry) and its own
+	 * doorbell page, so the task can call the VMM without the kernel; the VMM takes
+	 * calls there only on this block and only those a task may make (guest/abi.h). */
 	void *block = page_alloc();
 	t->pt[USER_HCALL_PAGE] = table(block, PTE_P | PTE_W | PTE_U | PTE_NX);
-	t->pt[USER_DOORBELL_PAGE] = VCG_MMIO_HCALL | PTE_P | PTE_W | PTE_U | PTE_PCD | PTE_PWT | PTE_NX;
+	t->pt[USER_DOORBELL_PAGE] = (VCG_MMIO_TASK_DOORBELLS + (uint64_t)t->id * 4096) | PTE_P |
+				    PTE_W | PTE_U | PTE_PCD | PTE_PWT | PTE_NX;
+	if (console_has_hcall() && hcall(VCG_HC_TASK_REGISTER, (uint64_t)t->id,
+					 (uint64_t)(uintptr_t)block) != 0)
+		panic("the VMM refused task %d's hypercall block", t->id);
 	t->cr3 = (uint64_t)(uintptr_t)pml4;
 	t->frame.rsi = (uint64_t)(uintptr_t)block;
 
