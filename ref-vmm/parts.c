@@ -33,34 +33,36 @@ int vm_parts_create(struct vm *vm)
 	return 0;
 }
 
-int vm_parts_prepare(struct vm *vm)
+enum phase { PREPARE, LOAD, INIT };
+
+/* One phase's hook of every part, in table order, up to the first failure. */
+static int run_phase(struct vm *vm, enum phase phase)
 {
 	for (unsigned i = 0; i < PART_COUNT; i++) {
-		int rc = parts[i]->prepare ? parts[i]->prepare(vm, vm->part[i]) : 0;
+		const struct vmm_part *p = parts[i];
+		int (*hook)(struct vm *, void *) = phase == PREPARE ? p->prepare
+						   : phase == LOAD  ? p->load
+								    : p->init;
+		int rc = hook ? hook(vm, vm->part[i]) : 0;
 		if (rc)
 			return rc;
 	}
 	return 0;
+}
+
+int vm_parts_prepare(struct vm *vm)
+{
+	return run_phase(vm, PREPARE);
 }
 
 int vm_parts_load(struct vm *vm)
 {
-	for (unsigned i = 0; i < PART_COUNT; i++) {
-		int rc = parts[i]->load ? parts[i]->load(vm, vm->part[i]) : 0;
-		if (rc)
-			return rc;
-	}
-	return 0;
+	return run_phase(vm, LOAD);
 }
 
 int vm_parts_init(struct vm *vm)
 {
-	for (unsigned i = 0; i < PART_COUNT; i++) {
-		int rc = parts[i]->init ? parts[i]->init(vm, vm->part[i]) : 0;
-		if (rc)
-			return rc;
-	}
-	return 0;
+	return run_phase(vm, INIT);
 }
 
 /* Every part's exit hook runs, whichever phase it reached: a hook ends what its state
