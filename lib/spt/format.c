@@ -28,7 +28,7 @@ int vc__spt_geom(const struct vc_spt_cpu *cpu, struct spt_geom *g)
 		g->root = cpu->cr3 & 0xfffff000u;
 		return 0;
 	case VC_SPT_MODE_PAE:
-		g->lv = levels_pae, g->n = 3, g->fmt.pse = 0;
+		g->lv = levels_pae, g->n = 3, g->fmt.pse = 0, g->fmt.pae = 1;
 		g->root = cpu->cr3 & 0xffffffe0u;
 		return 0;
 	case VC_SPT_MODE_LONG4:
@@ -43,16 +43,26 @@ int vc__spt_geom(const struct vc_spt_cpu *cpu, struct spt_geom *g)
 	return -EINVAL;
 }
 
-/* Reserved bits of an 8-byte entry at this level. */
+/*
+ * Reserved bits of an 8-byte entry at this level (SDM vol. 3, tables 4-8 to 4-11 for
+ * PAE, 4-15 to 4-20 for 4- and 5-level paging; docs/spt.md has the table):
+ *  - the physical-address bits from MAXPHYADDR up: to bit 51 in 4- and 5-level paging
+ *    (bits 62:52 are ignored there, 62:59 protection keys), to bit 62 in PAE paging;
+ *  - bit 63 (XD) without EFER.NXE, and always in a PAE PDPTE, with bits 2:1 and 8:5;
+ *  - PS (bit 7) where no large page exists (a PML4E or PML5E); in a 4 KiB PTE bit 7 is
+ *    PAT, never reserved;
+ *  - in a large-page entry, the frame bits below the page size above bit 12 (PAT).
+ */
 static uint64_t reserved_mask(const struct spt_format *f, const struct spt_level *lv, uint64_t e)
 {
-	uint64_t rsvd = f->maxphy < 52 ? (((1ull << 52) - 1) & ~((1ull << f->maxphy) - 1)) : 0;
+	const unsigned top = f->pae ? 63 : 52; /* first bit above the reserved range */
+	uint64_t rsvd = f->maxphy < top ? (((1ull << top) - 1) & ~((1ull << f->maxphy) - 1)) : 0;
 
 	if (lv->pae_pdpte)
 		return rsvd | (3ull << 1) | (0xfull << 5) | SPT_XD; /* bits 2:1, 8:5, 63 */
 	if (!f->nxe)
 		rsvd |= SPT_XD;
-	if (e & SPT_PS) {
+	if (lv->shift != 12 && (e & SPT_PS)) {
 		if (!lv->large_ok)
 			rsvd |= SPT_PS; /* PS in a PML4E/PML5E */
 		else if (lv->shift == 30)

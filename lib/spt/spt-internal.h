@@ -36,6 +36,7 @@ struct spt_format {
 	unsigned esize;  /* 4 (32-bit paging) or 8 */
 	unsigned maxphy; /* 32..52 */
 	int nxe, pse;
+	int pae;         /* PAE paging: bits 62:MAXPHYADDR of every entry are reserved */
 };
 
 /* The levels of a mode, root first, and where its root table is. */
