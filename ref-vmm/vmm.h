@@ -124,6 +124,13 @@ struct vm {
 
 	unsigned ncpus;
 	struct vcpu cpus[VMM_MAX_CPUS];
+	/* What the guest's CPUID (set by x86_setup_cpuid) says about paging; zero in a
+	 * test harness, where the host's width and Intel's rules apply. */
+	struct {
+		unsigned maxphyaddr;
+		bool amd;   /* vendor AMD or Hygon: KVM walks its tables by AMD's rules */
+		bool no_1g; /* no 1 GiB pages */
+	} guest_paging;
 
 	const struct vmm_config *cfg;
 	struct vc_pvh_module mods[VMM_MAX_MODULES]; /* --module files, then --pack images */

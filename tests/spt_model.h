@@ -21,6 +21,8 @@ struct sm {
 	enum vc_spt_mode mode;
 	int levelled;       /* tables of depth d point only at tables of depth d + 1 */
 	unsigned hostile;   /* per mille of entries with reserved bits or outside memory */
+	unsigned wild;      /* per mille of entries with random bits flipped, each bit drawn
+			     * on its own (1 in 16): the bits no rule here knows about too */
 };
 
 static inline uint64_t sm_rand(struct sm *m)
@@ -61,8 +63,21 @@ static inline uint64_t sm_table(struct sm *m, unsigned depth)
 	return (uint64_t)f << 12;
 }
 
+static inline uint64_t sm_entry_ruled(struct sm *m, unsigned depth);
+
 /* A random entry for a table at @depth. */
 static inline uint64_t sm_entry(struct sm *m, unsigned depth)
+{
+	uint64_t e = sm_entry_ruled(m, depth);
+	if (m->wild && sm_rand(m) % 1000 < m->wild) { /* no draw without: same tables */
+		uint64_t flip = sm_rand(m) & sm_rand(m) & sm_rand(m) & sm_rand(m);
+		e ^= flip & ~1ull & (m->mode == VC_SPT_MODE_32 ? 0xffffffffull : ~0ull);
+	}
+	return e;
+}
+
+/* An entry drawn by the rules the model knows: kinds, flags, PS, XD, reserved bits. */
+static inline uint64_t sm_entry_ruled(struct sm *m, unsigned depth)
 {
 	const unsigned nl = sm_levels(m->mode);
 	uint64_t r = sm_rand(m), e;
@@ -160,6 +175,8 @@ static inline struct vc_spt_cpu sm_cpu(struct sm *m)
 	c.ac = (r >> 10) % 4 == 0;
 	c.pke = (r >> 12) % 8 == 0;
 	c.maxphyaddr = maxphy[(r >> 13) % 4];
+	c.amd = (r >> 16) % 2;
+	c.no_1g = (r >> 17) % 4 == 0;
 	return c;
 }
 

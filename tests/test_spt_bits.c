@@ -11,18 +11,16 @@
 
 #include <virtcore/spt.h>
 
-#define MAXPHY 36
-#define VA 0x12345678ull /* PML4 0, PDPT 0, PD 0x91, PT 0x145 */
+#include "spt_paths.h"
 
-enum kind {
-	PML5E, PML4E, PDPTE_TABLE, PDPTE_1G, PDE_TABLE, PDE_2M, PTE, PAE_PDPTE,
-};
-static const char *const kind_name[] = {"PML5E", "PML4E", "PDPTE", "PDPTE (1 GiB)", "PDE",
-					 "PDE (2 MiB)", "PTE", "PAE PDPTE"};
+#define MAXPHY 36
+#define VA SP_VA
 
 /* The SDM's statement: is @bit of an entry of @kind reserved? */
-static bool sdm_reserved(enum vc_spt_mode mode, enum kind k, unsigned bit, bool nxe)
+static bool sdm_reserved(enum vc_spt_mode mode, enum sp_kind k, unsigned bit, bool nxe, bool amd)
 {
+	if (amd && (k == PML4E || k == PML5E) && bit == 8)
+		return true; /* AMD APM vol. 2, 5.3.3: MBZ; Intel ignores it */
 	if (bit == 63)
 		return !nxe || k == PAE_PDPTE;
 	if (bit >= 52)
@@ -40,124 +38,77 @@ static bool sdm_reserved(enum vc_spt_mode mode, enum kind k, unsigned bit, bool 
 	return false; /* 4 KiB PTE bit 7 is PAT; bit 12 of a large page is PAT */
 }
 
-/* Bits that carry the frame address (changing them changes the answer, not its kind). */
-static bool address_bit(enum kind k, unsigned bit)
-{
-	unsigned low = k == PDPTE_1G ? 30 : k == PDE_2M ? 21 : 12;
-	return bit >= low && bit < MAXPHY;
-}
-
-static uint8_t mem[1 << 20];
+static uint8_t mem[SP_MEM];
 static vc_gmem *gm;
 
-static void put(uint64_t gpa, uint64_t v)
+/* Walk and cache on the path as built: the same answer, which is returned. */
+static struct vc_spt_walk walk_both(const struct vc_spt_cpu *cpu, struct vc_spt_result *r)
 {
-	memcpy(mem + gpa, &v, 8);
+	struct vc_spt_walk w;
+	vc_spt *spt;
+	vc_spt_vcpu *v;
+	cr_assert_eq(vc_spt_walk(&w, gm, cpu, VA, VC_SPT_READ, 0), 0);
+	/* A fresh cache each time: the path is built, not reported. */
+	cr_assert_eq(vc_spt_create(&spt, gm, NULL), 0);
+	cr_assert_eq(vc_spt_vcpu_create(&v, spt), 0);
+	cr_assert_eq(vc_spt_load(v, cpu), 0);
+	cr_assert_eq(vc_spt_translate(r, v, VA, VC_SPT_READ), 0);
+	vc_spt_destroy(spt);
+	return w;
 }
 
-/* A path to VA in @mode ending in a page of kind @leaf; returns each level's entry
- * address in @where (root first) and the expected gpa. */
-static uint64_t build(enum vc_spt_mode mode, enum kind leaf, uint64_t where[5], unsigned *n)
+static void check_mode(enum vc_spt_mode mode, bool nxe, bool amd, bool no_1g)
 {
-	memset(mem, 0, sizeof(mem));
-	const uint64_t flags = 0x3; /* P, RW */
-	unsigned i = 0;
-	if (mode == VC_SPT_MODE_PAE) {
-		where[i++] = 0x1000 + 8 * ((VA >> 30) & 3);
-		put(where[0], 0x2000 | 1);
-	} else {
-		if (mode == VC_SPT_MODE_LONG5) {
-			where[i++] = 0x1000 + 8 * ((VA >> 48) & 511);
-			put(where[0], 0x6000 | flags);
-		}
-		uint64_t pml4 = mode == VC_SPT_MODE_LONG5 ? 0x6000 : 0x1000;
-		where[i] = pml4 + 8 * ((VA >> 39) & 511);
-		put(where[i++], 0x7000 | flags);
-		where[i] = 0x7000 + 8 * ((VA >> 30) & 511);
-		if (leaf == PDPTE_1G) {
-			put(where[i++], 0x40000000 | flags | 0x80);
-			*n = i;
-			return 0x40000000 | (VA & 0x3fffffff);
-		}
-		put(where[i++], 0x2000 | flags);
-	}
-	where[i] = 0x2000 + 8 * ((VA >> 21) & 511);
-	if (leaf == PDE_2M) {
-		put(where[i++], 0x800000 | flags | 0x80);
-		*n = i;
-		return 0x800000 | (VA & 0x1fffff);
-	}
-	put(where[i++], 0x3000 | flags);
-	where[i] = 0x3000 + 8 * ((VA >> 12) & 511);
-	put(where[i++], 0x80000 | flags);
-	*n = i;
-	return 0x80000 | (VA & 0xfff);
-}
-
-/* The kind of entry at level @lv of a path ending in @leaf. */
-static enum kind kind_at(enum vc_spt_mode mode, enum kind leaf, unsigned lv, unsigned n)
-{
-	if (lv == n - 1)
-		return leaf;
-	if (mode == VC_SPT_MODE_PAE)
-		return lv == 0 ? PAE_PDPTE : PDE_TABLE;
-	unsigned from_bottom = n - 1 - lv; /* 1: the entry above the leaf */
-	static const enum kind above_pte[] = {PTE, PDE_TABLE, PDPTE_TABLE, PML4E, PML5E};
-	static const enum kind above_2m[] = {PDE_2M, PDPTE_TABLE, PML4E, PML5E};
-	static const enum kind above_1g[] = {PDPTE_1G, PML4E, PML5E};
-	return leaf == PTE ? above_pte[from_bottom] : leaf == PDE_2M ? above_2m[from_bottom]
-							     : above_1g[from_bottom];
-}
-
-static void check_mode(enum vc_spt_mode mode, bool nxe)
-{
-	static const enum kind leaves[] = {PTE, PDE_2M, PDPTE_1G};
+	static const enum sp_kind leaves[] = {PTE, PDE_2M, PDPTE_1G};
 	struct vc_spt_cpu cpu = {.mode = mode, .cr3 = 0x1000, .wp = 1, .nxe = nxe,
-				 .maxphyaddr = MAXPHY};
+				 .amd = amd, .no_1g = no_1g, .maxphyaddr = MAXPHY};
 	unsigned checked = 0;
 	for (unsigned l = 0; l < 3; l++) {
 		if (mode == VC_SPT_MODE_PAE && leaves[l] == PDPTE_1G)
 			continue;
+		if (leaves[l] == PDPTE_1G && no_1g) {
+			/* Without 1 GiB pages, PS in a PDPTE is a reserved bit. */
+			uint64_t where[5];
+			unsigned n;
+			struct vc_spt_result r;
+			sp_build(mem, mode, PDPTE_1G, where, &n);
+			struct vc_spt_walk w = walk_both(&cpu, &r);
+			cr_assert(w.fault && r.fault, "no 1 GiB pages: a 1 GiB PDPTE translates");
+			cr_assert_eq(w.error_code, VC_SPT_PF_P | VC_SPT_PF_RSVD);
+			cr_assert_eq(r.error_code, w.error_code);
+			continue;
+		}
 		uint64_t where[5];
 		unsigned n;
-		uint64_t want = build(mode, leaves[l], where, &n);
+		uint64_t want = sp_build(mem, mode, leaves[l], where, &n);
 		for (unsigned lv = 0; lv < n; lv++) {
-			enum kind k = kind_at(mode, leaves[l], lv, n);
+			enum sp_kind k = sp_kind_at(mode, leaves[l], lv, n);
 			for (unsigned bit = 1; bit < 64; bit++) {
-				if (address_bit(k, bit) || (bit == 7 && k != PML4E && k != PML5E &&
+				if (sp_address_bit(k, bit, MAXPHY) || (bit == 7 && k != PML4E && k != PML5E &&
 							    k != PTE && k != PAE_PDPTE))
 					continue; /* PS decides the kind of entry it is */
 				uint64_t e;
 				memcpy(&e, mem + where[lv], 8);
-				put(where[lv], e ^ (1ull << bit));
-				bool rsvd = sdm_reserved(mode, k, bit, nxe);
-				struct vc_spt_walk w;
-				cr_assert_eq(vc_spt_walk(&w, gm, &cpu, VA, VC_SPT_READ, 0), 0);
-				/* A fresh cache each time: the path is built, not reported. */
-				vc_spt *spt;
-				vc_spt_vcpu *v;
+				sp_put(mem, where[lv], e ^ (1ull << bit));
+				bool rsvd = sdm_reserved(mode, k, bit, nxe, amd);
 				struct vc_spt_result r;
-				cr_assert_eq(vc_spt_create(&spt, gm, NULL), 0);
-				cr_assert_eq(vc_spt_vcpu_create(&v, spt), 0);
-				cr_assert_eq(vc_spt_load(v, &cpu), 0);
-				cr_assert_eq(vc_spt_translate(&r, v, VA, VC_SPT_READ), 0);
-				vc_spt_destroy(spt);
+				struct vc_spt_walk w = walk_both(&cpu, &r);
 				const char *what = rsvd ? "reserved" : "harmless";
 				cr_assert_eq(w.fault, rsvd, "mode %d nxe %d %s bit %u (%s): walk fault %d",
-					     mode, nxe, kind_name[k], bit, what, w.fault);
+					     mode, nxe, sp_kind_name[k], bit, what, w.fault);
 				cr_assert_eq(r.fault, rsvd, "mode %d nxe %d %s bit %u (%s): cache fault %d",
-					     mode, nxe, kind_name[k], bit, what, r.fault);
+					     mode, nxe, sp_kind_name[k], bit, what, r.fault);
 				if (rsvd) {
 					cr_assert_eq(w.error_code, VC_SPT_PF_P | VC_SPT_PF_RSVD,
-						     "%s bit %u: error code %#x", kind_name[k], bit,
+						     "%s bit %u: error code %#x", sp_kind_name[k], bit,
 						     w.error_code);
 					cr_assert_eq(r.error_code, w.error_code);
 				} else {
-					cr_assert_eq(w.gpa, want, "%s bit %u: gpa %#llx", kind_name[k],
+					cr_assert_eq(w.gpa, want, "%s bit %u: gpa %#llx", sp_kind_name[k],
 						     bit, (unsigned long long)w.gpa);
 					cr_assert_eq(r.gpa, want);
 				}
-				put(where[lv], e);
+				sp_put(mem, where[lv], e);
 				checked++;
 			}
 		}
@@ -182,18 +133,111 @@ TestSuite(spt_bits, .init = setup, .fini = teardown);
 
 Test(spt_bits, four_level)
 {
-	check_mode(VC_SPT_MODE_LONG4, true);
-	check_mode(VC_SPT_MODE_LONG4, false);
+	check_mode(VC_SPT_MODE_LONG4, true, false, false);
+	check_mode(VC_SPT_MODE_LONG4, false, false, false);
 }
 
 Test(spt_bits, five_level)
 {
-	check_mode(VC_SPT_MODE_LONG5, true);
-	check_mode(VC_SPT_MODE_LONG5, false);
+	check_mode(VC_SPT_MODE_LONG5, true, false, false);
+	check_mode(VC_SPT_MODE_LONG5, false, false, false);
+}
+
+/* AMD's PML4E/PML5E bit 8, and a CPU without 1 GiB pages. */
+Test(spt_bits, vendor_rules)
+{
+	check_mode(VC_SPT_MODE_LONG4, true, true, false);
+	check_mode(VC_SPT_MODE_LONG5, false, true, true);
+	check_mode(VC_SPT_MODE_LONG4, true, false, true);
 }
 
 Test(spt_bits, pae)
 {
-	check_mode(VC_SPT_MODE_PAE, true);
-	check_mode(VC_SPT_MODE_PAE, false);
+	check_mode(VC_SPT_MODE_PAE, true, false, false);
+	check_mode(VC_SPT_MODE_PAE, false, false, false);
+	check_mode(VC_SPT_MODE_PAE, true, true, true); /* neither rule applies to PAE */
+}
+
+/* ---- 32-bit paging (SDM vol. 3, tables 4-4 to 4-6): 4-byte entries ---- */
+
+enum kind32 { PDE32_TABLE, PDE32_4M, PTE32 };
+static const char *const kind32_name[] = {"32-bit PDE", "32-bit PDE (4 MiB)", "32-bit PTE"};
+
+/* The SDM's statement for 32-bit paging: only a 4 MiB PDE has reserved bits: 21, and
+ * the PSE-36 high-address bits (20:13 hold physical bits 39:32) at or above @maxphy. */
+static bool sdm_reserved32(enum kind32 k, unsigned bit, unsigned maxphy)
+{
+	if (k != PDE32_4M)
+		return false;
+	unsigned m = maxphy > 40 ? 40 : maxphy;
+	return bit == 21 || (bit >= 13 && bit <= 20 && bit - 13 + 32 >= m);
+}
+
+static bool address_bit32(enum kind32 k, unsigned bit, unsigned maxphy)
+{
+	if (k != PDE32_4M)
+		return bit >= 12;
+	unsigned m = maxphy > 40 ? 40 : maxphy;
+	return bit >= 22 || (bit >= 13 && bit - 13 + 32 < m);
+}
+
+static void put32(uint64_t gpa, uint32_t v)
+{
+	memcpy(mem + gpa, &v, 4);
+}
+
+static void check_mode32(bool pse, unsigned maxphy)
+{
+	const uint64_t pde = 0x1000 + 4 * (VA >> 22), pte = 0x3000 + 4 * ((VA >> 12) & 1023);
+	struct vc_spt_cpu cpu = {.mode = VC_SPT_MODE_32, .cr3 = 0x1000, .wp = 1, .pse = pse,
+				 .maxphyaddr = maxphy};
+	unsigned checked = 0;
+	for (unsigned k = 0; k < 3; k++) {
+		if (k == PDE32_4M && !pse)
+			continue;
+		memset(mem, 0, sizeof(mem));
+		uint64_t want, where = k == PTE32 ? pte : pde;
+		if (k == PDE32_4M) {
+			put32(pde, 0x800000 | 0x83);
+			want = 0x800000 | (VA & 0x3fffff);
+		} else {
+			put32(pde, 0x3000 | 0x3);
+			put32(pte, 0x80000 | 0x3);
+			want = 0x80000 | (VA & 0xfff);
+		}
+		for (unsigned bit = 1; bit < 32; bit++) {
+			/* With CR4.PSE, PS decides what a PDE is; without it bit 7 is ignored. */
+			if (address_bit32((enum kind32)k, bit, maxphy) || (bit == 7 && k != PTE32 && pse))
+				continue;
+			uint32_t e;
+			memcpy(&e, mem + where, 4);
+			put32(where, e ^ (1u << bit));
+			bool rsvd = sdm_reserved32((enum kind32)k, bit, maxphy);
+			struct vc_spt_result r;
+			struct vc_spt_walk w = walk_both(&cpu, &r);
+			cr_assert_eq(w.fault, rsvd, "pse %d M %u %s bit %u: walk fault %d", pse, maxphy,
+				     kind32_name[k], bit, w.fault);
+			cr_assert_eq(r.fault, rsvd, "pse %d M %u %s bit %u: cache fault %d", pse, maxphy,
+				     kind32_name[k], bit, r.fault);
+			if (rsvd) {
+				cr_assert_eq(w.error_code, VC_SPT_PF_P | VC_SPT_PF_RSVD);
+				cr_assert_eq(r.error_code, w.error_code);
+			} else {
+				cr_assert_eq(w.gpa, want, "%s bit %u: gpa %#llx", kind32_name[k], bit,
+					     (unsigned long long)w.gpa);
+				cr_assert_eq(r.gpa, want);
+			}
+			put32(where, e);
+			checked++;
+		}
+	}
+	cr_assert_gt(checked, 20);
+}
+
+Test(spt_bits, thirty_two_bit)
+{
+	check_mode32(false, 36);
+	check_mode32(true, 36);
+	check_mode32(true, 40);
+	check_mode32(true, 52);
 }

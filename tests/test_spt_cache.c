@@ -88,7 +88,8 @@ static uint64_t run_differential(enum vc_spt_mode mode, uint64_t seed, unsigned 
 	vc_spt *spt = make_cache(budget);
 	vc_spt_vcpu *v[2];
 	struct vc_spt_cpu cpu[2];
-	m = (struct sm){.mem = m.mem, .rng = seed, .mode = mode, .hostile = 20};
+	m = (struct sm){.mem = m.mem, .rng = seed, .mode = mode, .hostile = 20,
+		      .wild = 40};
 	sm_fill(&m);
 	for (int i = 0; i < 2; i++) {
 		cr_assert_eq(vc_spt_vcpu_create(&v[i], spt), 0);

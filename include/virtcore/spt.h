@@ -71,6 +71,11 @@ struct vc_spt_cpu {
 	unsigned ac : 1;  /**< ...unless RFLAGS.AC is set (explicit accesses only) */
 	unsigned pke : 1; /**< CR4.PKE: keys are not modelled, but a change selects other
 			   *   shadows as on hardware the tables' meaning changes */
+	unsigned amd : 1; /**< AMD's reading (APM vol. 2, 5.3.3): bit 8 of a PML4E or PML5E
+			   *   is reserved (Intel ignores it); set it for a guest whose CPUID
+			   *   vendor is AMD or Hygon, as KVM does */
+	unsigned no_1g : 1; /**< CPUID lacks 1 GiB pages (leaf 0x80000001 EDX bit 26): PS in
+			     *   a 4/5-level PDPTE is reserved instead of mapping 1 GiB */
 	unsigned maxphyaddr; /**< physical address width; 0 = 52 */
 };
 

@@ -33,6 +33,8 @@
 #define ROLE_LA57 (1u << 9)
 #define ROLE_PERM_SHIFT 10                  /* permissions of the path above, 3 bits */
 #define ROLE_MAXPHY_SHIFT 13                /* 6 bits */
+#define ROLE_AMD (1u << 19)
+#define ROLE_NO_1G (1u << 20)
 #define ROLE_PERM(r) (((r) >> ROLE_PERM_SHIFT) & SPT_PERM_ALL)
 #define ROLE_WITH(r, level, perm)                                                       \
 	(((r) & ~(7u | (SPT_PERM_ALL << ROLE_PERM_SHIFT))) | (level) |                  \

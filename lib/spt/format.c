@@ -20,15 +20,17 @@ int vc__spt_geom(const struct vc_spt_cpu *cpu, struct spt_geom *g)
 	if (maxphy < 32 || maxphy > 52)
 		return -EINVAL;
 	g->fmt = (struct spt_format){.esize = 8, .maxphy = maxphy, .nxe = cpu->nxe,
-				     .pse = cpu->pse};
+				     .pse = cpu->pse, .amd = cpu->amd, .no_1g = cpu->no_1g};
 	const uint64_t frame = ((1ull << maxphy) - 1) & ~0xfffull;
 	switch (cpu->mode) {
 	case VC_SPT_MODE_32:
 		g->lv = levels_32, g->n = 2, g->fmt.esize = 4, g->fmt.nxe = 0;
+		g->fmt.amd = g->fmt.no_1g = 0; /* no such entries here: one role either way */
 		g->root = cpu->cr3 & 0xfffff000u;
 		return 0;
 	case VC_SPT_MODE_PAE:
 		g->lv = levels_pae, g->n = 3, g->fmt.pse = 0, g->fmt.pae = 1;
+		g->fmt.amd = g->fmt.no_1g = 0;
 		g->root = cpu->cr3 & 0xffffffe0u;
 		return 0;
 	case VC_SPT_MODE_LONG4:
@@ -49,8 +51,9 @@ int vc__spt_geom(const struct vc_spt_cpu *cpu, struct spt_geom *g)
  *  - the physical-address bits from MAXPHYADDR up: to bit 51 in 4- and 5-level paging
  *    (bits 62:52 are ignored there, 62:59 protection keys), to bit 62 in PAE paging;
  *  - bit 63 (XD) without EFER.NXE, and always in a PAE PDPTE, with bits 2:1 and 8:5;
- *  - PS (bit 7) where no large page exists (a PML4E or PML5E); in a 4 KiB PTE bit 7 is
- *    PAT, never reserved;
+ *  - PS (bit 7) where no large page exists (a PML4E or PML5E, and a PDPTE when the CPU
+ *    has no 1 GiB pages); in a 4 KiB PTE bit 7 is PAT, never reserved;
+ *  - on AMD, bit 8 of a PML4E or PML5E (Intel ignores it);
  *  - in a large-page entry, the frame bits below the page size above bit 12 (PAT).
  */
 static uint64_t reserved_mask(const struct spt_format *f, const struct spt_level *lv, uint64_t e)
@@ -62,9 +65,11 @@ static uint64_t reserved_mask(const struct spt_format *f, const struct spt_level
 		return rsvd | (3ull << 1) | (0xfull << 5) | SPT_XD; /* bits 2:1, 8:5, 63 */
 	if (!f->nxe)
 		rsvd |= SPT_XD;
+	if (f->amd && lv->shift >= 39)
+		rsvd |= 1ull << 8;
 	if (lv->shift != 12 && (e & SPT_PS)) {
-		if (!lv->large_ok)
-			rsvd |= SPT_PS; /* PS in a PML4E/PML5E */
+		if (!lv->large_ok || (lv->shift == 30 && f->no_1g))
+			rsvd |= SPT_PS; /* PS in a PML4E/PML5E, or a 1 GiB page the CPU lacks */
 		else if (lv->shift == 30)
 			rsvd |= ((1ull << 30) - 1) & ~((1ull << 13) - 1); /* 1 GiB: bits 29:13 */
 		else

@@ -66,6 +66,8 @@ void vc__spt_role_geom(uint32_t role, struct spt_geom *g)
 		.mode = (enum vc_spt_mode)((role >> ROLE_MODE_SHIFT) & 7),
 		.nxe = !!(role & ROLE_NXE),
 		.pse = !!(role & ROLE_PSE),
+		.amd = !!(role & ROLE_AMD),
+		.no_1g = !!(role & ROLE_NO_1G),
 		.maxphyaddr = (role >> ROLE_MAXPHY_SHIFT) & 63,
 	};
 	(void)vc__spt_geom(&cpu, g); /* roles are made from validated states */

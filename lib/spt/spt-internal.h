@@ -37,6 +37,8 @@ struct spt_format {
 	unsigned maxphy; /* 32..52 */
 	int nxe, pse;
 	int pae;         /* PAE paging: bits 62:MAXPHYADDR of every entry are reserved */
+	int amd;         /* bit 8 of a PML4E/PML5E is reserved */
+	int no_1g;       /* PS in a 4/5-level PDPTE is reserved */
 };
 
 /* The levels of a mode, root first, and where its root table is. */

@@ -13,7 +13,8 @@ static uint32_t make_role(const struct vc_spt_cpu *cpu, const struct spt_geom *g
 {
 	return g->n | ((uint32_t)cpu->mode << ROLE_MODE_SHIFT) | (g->fmt.nxe ? ROLE_NXE : 0) |
 	       (g->fmt.pse ? ROLE_PSE : 0) | (cpu->pke ? ROLE_PKE : 0) |
-	       (cpu->mode == VC_SPT_MODE_LONG5 ? ROLE_LA57 : 0) |
+	       (cpu->mode == VC_SPT_MODE_LONG5 ? ROLE_LA57 : 0) | (g->fmt.amd ? ROLE_AMD : 0) |
+	       (g->fmt.no_1g ? ROLE_NO_1G : 0) |
 	       (SPT_PERM_ALL << ROLE_PERM_SHIFT) | (g->fmt.maxphy << ROLE_MAXPHY_SHIFT);
 }
 

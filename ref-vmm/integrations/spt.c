@@ -47,8 +47,10 @@ static int spt_init(struct vm *vm, void *st)
 	unsigned eax, ebx, ecx, edx;
 	pthread_mutex_init(&s->lock, NULL);
 	s->lock_made = true;
-	/* vc-vmm passes the host's CPUID through: its physical address width is the guest's */
-	s->maxphy = __get_cpuid(0x80000008, &eax, &ebx, &ecx, &edx) ? eax & 0xff : 36;
+	/* The guest's CPUID says; a harness without one gets the host's width. */
+	s->maxphy = vm->guest_paging.maxphyaddr;
+	if (!s->maxphy)
+		s->maxphy = __get_cpuid(0x80000008, &eax, &ebx, &ecx, &edx) ? eax & 0xff : 36;
 	if (s->maxphy < 32 || s->maxphy > 52)
 		s->maxphy = 52;
 	for (unsigned i = 0; i < vm->nslots; i++) {
@@ -162,6 +164,8 @@ static int paging_state(struct vcpu *cpu, unsigned maxphy, struct vc_spt_cpu *c)
 		.smap = !!(s.cr4 & CR4_SMAP),
 		.pke = !!(s.cr4 & CR4_PKE),
 		.maxphyaddr = maxphy,
+		.amd = cpu->vm->guest_paging.amd,
+		.no_1g = cpu->vm->guest_paging.no_1g,
 	};
 	return 1;
 }

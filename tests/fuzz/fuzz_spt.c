@@ -29,14 +29,20 @@ static uint64_t take(struct input *in, unsigned bytes)
 	return v;
 }
 
-/* Most entries and roots land on our frames, so the walks go deep; some land anywhere. */
+/* Most entries and roots land on our frames, so the walks go deep; some land anywhere.
+ * Only the frame number is tamed: every other bit (flags, PAT, ignored and available
+ * bits, 62:52, XD) comes from the input on its own, and bits 51:21 now and then too, so
+ * entries reach bits above MAXPHYADDR and large-page reserved bits the input chose. */
 static uint64_t tame(uint64_t v, unsigned how)
 {
 	if (how % 4 == 0)
 		return v;
 	uint64_t frame = (v >> 12) % (FRAMES + 2);
 	uint64_t base = frame == FRAMES ? HIGH_GPA : frame << 12;
-	return (v & (0xfffull | 1ull << 63)) | base;
+	uint64_t keep = 0xfffull | ~0ull << 52;
+	if (how % 4 == 1)
+		keep |= 0x000fffffffe00000ull & v >> 7; /* a sparse, input-chosen few of 51:21 */
+	return (v & keep) | base;
 }
 
 static void same_or_die(const struct vc_spt_walk *w, int rw, const struct vc_spt_result *r, int rc)
@@ -103,7 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				.cr3 = tame(take(&in, 8), (unsigned)(f >> 2)),
 				.wp = f >> 4 & 1, .nxe = f >> 5 & 1, .pse = f >> 6 & 1,
 				.smep = f >> 7 & 1, .smap = f >> 8 & 1, .ac = f >> 9 & 1,
-				.pke = f >> 10 & 1,
+				.pke = f >> 10 & 1, .amd = f >> 22 & 1, .no_1g = f >> 23 & 1,
 				.maxphyaddr = (f >> 11) % 8 == 0 ? 0 : 32 + (unsigned)(f >> 14) % 21,
 			};
 			if (vc_spt_load(v[i], &c))

@@ -31,6 +31,13 @@ int x86_setup_cpuid(struct vm *vm, struct vcpu *cpu)
 			e->ebx = (e->ebx & 0x00ffffffu) | ((uint32_t)cpu->index << 24);
 		if (e->function == 0xb || e->function == 0x1f)
 			e->edx = (uint32_t)cpu->index;
+		/* "AuthenticAMD", "HygonGenuine" */
+		if (e->function == 0)
+			vm->guest_paging.amd = e->ebx == 0x68747541 || e->ebx == 0x6f677948;
+		if (e->function == 0x80000001)
+			vm->guest_paging.no_1g = !(e->edx >> 26 & 1);
+		if (e->function == 0x80000008)
+			vm->guest_paging.maxphyaddr = e->eax & 0xff;
 	}
 	int rc = ioctl(cpu->fd, KVM_SET_CPUID2, c) < 0 ? -errno : 0;
 	if (rc)
