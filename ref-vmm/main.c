@@ -27,12 +27,15 @@ static void usage(FILE *f)
 		"Usage: vc-vmm --kernel ELF [--module FILE]... [--pack DISK] [--trust LIST\n"
 		"              [--trust-key PUB]] [--append \"CMDLINE\"] [--mem 64M] [--cpus N]\n"
 		"              [--spt-stats] [--regs ioctl|sync|learned] [--regs-stats]\n"
+		"              [--blk-stats]\n"
 		"              [--dry-run [--json]]\n"
 		"Boot a PVH kernel (an ELF with a XEN_ELFNOTE_PHYS32_ENTRY note) on /dev/kvm.\n\n"
 		"  --kernel ELF      the kernel to boot (required)\n"
 		"  --module FILE     a boot module, passed in the PVH start info (repeatable, up to %d)\n"
 		"  --pack DISK       every image of a packed disk (vc-pack) as a boot module named\n"
-		"                    after it, after --module ones; the disk is verified first\n"
+		"                    after it, after --module ones; the disk is verified first.\n"
+		"                    The guest also reads the disk through the block device\n"
+		"                    (rings in guest RAM, KVM ioeventfd doorbells, irqfd interrupts)\n"
 		"  --trust LIST      a reference-value list (vc-measure) whose stages are the boot\n"
 		"                    modules, in order; copied to guest address 0x30000\n"
 		"  --trust-key PUB   the public key LIST must be signed by; then every module is\n"
@@ -48,6 +51,8 @@ static void usage(FILE *f)
 		"                    every exit) or learned (default: the sets each kind of exit\n"
 		"                    needed, learned by libvirtcore's prefetch table)\n"
 		"  --regs-stats      at exit, print exits, register ioctls and prefetch counters\n"
+		"  --blk-stats       at exit, print each block queue's requests, bytes, batches,\n"
+		"                    doorbell wake-ups and interrupts (sent and suppressed)\n"
 		"  --dry-run         check every input and lay the guest out in memory, then\n"
 		"                    print the boot plan (guest-physical layout, start info,\n"
 		"                    modules with their SHA-256, command line, trust list) and\n"
@@ -136,6 +141,7 @@ int main(int argc, char **argv)
 		{"spt-stats", no_argument, NULL, 'S'},
 		{"regs", required_argument, NULL, 'R'},
 		{"regs-stats", no_argument, NULL, 'r'},
+		{"blk-stats", no_argument, NULL, 'B'},
 		{"dry-run", no_argument, NULL, 'D'},
 		{"json", no_argument, NULL, 'J'},
 		{NULL, 0, NULL, 0},
@@ -182,6 +188,9 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			cfg.prefetch_stats = true;
+			break;
+		case 'B':
+			cfg.blk_stats = true;
 			break;
 		case 'D':
 			dry_run = 1;

@@ -75,6 +75,7 @@ struct vmm_config {
 	bool spt_stats;                        /* --spt-stats */
 	const char *prefetch;                  /* --regs: ioctl, sync or learned */
 	bool prefetch_stats;                   /* --regs-stats */
+	bool blk_stats;                        /* --blk-stats */
 };
 
 /* The parts: devices and module integrations, in the order they start (parts.c). */
@@ -87,6 +88,7 @@ enum vmm_part_id {
 	PART_EXIT,     /* devices/exit.c: port 0x501 */
 	PART_NULL,     /* devices/null.c: port 0x512 */
 	PART_HCALL,    /* devices/hcall.c: hypercall port and MMIO doorbell */
+	PART_BLK,      /* devices/blk.c: the --pack disk over rings, ioeventfd, irqfd */
 	PART_COUNT,
 };
 
@@ -216,6 +218,20 @@ void console_set_fd(int fd);
 void console_restore(void);
 void console_write(const char *buf, size_t len);
 void console_flush(void);
+
+/* integrations/pack.c: the --pack disk, open read-only, and its size (the block device
+ * serves it). 0, or -ENOENT without --pack. The descriptor stays the pack part's. */
+int vm_pack_disk(const struct vm *vm, int *fd, uint64_t *size);
+
+/* devices/blk.c: queue @q's eventfds (the doorbell KVM signals, the interrupt the device
+ * raises), for a test harness that plays KVM's side. 0, or -EINVAL. */
+int blk_queue_eventfds(const struct vm *vm, unsigned q, int *doorbell, int *irq);
+/* Per-queue counters (--blk-stats). */
+struct blk_queue_stats {
+	uint64_t requests, bytes, batches, doorbells, interrupts, suppressed;
+	int state; /* as the ENABLE register reads */
+};
+int blk_queue_get_stats(const struct vm *vm, unsigned q, struct blk_queue_stats *out);
 
 /* integrations/trust.c: the bytes of the list placed in guest RAM (0: no --trust). */
 long trust_list_size(const struct vm *vm);

@@ -15,12 +15,18 @@
 
 void harness_create(struct harness *h, uint64_t mem, unsigned ncpus)
 {
+	harness_create_cfg(h, &(struct vmm_config){.cmdline = "", .mem = mem, .ncpus = ncpus});
+}
+
+void harness_create_cfg(struct harness *h, const struct vmm_config *cfg)
+{
+	const uint64_t mem = cfg->mem;
+	const unsigned ncpus = cfg->ncpus;
 	memset(h, 0, sizeof(*h));
 	cr_assert_eq(pipe2(h->console, O_CLOEXEC | O_NONBLOCK), 0);
 	console_set_fd(h->console[1]);
+	h->cfg = *cfg;
 	h->vm.cfg = &h->cfg;
-	h->cfg.mem = mem;
-	h->cfg.ncpus = ncpus;
 	cr_assert_eq(vm_memory_create(&h->vm, mem), 0);
 	h->vm.ncpus = ncpus;
 	for (unsigned i = 0; i < ncpus; i++) {

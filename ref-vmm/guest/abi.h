@@ -63,6 +63,75 @@
 #define VCG_TRUST_LIST_GPA 0x30000u
 #define VCG_TRUST_LIST_MAX 0x4000u
 
+/*
+ * Block device (ref-vmm/devices/blk.c): the packed disk of `--pack`, read-only, served
+ * over queues of two rings each (include/virtcore/ring_abi.h) that the guest formats in
+ * its RAM: a request ring (guest produces struct vcg_blk_req) followed, at
+ * vc_ring_pair_offset(), by a completion ring (the VMM produces struct vcg_blk_done).
+ * Both directions use the doze protocol: the guest rings the doorbell only when a
+ * publish says the VMM's I/O thread dozes, the VMM raises the queue's interrupt only
+ * when the guest's side dozes (VC_RING_MODE_EVENT_IDX or FLAG, the guest's choice).
+ *
+ * Config page (32-bit MMIO at VCG_MMIO_BLK; each access is an exit, for setup only):
+ * read MAGIC, SIZE (disk bytes, two halves), MAX_IO, QUEUES; select a queue with
+ * QUEUE_SEL, give it the ring pair (RING: page-aligned gpa, RING_LEN bytes), the window
+ * its requests may write into (DMA: gpa and DMA_LEN; 0 = all of guest RAM), the
+ * interrupt vector for completions (VECTOR: 32..255, delivered as an MSI to APIC
+ * `DEST`; 0 = none, the guest polls) and FLAGS, then write 1 to ENABLE (0 disables).
+ * Reading ENABLE gives the queue's state: 1 serving, 0 off, or -errno (why the last
+ * enable was refused, or -EIO once a hostile request broke the queue).
+ *
+ * Doorbell of queue N: any 32-bit store to VCG_MMIO_BLK + 0x1000 * (1 + N). It is a KVM
+ * ioeventfd (the store wakes the I/O thread without an exit to vc-vmm), and a page of
+ * its own so a kernel can map one queue's doorbell into a task.
+ *
+ * The VMM copies each request out of the ring before checking it. A request that is not
+ * a read, is empty or longer than MAX_IO, reaches past the disk, or writes outside the
+ * queue's window or guest RAM breaks the queue: it is reported once and answered no
+ * more, and the VM runs on. Completions come in request order (one per request).
+ */
+#define VCG_MMIO_BLK 0xfe100000u
+#define VCG_BLK_MAGIC 0x4b4c4256u /* "VBLK" */
+#define VCG_BLK_QUEUES 8
+#define VCG_BLK_MAX_IO (1u << 20)
+#define VCG_BLK_RING_MAX (1u << 20)
+#define VCG_BLK_REG_MAGIC 0x00     /* r */
+#define VCG_BLK_REG_SIZE_LO 0x04   /* r */
+#define VCG_BLK_REG_SIZE_HI 0x08   /* r */
+#define VCG_BLK_REG_MAX_IO 0x0c    /* r */
+#define VCG_BLK_REG_QUEUES 0x10    /* r */
+#define VCG_BLK_REG_QUEUE_SEL 0x14 /* w */
+#define VCG_BLK_REG_RING_LO 0x18   /* w */
+#define VCG_BLK_REG_RING_HI 0x1c   /* w */
+#define VCG_BLK_REG_RING_LEN 0x20  /* w */
+#define VCG_BLK_REG_DMA_LO 0x24    /* w */
+#define VCG_BLK_REG_DMA_HI 0x28    /* w */
+#define VCG_BLK_REG_DMA_LEN 0x2c   /* w */
+#define VCG_BLK_REG_VECTOR 0x30    /* w */
+#define VCG_BLK_REG_DEST 0x34      /* w: APIC id the interrupt goes to */
+#define VCG_BLK_REG_FLAGS 0x38     /* w: VCG_BLK_F_* */
+#define VCG_BLK_REG_ENABLE 0x3c    /* w: 1 / 0; r: 1, 0 or -errno */
+#define VCG_BLK_F_ALWAYS_NOTIFY 1u /* interrupt on every completion (a baseline) */
+#define VCG_BLK_DOORBELL(n) (VCG_MMIO_BLK + 0x1000u * (1u + (n)))
+#define VCG_BLK_OP_READ 1u
+
+#ifndef __ASSEMBLER__
+struct vcg_blk_req {
+	uint64_t id;     /* echoed in the completion */
+	uint64_t offset; /* disk byte offset */
+	uint64_t gpa;    /* where the bytes go */
+	uint32_t len;    /* bytes, 1..VCG_BLK_MAX_IO */
+	uint32_t op;     /* VCG_BLK_OP_READ */
+};
+_Static_assert(sizeof(struct vcg_blk_req) == 32, "vcg_blk_req layout");
+
+struct vcg_blk_done {
+	uint64_t id;
+	int64_t status; /* bytes read, or -errno (-EIO: the disk read failed) */
+};
+_Static_assert(sizeof(struct vcg_blk_done) == 16, "vcg_blk_done layout");
+#endif
+
 #ifndef __ASSEMBLER__
 enum vcg_hcall_nr {
 	VCG_HC_NOP = 0,           /* round trip only; ret = 0 */

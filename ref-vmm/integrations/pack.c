@@ -18,6 +18,7 @@
 struct pack_state {
 	void *base;       /* the disk, mapped read-only: the modules point into it */
 	size_t size;
+	int fd;           /* the same open file, for the block device (-1: none) */
 	char names[VMM_MAX_MODULES][VC_PACK_NAME_MAX + 1];
 };
 
@@ -29,6 +30,7 @@ static int pack_prepare(struct vm *vm, void *st)
 	struct vc_pack_info info;
 	unsigned bad = 0;
 
+	s->fd = -1;
 	if (!disk)
 		return 0;
 	vc_error_clear();
@@ -57,14 +59,15 @@ static int pack_prepare(struct vm *vm, void *st)
 	int fd = open(disk, O_RDONLY | O_CLOEXEC);
 	void *base = fd < 0 ? MAP_FAILED
 			    : mmap(NULL, info.disk_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (fd >= 0)
-		close(fd);
 	if (base == MAP_FAILED) {
 		int e = errno;
 		vmm_err("--pack %s: cannot map it: %s", disk, strerror(e));
+		if (fd >= 0)
+			close(fd);
 		vc_pack_close(p);
 		return -e;
 	}
+	s->fd = fd;
 	s->base = base;
 	s->size = info.disk_size;
 	for (unsigned i = 0; i < info.count; i++) {
@@ -83,8 +86,22 @@ static void pack_exit(struct vm *vm, void *st)
 {
 	struct pack_state *s = st;
 	(void)vm;
-	if (s->base)
+	if (s->base) { /* the mapping and the descriptor come together */
 		munmap(s->base, s->size);
+		close(s->fd);
+	}
+	s->base = NULL;
+	s->fd = -1;
+}
+
+int vm_pack_disk(const struct vm *vm, int *fd, uint64_t *size)
+{
+	const struct pack_state *s = vm->part[PART_PACK];
+	if (!s || !s->base || s->fd < 0)
+		return -ENOENT;
+	*fd = s->fd;
+	*size = s->size;
+	return 0;
 }
 
 const struct vmm_part pack_part = {
