@@ -138,4 +138,95 @@ VC_PACK_ASSERT(VC_PACK_ENTRIES_OFFSET + VC_PACK_ENTRIES_SIZE <= VC_PACK_INDEX_SI
 VC_PACK_ASSERT(VC_PACK_GPT_ARRAY_OFFSET + VC_PACK_GPT_ARRAY_SIZE <= VC_PACK_HEADER_OFFSET,
 	       "the GPT array ends before our header");
 
+/*
+ * A freestanding reader of the index, for a guest that gets the disk as raw bytes (vc-vmm's
+ * block device) and has no libvirtcore: read VC_PACK_HEADER_OFFSET's 512 bytes and the
+ * VC_PACK_ENTRIES_SIZE bytes of entries into private memory, check them here, then find
+ * images by name. It checks what a reader needs to stay inside the disk and to trust the
+ * index it read (magic, version, geometry, both CRCs, each image's place); the image bytes
+ * themselves are the caller's to check (SHA-256 against a reference list: trust_abi.h).
+ * The library's vc_pack_open() checks more (the GPT, names' characters, reserved bytes).
+ */
+#define VC_PACK_ABI_ERR_BADMSG (-74) /**< -EBADMSG: not a valid index */
+#define VC_PACK_ABI_ERR_NOENT (-2)   /**< -ENOENT: no image of that name */
+
+/** CRC32 (reflected 0xEDB88320) of @p n bytes, continuing from @p crc (0 to start). */
+static inline uint32_t vc_pack_abi_crc32(uint32_t crc, const void *p, uint64_t n)
+{
+	const unsigned char *b = (const unsigned char *)p;
+	crc = ~crc;
+	for (uint64_t i = 0; i < n; i++) {
+		crc ^= b[i];
+		for (int k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+	}
+	return ~crc;
+}
+
+/**
+ * Checks a private copy of the header of a disk of @p disk_size bytes: magic, version,
+ * geometry, CRC, image count, alignment, sizes. 0 or VC_PACK_ABI_ERR_BADMSG.
+ */
+static inline int vc_pack_abi_header(const struct vc_pack_header *h, uint64_t disk_size)
+{
+	struct vc_pack_header zeroed = *h;
+	zeroed.header_crc32 = 0;
+	for (int i = 0; i < 8; i++)
+		if (h->magic[i] != VC_PACK_MAGIC[i])
+			return VC_PACK_ABI_ERR_BADMSG;
+	if (h->version != VC_PACK_VERSION || h->header_size != sizeof(*h) ||
+	    h->entry_size != sizeof(struct vc_pack_entry) || h->max_entries != VC_PACK_MAX_IMAGES ||
+	    h->index_size != VC_PACK_INDEX_SIZE || h->count > VC_PACK_MAX_IMAGES ||
+	    (h->align != VC_PACK_ALIGN_4K && h->align != VC_PACK_ALIGN_1M) ||
+	    h->disk_size != disk_size || disk_size % VC_PACK_SECTOR ||
+	    disk_size < VC_PACK_INDEX_SIZE + VC_PACK_BACKUP_SIZE + VC_PACK_SECTOR ||
+	    h->data_end != disk_size - VC_PACK_BACKUP_SIZE ||
+	    vc_pack_abi_crc32(0, &zeroed, sizeof(zeroed)) != h->header_crc32)
+		return VC_PACK_ABI_ERR_BADMSG;
+	return 0;
+}
+
+/**
+ * Checks a private copy of all VC_PACK_MAX_IMAGES entries against a checked header: the
+ * entries' CRC, then each image in use: a name of 1..255 bytes, an aligned offset after
+ * the one before it, its aligned span inside the data area. 0 or VC_PACK_ABI_ERR_BADMSG.
+ */
+static inline int vc_pack_abi_entries(const struct vc_pack_header *h,
+				      const struct vc_pack_entry *ent)
+{
+	if (vc_pack_abi_crc32(0, ent, VC_PACK_ENTRIES_SIZE) != h->entries_crc32)
+		return VC_PACK_ABI_ERR_BADMSG;
+	uint64_t prev_end = VC_PACK_INDEX_SIZE;
+	for (uint32_t i = 0; i < h->count; i++) {
+		const struct vc_pack_entry *e = &ent[i];
+		if (e->name_len == 0 || e->name_len > VC_PACK_NAME_MAX || e->offset % h->align ||
+		    e->offset < prev_end || e->size > h->data_end)
+			return VC_PACK_ABI_ERR_BADMSG;
+		uint64_t span = (e->size + h->align - 1) / h->align * h->align;
+		if (span > h->data_end || e->offset > h->data_end - span)
+			return VC_PACK_ABI_ERR_BADMSG;
+		prev_end = e->offset + span;
+	}
+	return 0;
+}
+
+/**
+ * The index of the image named @p name (@p len bytes, no NUL needed) among the checked
+ * entries, or VC_PACK_ABI_ERR_NOENT.
+ */
+static inline int vc_pack_abi_find(const struct vc_pack_header *h,
+				   const struct vc_pack_entry *ent, const char *name, uint64_t len)
+{
+	for (uint32_t i = 0; i < h->count; i++) {
+		if (ent[i].name_len != len)
+			continue;
+		uint64_t k = 0;
+		while (k < len && ent[i].name[k] == name[k])
+			k++;
+		if (k == len)
+			return (int)i;
+	}
+	return VC_PACK_ABI_ERR_NOENT;
+}
+
 #endif /* VIRTCORE_PACK_FORMAT_H */
