@@ -435,12 +435,12 @@ static void print_stats(struct blk_dev *d)
 	for (unsigned i = 0; i < VCG_BLK_QUEUES; i++) {
 		struct blk_queue_stats s;
 		blk_queue_get_stats(d->vm, i, &s);
-		if (!s.requests && !s.state)
-			continue;
+		if (!s.requests && !s.batches && s.state >= 0 && !d->q[i].ring_gpa)
+			continue; /* never set up */
 		fprintf(stderr, "vc-vmm: block queue %u: %" PRIu64 " requests, %" PRIu64 " bytes, "
-			"%" PRIu64 " batches, %" PRIu64 " doorbells, %" PRIu64 " interrupts (%" PRIu64
-			" suppressed), state %d\n", i, s.requests, s.bytes, s.batches, s.doorbells,
-			s.interrupts, s.suppressed, s.state);
+			"%" PRIu64 " batches, %" PRIu64 " doorbell wake-ups, %" PRIu64 " interrupts "
+			"(%" PRIu64 " suppressed)%s\n", i, s.requests, s.bytes, s.batches, s.doorbells,
+			s.interrupts, s.suppressed, s.state < 0 ? ", broken" : "");
 	}
 }
 

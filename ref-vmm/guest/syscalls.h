@@ -20,5 +20,7 @@
 #define SYS_TRUST_LIST     12  /* (buf, len): copy the reference-value list the VMM placed */
 #define SYS_PIO_BURST      13  /* (count): count writes to the null port, each one exit */
 #define SYS_SWAP_PAGES     14  /* (va1, va2): exchange two pages of this task's mapping */
+#define SYS_BLK_SIZE       15  /* the block device's bytes (-ENODEV: none) */
+#define SYS_BLK_READ       16  /* (offset, buf, len): read the disk; len or -errno */
 
 #endif

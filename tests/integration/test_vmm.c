@@ -307,8 +307,9 @@ Test(vmm, verifies_boot_stages_on_both_sides)
 		 " && '%s' keygen k.pem k.pub && '%s' make -o list loader=loader config=config"
 		 " && '%s' sign -k k.pem list && '%s' create boot.img loader config"
 		 " && cp config config.bad && printf Z | dd of=config.bad bs=1 seek=7 conv=notrunc"
-		 " 2>/dev/null && mkdir bad && cp loader bad/ && cp config.bad bad/config",
-		 dir, vc_measure, vc_measure, vc_measure, vc_pack);
+		 " 2>/dev/null && mkdir bad && cp loader bad/ && cp config.bad bad/config"
+		 " && '%s' create bad.img bad/loader bad/config",
+		 dir, vc_measure, vc_measure, vc_measure, vc_pack, vc_pack);
 	cr_assert_eq(system(cmd), 0, "%s", cmd);
 	char disk[64], list[64], key[64], loader[64], bad_config[64];
 	snprintf(disk, sizeof(disk), "%s/boot.img", dir);
@@ -317,12 +318,38 @@ Test(vmm, verifies_boot_stages_on_both_sides)
 	snprintf(loader, sizeof(loader), "%s/bad/loader", dir);
 	snprintf(bad_config, sizeof(bad_config), "%s/bad/config", dir);
 
-	/* the packed disk's images are the stages: both sides agree */
+	/* the packed disk's images are the stages: both sides agree, the guest reading
+	 * them by name over the block device (rings, ioeventfd doorbells, irqfd interrupts) */
 	run(&r, "--kernel", env("VC_GUEST"), "--pack", disk, "--trust", list, "--trust-key", key,
-	    "--append", "run=trust quiet", NULL);
+	    "--blk-stats", "--append", "run=trust quiet", NULL);
 	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
 	assert_has(r.out, "trust: stage loader: OK, 5000 bytes");
-	assert_has(r.out, "trust: 2 stages verified in order (a signed list)");
+	assert_has(r.out, "trust: 2 stages verified in order from the block device (a signed list)");
+	unsigned long reqs = 0, bytes = 0, batches = 0, bells = 0, irqs = 0, quiet = 0;
+	const char *q0 = strstr(r.err, "block queue 0: ");
+	cr_assert_not_null(q0, "no --blk-stats line: %s", r.err);
+	cr_assert_eq(sscanf(q0, "block queue 0: %lu requests, %lu bytes, %lu batches, %lu doorbell "
+			    "wake-ups, %lu interrupts (%lu suppressed)", &reqs, &bytes, &batches,
+			    &bells, &irqs, &quiet), 6, "%s", q0);
+	/* the index (64 KiB + 128 KiB) and both stages, many pieces per doorbell */
+	cr_assert_geq(bytes, 5000 + 70000 + 512 + 255 * 512, "%s", q0);
+	cr_assert_gt(reqs, 2 * batches, "%s", q0);
+	cr_assert_leq(bells, batches, "%s", q0);
+	cr_assert_eq(irqs + quiet, batches, "%s", q0);
+
+	/* a disk whose stage changed, without the key: the guest refuses it */
+	char bad_disk[64];
+	snprintf(bad_disk, sizeof(bad_disk), "%s/bad.img", dir);
+	run(&r, "--kernel", env("VC_GUEST"), "--pack", bad_disk, "--trust", list, "--append",
+	    "run=trust quiet", NULL);
+	cr_assert_eq(r.status, 1, "%s%s", r.out, r.err);
+	assert_has(r.out, "trust: stage loader: OK");
+	assert_has(r.out, "trust: stage config: digest mismatch (expected ");
+	/* with the key, the VMM refuses it before the guest runs */
+	run(&r, "--kernel", env("VC_GUEST"), "--pack", bad_disk, "--trust", list, "--trust-key",
+	    key, "--append", "run=trust quiet", NULL);
+	cr_assert_eq(r.status, 1, "%s%s", r.out, r.err);
+	cr_assert_null(strstr(r.out, "trust:"), "the guest ran: %s", r.out);
 
 	/* a changed stage with the key: refused before the VM exists */
 	run(&r, "--kernel", env("VC_GUEST"), "--module", loader, "--module", bad_config, "--trust",

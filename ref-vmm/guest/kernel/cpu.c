@@ -66,9 +66,9 @@ void cpu_init(void)
 	gdt[TSS_SEL / 8 + 1] = base >> 32;
 	__asm__ volatile("ltr %w0" ::"r"(TSS_SEL));
 
-	/* Exceptions 0-31 and interrupts 32-47 have 16-byte stubs (entry.S). #BP is
+	/* Exceptions 0-31 and interrupts 32-63 have 16-byte stubs (entry.S). #BP is
 	 * reachable from CPL3 (int3), as is the int $0x80 system call. */
-	for (int v = 0; v < 48; v++)
+	for (int v = 0; v < VEC_STUBS; v++)
 		set_gate(v, trap_stubs + 16 * v, v == 3 ? 3 : 0);
 	set_gate(VEC_SYSCALL, syscall_int80, 3);
 	set_gate(VEC_SPURIOUS, spurious_stub, 0);
@@ -108,6 +108,12 @@ void trap(struct trapframe *tf)
 	if (tf->vector < 32)
 		panic("%s in the kernel: rip=%lx error=%lx cr2=%lx", exception_name(tf->vector), tf->rip,
 		      tf->error, read_cr2());
+	/* Device interrupts only wake the CPU: whoever waits looks at its ring itself
+	 * (blk.c), so the handler has nothing to do but acknowledge. */
+	if (tf->vector >= VEC_DEVICE_FIRST && tf->vector < VEC_STUBS) {
+		lapic_eoi();
+		return;
+	}
 	/* Interrupts 32-47 (PIC) and spurious ones: acknowledge and go on. */
 	if (tf->vector >= 32 && tf->vector < 48) {
 		if (tf->vector >= 40)

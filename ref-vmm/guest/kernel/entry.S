@@ -23,7 +23,7 @@
 	.p2align 4
 trap_stubs:
 	.set v, 0
-	.rept 48
+	.rept VEC_STUBS
 	.p2align 4
 	stub
 	.set v, v + 1

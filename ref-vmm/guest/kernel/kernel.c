@@ -139,6 +139,7 @@ void kmain(uint64_t start_info_paddr)
 
 	mm_init(start_info);
 	cpu_init();
+	blk_init(quiet);
 	if (!quiet)
 		kprintf("vc-guest: long mode, console via %s, %d boot module(s), %lu KiB free, cmdline \"%s\"\n",
 			console_has_hcall() ? "hypercall" : "COM1", module_count(), mm_free_bytes() / 1024,

@@ -75,6 +75,21 @@ _Noreturn void vm_exit(int status);
 void mm_init(const struct vc_pvh_start_info *si);
 void *page_alloc(void); /* zeroed 4 KiB page, identity-mapped; panics when out */
 uint64_t mm_free_bytes(void);
+/* Is [@pa, @pa + @len) RAM in the boot memory map (not a device's page)? */
+int mm_is_ram(uint64_t pa, uint64_t len);
+
+/* ---- lapic.c ---- */
+void lapic_init(void);
+void lapic_eoi(void);
+
+/* ---- blk.c: the block device (guest/abi.h) ---- */
+/* Probes the device and sets up the kernel's queue. 0, or -ENODEV (no device). */
+int blk_init(int quiet);
+/* Disk bytes, or -ENODEV. */
+int64_t blk_size(void);
+/* Reads [@offset, +@len) of the disk into the current task's memory at @uva, in page
+ * pieces, many per doorbell. @len or -errno. */
+int64_t blk_read_user(uint64_t offset, uint64_t uva, uint64_t len);
 
 /* ---- cpu.c ---- */
 extern uint64_t kernel_stack_top;
@@ -97,6 +112,9 @@ int task_swap_pages(uint64_t va1, uint64_t va2);
 int task_count(void);
 int task_current_id(void);
 int copy_to_user(uint64_t uaddr, const void *src, size_t len);
+/* The physical address behind user address @va of the current task, if the task may
+ * write it and it is RAM; 0 if not. */
+uint64_t user_phys_writable(uint64_t va);
 int copy_from_user(void *dst, uint64_t uaddr, size_t len);
 
 /* ---- syscall.c ---- */

@@ -44,9 +44,12 @@
 #define USER_HCALL_VA (USER_BASE + USER_HCALL_PAGE * 4096)
 #define USER_DOORBELL_VA (USER_BASE + USER_DOORBELL_PAGE * 4096)
 
-/* Interrupt vectors. */
+/* Interrupt vectors: 32-47 the (masked) PICs', 48-63 device MSIs, each a stub. */
 #define VEC_SYSCALL 0x80
 #define VEC_TIMER 0x20
+#define VEC_DEVICE_FIRST 0x30
+#define VEC_BLK 0x30 /* block device completions, every queue */
+#define VEC_STUBS 64
 #define VEC_SPURIOUS 0xff
 
 #endif

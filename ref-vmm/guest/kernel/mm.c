@@ -6,9 +6,11 @@
 extern char _end[];
 
 static uint64_t next_page, limit;
+static const struct vc_pvh_start_info *boot_info;
 
 void mm_init(const struct vc_pvh_start_info *si)
 {
+	boot_info = si;
 	uint64_t start = ((uint64_t)(uintptr_t)_end + 0xfff) & ~0xfffull;
 
 	limit = 0;
@@ -39,6 +41,16 @@ void *page_alloc(void)
 	/* One instruction, 512 emulated iterations; PVH does not promise zeroed RAM. */
 	__asm__ volatile("rep stosq" : "+D"(d), "+c"(n) : "a"(0ull) : "memory");
 	return page;
+}
+
+int mm_is_ram(uint64_t pa, uint64_t len)
+{
+	const struct vc_pvh_memmap_entry *mm = (const void *)(uintptr_t)boot_info->memmap_paddr;
+	for (uint32_t i = 0; boot_info->version >= 1 && i < boot_info->memmap_entries; i++)
+		if (mm[i].type == VC_PVH_MEMMAP_RAM && pa >= mm[i].addr &&
+		    len <= mm[i].size && pa - mm[i].addr <= mm[i].size - len)
+			return 1;
+	return 0;
 }
 
 uint64_t mm_free_bytes(void)

@@ -117,6 +117,12 @@ void syscall_dispatch(struct trapframe *tf)
 	case SYS_NOP:
 		ret = 0;
 		break;
+	case SYS_BLK_SIZE:
+		ret = blk_size();
+		break;
+	case SYS_BLK_READ:
+		ret = blk_read_user(tf->rdi, tf->rsi, tf->rdx);
+		break;
 	default:
 		ret = -ENOSYS;
 	}

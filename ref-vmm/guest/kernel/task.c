@@ -287,6 +287,17 @@ int task_swap_pages(uint64_t va1, uint64_t va2)
 	return 0;
 }
 
+uint64_t user_phys_writable(uint64_t va)
+{
+	if (!user_range(va, 1))
+		return 0;
+	uint64_t pte = cur()->pt[(va - USER_BASE) >> 12];
+	uint64_t pa = pte & 0x000ffffffffff000ull;
+	if ((pte & (PTE_P | PTE_W | PTE_U)) != (PTE_P | PTE_W | PTE_U) || !mm_is_ram(pa, 4096))
+		return 0;
+	return pa | (va & 0xfff);
+}
+
 int copy_to_user(uint64_t uaddr, const void *src, size_t len)
 {
 	void *p = user_range(uaddr, len);

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
-// trust — a guest stage verifying the next ones: every boot module against the
-// reference-value list the VMM placed at VCG_TRUST_LIST_GPA (`vc-vmm --trust`), with
-// libvirtcore's freestanding SHA-256 and list parser. Module i must be stage i, of the
-// stage's exact size and digest; the first refusal stops the chain (exit status 1).
+// trust — a guest stage verifying the next ones against the reference-value list the VMM
+// placed at VCG_TRUST_LIST_GPA (`vc-vmm --trust`), with libvirtcore's freestanding
+// SHA-256 and list parser. With a block device (`--pack`) each stage is the disk's image
+// of the stage's name, found with pack_format.h's freestanding index reader and read over
+// the device's rings; without one, boot module i must be stage i. A stage must have the
+// exact size and digest; the first refusal stops the chain (exit status 1).
+#include <virtcore/pack_format.h>
 #include <virtcore/trust_abi.h>
 
 #include "../abi.h"
@@ -12,6 +15,45 @@ static void print_hex(const uint8_t *d, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++)
 		printf("%02x", d[i]);
+}
+
+static struct vc_pack_header disk_hdr;
+static struct vc_pack_entry disk_ent[VC_PACK_MAX_IMAGES];
+
+/* Reads and checks the packed disk's index. 0, or a message and -1. */
+static int disk_index(long size)
+{
+	if (disk_read(&disk_hdr, sizeof(disk_hdr), VC_PACK_HEADER_OFFSET) != sizeof(disk_hdr) ||
+	    disk_read(disk_ent, sizeof(disk_ent), VC_PACK_ENTRIES_OFFSET) != sizeof(disk_ent)) {
+		printf("trust: cannot read the disk's index\n");
+		return -1;
+	}
+	if (vc_pack_abi_header(&disk_hdr, (uint64_t)size) || vc_pack_abi_entries(&disk_hdr, disk_ent)) {
+		printf("trust: the disk's index is not a valid packed-disk index\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* Hashes the disk's image named @name; its size, or -2 when there is none. */
+static long hash_image(const char *name, uint8_t digest[32])
+{
+	static char buf[65536];
+	struct vc_sha256 s;
+	int i = vc_pack_abi_find(&disk_hdr, disk_ent, name, strlen(name));
+	if (i < 0)
+		return -2;
+	const struct vc_pack_entry *e = &disk_ent[i];
+	vc_sha256_init(&s);
+	for (uint64_t off = 0; off < e->size;) {
+		size_t n = e->size - off < sizeof(buf) ? (size_t)(e->size - off) : sizeof(buf);
+		if (disk_read(buf, n, e->offset + off) != (long)n)
+			return -5;
+		vc_sha256_update(&s, buf, n);
+		off += n;
+	}
+	vc_sha256_final(digest, &s);
+	return (long)e->size;
 }
 
 /* Hashes boot module @index while reading it in pieces (modules can be large). */
@@ -49,12 +91,21 @@ int main(void)
 		printf("trust: the list is malformed or not SHA-256\n");
 		return 1;
 	}
+	long disk = disk_size();
+	if (disk >= 0 && disk_index(disk) != 0)
+		return 1;
 	for (uint32_t i = 0; i < v.count; i++) {
 		const struct vc_trust_entry *e = &v.ent[i];
 		uint8_t d[32];
-		long size = hash_module((int)i, d);
+		long size = disk >= 0 ? hash_image(e->name, d) : hash_module((int)i, d);
 		if (size < 0) {
-			printf("trust: stage %s: missing (no boot module %u)\n", e->name, i);
+			if (disk < 0)
+				printf("trust: stage %s: missing (no boot module %u)\n", e->name, i);
+			else if (size == -2)
+				printf("trust: stage %s: missing (no image of that name on the disk)\n",
+				       e->name);
+			else
+				printf("trust: stage %s: the disk read failed (%ld)\n", e->name, size);
 			return 1;
 		}
 		if ((uint64_t)size != e->size) {
@@ -77,11 +128,12 @@ int main(void)
 		print_hex(d, 32);
 		printf("\n");
 	}
-	if (module_size((int)v.count) >= 0) {
+	if (disk < 0 && module_size((int)v.count) >= 0) {
 		printf("trust: boot module %u is not in the list\n", v.count);
 		return 1;
 	}
-	printf("trust: %u stages verified in order%s\n", v.count,
+	printf("trust: %u stages verified in order%s%s\n", v.count,
+	       disk >= 0 ? " from the block device" : "",
 	       v.sig ? " (a signed list)" : " (an unsigned list)");
 	return 0;
 }

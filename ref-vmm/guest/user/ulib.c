@@ -51,6 +51,16 @@ long swap_pages(void *a, void *b)
 	return syscall4(SYS_SWAP_PAGES, (long)a, (long)b, 0, 0);
 }
 
+long disk_size(void)
+{
+	return syscall4(SYS_BLK_SIZE, 0, 0, 0, 0);
+}
+
+long disk_read(void *buf, size_t len, uint64_t offset)
+{
+	return syscall4(SYS_BLK_READ, (long)offset, (long)buf, (long)len, 0);
+}
+
 long trust_list(void *buf, size_t len)
 {
 	return syscall4(SYS_TRUST_LIST, (long)buf, (long)len, 0, 0);

@@ -66,6 +66,8 @@ long module_size(int index);
 long trust_list(void *buf, size_t len); /* the VMM's reference-value list; -ENOENT: none */
 long pio_burst(long count);             /* count exits through the null port */
 long swap_pages(void *a, void *b);      /* exchange two pages of this task's mapping */
+long disk_size(void);                   /* the block device's bytes; -ENODEV: none */
+long disk_read(void *buf, size_t len, uint64_t offset); /* len, or -errno */
 /* This task's argument (the part after ':' in run=NAME:ARG); "" when none. */
 const char *arg(void);
 long arg_long(long dflt);
