@@ -7,8 +7,12 @@
 //  3. from a CPL3 task: every path the guest runtime has, in vc-vmm and QEMU;
 //  4. register prefetch (`vc-vmm --regs`): the guest-virtual console hypercall (the VMM
 //     reads the vCPU's control registers) and a null-port exit (it reads nothing), with
-//     a KVM_GET_SREGS per call, with KVM_CAP_SYNC_REGS on every exit, and learned.
-// VC_BENCH_VMM=boot,trips,prefetch picks sections (default: all).
+//     a KVM_GET_SREGS per call, with KVM_CAP_SYNC_REGS on every exit, and learned;
+//  5. the block device (`--pack`): a CPL3 task reads 64 MiB of a packed disk in 4 KiB
+//     and 64 KiB requests at queue depths 1, 16 and 64 over its own queue with the doze
+//     protocol (ioeventfd doorbell, irqfd interrupt, each only for a dozing side), the
+//     same queue notifying always, and one synchronous hypercall per request.
+// VC_BENCH_VMM=boot,trips,prefetch,blk picks sections (default: all).
 // Paths come from VC_VMM and VC_GUEST (meson sets them). QEMU rows are skipped,
 // saying so, when qemu-system-x86_64 is not installed.
 #include <errno.h>
@@ -24,6 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <virtcore/pack.h>
 #include <virtcore/timerpage.h>
 
 #include "harness.h"
@@ -350,6 +355,145 @@ static void bench_prefetch(void)
 	}
 }
 
+/* ---- 5. the block device ---- */
+
+#define BLK_MIB 64
+
+/* A packed disk holding one image of BLK_MIB MiB of pseudo-random bytes, in @dir. */
+static int make_blk_disk(char dir[], char disk[], size_t len)
+{
+	if (!mkdtemp(dir))
+		return -errno;
+	char img[256];
+	snprintf(img, sizeof(img), "%s/data", dir);
+	snprintf(disk, len, "%s/disk.img", dir);
+	FILE *f = fopen(img, "w");
+	if (!f)
+		return -errno;
+	static uint64_t buf[1 << 17];
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	for (int m = 0; m < BLK_MIB; m++) {
+		for (size_t i = 0; i < sizeof(buf) / 8; i++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			buf[i] = x;
+		}
+		fwrite(buf, 1, 1 << 20, f);
+	}
+	if (fclose(f))
+		return -EIO;
+	vc_pack_writer *w;
+	int rc = vc_pack_writer_open(&w, disk, NULL);
+	if (!rc)
+		rc = vc_pack_writer_add_path(w, "data", img);
+	if (!rc)
+		rc = vc_pack_writer_commit(w);
+	vc_pack_writer_close(w);
+	unlink(img);
+	return rc;
+}
+
+/* The numbers one run prints. */
+struct blk_run {
+	double requests, tsc, doorbells, waits, interrupts, exits;
+};
+
+static int parse_blk(const struct run *r, struct blk_run *b)
+{
+	const char *g = strstr(r->out, "blkbench: "), *v = strstr(r->err, "block queue 1: ");
+	const char *e = strstr(r->err, "vc-vmm: regs: ");
+	unsigned long long req, bytes, tsc, bells, waits, vreq, vbytes, batches, wakes, irqs, quiet,
+		exits;
+	e = e ? strchr(e + 14, ':') : NULL;
+	if (!g || !v || !e || r->status != 0 ||
+	    sscanf(strchr(g, ':') + 1, "%*s %*s %*s %llu requests, %llu bytes, %llu tsc, %llu doorbells, "
+		   "%llu waits", &req, &bytes, &tsc, &bells, &waits) != 5 ||
+	    sscanf(v, "block queue 1: %llu requests, %llu bytes, %llu batches, %llu doorbell "
+		   "wake-ups, %llu interrupts (%llu suppressed)", &vreq, &vbytes, &batches, &wakes,
+		   &irqs, &quiet) != 6 ||
+	    sscanf(e, ": %llu exits", &exits) != 1)
+		return -1;
+	*b = (struct blk_run){(double)req, (double)tsc, (double)bells, (double)waits,
+			      (double)irqs, (double)exits};
+	return 0;
+}
+
+static void bench_blk(void)
+{
+	if (!vc_has_module("pack")) {
+		printf("bench_vmm: blk: skipped: built without the pack module\n");
+		return;
+	}
+	char dir[] = "/tmp/vc-bench-blk-XXXXXX", disk[256];
+	int rc = make_blk_disk(dir, disk, sizeof(disk));
+	if (rc) {
+		fprintf(stderr, "bench_vmm: blk: cannot make the disk: %s\n", strerror(-rc));
+		return;
+	}
+	static const char *const modes[] = {"ring", "always", "hcall"};
+	static const char *const labels[] = {"doze ring", "always-notify ring", "hypercall per request"};
+	static const unsigned sizes[] = {4096, 65536}, depths[] = {1, 16, 64};
+	unsigned runs = vcb_cfg.quick ? 1 : 3, mib = vcb_cfg.quick ? 8 : BLK_MIB;
+	/* The exits of a boot that sets its queue up and reads nothing: subtracted, so the
+	 * rows count the exits the reads cost. */
+	static struct run empty;
+	struct blk_run none;
+	const char *argv0[] = {vmm, "--kernel", guest, "--mem", "192M", "--pack", disk,
+			       "--blk-stats", "--regs-stats", "--append",
+			       "quiet run=blkbench:ring/4096/1/0", NULL};
+	if (spawn(argv0, &empty) || parse_blk(&empty, &none)) {
+		fprintf(stderr, "bench_vmm: blk: the empty run failed:\n%s%s\n", empty.out, empty.err);
+		return;
+	}
+	for (int s = 0; s < 2; s++) {
+		for (int d = 0; d < 3; d++) {
+			static struct run r[3][MAX_RUNS];
+			for (unsigned i = 0; i < runs; i++) {
+				for (int m = 0; m < 3; m++) {
+					char append[96];
+					snprintf(append, sizeof(append), "quiet run=blkbench:%s/%u/%u/%u",
+						 modes[m], sizes[s], m == 2 ? 1 : depths[d], mib);
+					const char *argv[] = {vmm, "--kernel", guest, "--mem", "192M",
+							      "--pack", disk, "--blk-stats", "--regs-stats",
+							      "--append", append, NULL};
+					if (spawn(argv, &r[m][i]) || r[m][i].status != 0)
+						fprintf(stderr, "bench_vmm: blk %s failed (status %d):\n%s%s\n",
+							append, r[m][i].status, r[m][i].out, r[m][i].err);
+				}
+			}
+			char title[160];
+			snprintf(title, sizeof(title), "block device: a CPL3 task reads %u MiB in %u KiB "
+				 "requests, depth %u (ns/request)", mib, sizes[s] / 1024, depths[d]);
+			struct vcb_table *t = vcb_table_new("vmm", title, labels[2]);
+			for (int m = 0; m < 3; m++) {
+				double ns[MAX_RUNS];
+				struct blk_run b[MAX_RUNS];
+				unsigned n = 0;
+				for (unsigned i = 0; i < runs; i++)
+					if (parse_blk(&r[m][i], &b[n]) == 0 && b[n].requests > 0) {
+						b[n].exits -= none.exits;
+						ns[n] = b[n].tsc * ns_per_tsc / b[n].requests;
+						n++;
+					}
+				if (!n)
+					continue;
+				struct vcb_stats st;
+				vcb_stats_compute(ns, n, &st);
+				vcb_add(t, labels[m], &st);
+				/* The median run's counts (they barely vary). */
+				const struct blk_run *mid = &b[n / 2];
+				vcb_note(t, labels[m], "MB/s", sizes[s] / st.median * 1e3);
+				vcb_note(t, labels[m], "(exits+bells)/req",
+					 (mid->exits + mid->doorbells) / mid->requests);
+				vcb_note(t, labels[m], "irqs/completion", mid->interrupts / mid->requests);
+				vcb_note(t, labels[m], "waits/req", mid->waits / mid->requests);
+			}
+			vcb_table_finish(t, stdout);
+		}
+	}
+	unlink(disk);
+	rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
 	vcb_init(argc, argv);
@@ -382,5 +526,7 @@ int main(int argc, char **argv)
 		bench_round_trips();
 	if (!only || strstr(only, "prefetch"))
 		bench_prefetch();
+	if (!only || strstr(only, "blk"))
+		bench_blk();
 	return 0;
 }

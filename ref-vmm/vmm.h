@@ -226,6 +226,10 @@ int vm_pack_disk(const struct vm *vm, int *fd, uint64_t *size);
 /* devices/blk.c: queue @q's eventfds (the doorbell KVM signals, the interrupt the device
  * raises), for a test harness that plays KVM's side. 0, or -EINVAL. */
 int blk_queue_eventfds(const struct vm *vm, unsigned q, int *doorbell, int *irq);
+/* One synchronous read of the disk (VCG_HC_BLK_READ): @task_slot -1 for the kernel
+ * (any guest RAM), else only into queue @task_slot + 1's window. len or -errno. */
+int64_t blk_sync_read(struct vm *vm, int task_slot, uint64_t offset, uint64_t gpa,
+		      uint64_t len);
 /* Per-queue counters (--blk-stats). */
 struct blk_queue_stats {
 	uint64_t requests, bytes, batches, doorbells, interrupts, suppressed;

@@ -129,8 +129,11 @@ static int doorbell_wait(void *ctx, int64_t timeout_ns)
 	return atomic_load(&q->stop) ? -ECANCELED : 0;
 }
 
-/* The queue's I/O thread: wait (spin, then doze on the doorbell), take what came,
- * answer it with one publish. */
+/* The queue's I/O thread: wait (spin, then doze on the doorbell), take what came (as
+ * many as there are free completion slots), and answer each request as soon as it is
+ * served, with a publish of its own: the guest can refill the ring while the rest are
+ * served, so a busy device is never dozing and needs no doorbell; a publish interrupts
+ * only a guest that dozes, so the guest that waits is woken by the first answer. */
 static void *queue_thread(void *arg)
 {
 	struct blk_queue *q = arg;
@@ -169,12 +172,16 @@ static void *queue_thread(void *arg)
 			struct vcg_blk_done done;
 			if (!serve(q, &reqs[served], &done))
 				break;
-			memcpy(vc_ring_slot(q->comp, first + (uint32_t)served), &done, sizeof(done));
+			/* The slot was free at the first reserve; the guest only frees more. */
+			if (vc_ring_reserve(&first, q->comp, 1) != 1 ||
+			    (memcpy(vc_ring_slot(q->comp, first), &done, sizeof(done)),
+			     vc_ring_commit(q->comp, 1) < 0)) {
+				queue_break(q, "the guest broke the completion ring's indices");
+				break;
+			}
 			served++;
+			atomic_fetch_add_explicit(&q->requests, 1, memory_order_relaxed);
 		}
-		if (served && vc_ring_commit(q->comp, (uint32_t)served) < 0)
-			queue_break(q, "the guest broke the completion ring's indices");
-		atomic_fetch_add_explicit(&q->requests, (uint64_t)served, memory_order_relaxed);
 		atomic_fetch_add_explicit(&q->batches, 1, memory_order_relaxed);
 		if (served < got || atomic_load(&q->state) != 1)
 			break;
@@ -470,6 +477,36 @@ static void blk_exit(struct vm *vm, void *st)
 	}
 	pthread_mutex_destroy(&d->lock);
 	d->lock_made = false;
+}
+
+int64_t blk_sync_read(struct vm *vm, int task_slot, uint64_t offset, uint64_t gpa,
+		      uint64_t len)
+{
+	struct blk_dev *d = vm->part[PART_BLK];
+	if (!d || d->fd < 0)
+		return -ENODEV;
+	if (len == 0 || len > VCG_BLK_MAX_IO || offset > d->size || len > d->size - offset)
+		return -EINVAL;
+	if (task_slot >= 0) {
+		unsigned qi = (unsigned)task_slot + 1;
+		pthread_mutex_lock(&d->lock);
+		const struct blk_queue *q = qi < VCG_BLK_QUEUES ? &d->q[qi] : NULL;
+		bool inside = q && q->on && q->dma_len && gpa >= q->dma_gpa &&
+			      len <= q->dma_len && gpa - q->dma_gpa <= q->dma_len - len;
+		pthread_mutex_unlock(&d->lock);
+		if (!inside)
+			return -EPERM;
+	}
+	void *dst = vc_gmem_ptr(vm->gmem, gpa, (size_t)len, 1);
+	if (!dst)
+		return -EFAULT;
+	for (uint64_t got = 0; got < len;) {
+		ssize_t n = pread(d->fd, (char *)dst + got, len - got, (off_t)(offset + got));
+		if (n <= 0)
+			return -EIO;
+		got += (uint64_t)n;
+	}
+	return (int64_t)len;
 }
 
 int blk_queue_eventfds(const struct vm *vm, unsigned q, int *doorbell, int *irq)

@@ -40,7 +40,7 @@ static void console_sink(const void *p, size_t n, void *ctx)
 static bool task_may(uint32_t nr)
 {
 	return nr == VCG_HC_NOP || nr == VCG_HC_ECHO || nr == VCG_HC_CLOCK ||
-	       nr == VCG_HC_CONSOLE_WRITE_VIRT;
+	       nr == VCG_HC_CONSOLE_WRITE_VIRT || nr == VCG_HC_BLK_READ;
 }
 
 static int64_t run_hcall(struct vcpu *cpu, struct hcall_state *s, int slot,
@@ -78,6 +78,9 @@ static int64_t run_hcall(struct vcpu *cpu, struct hcall_state *s, int slot,
 		return 0;
 	case VCG_HC_ECHO:
 		return (int64_t)(hc->args[0] + 1);
+	case VCG_HC_BLK_READ:
+		return blk_sync_read(vm, slot == KERNEL ? -1 : slot, hc->args[0], hc->args[1],
+				     hc->args[2]);
 	case VCG_HC_CLOCK: {
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);

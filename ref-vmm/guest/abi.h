@@ -49,7 +49,8 @@
  * A call through a task doorbell runs only on the slot's registered block (a store of
  * any other address gets -EPERM in the registered block's ret, and nothing is read or
  * written at the address stored) and only the calls a task may make: NOP, ECHO, CLOCK
- * and CONSOLE_WRITE_VIRT (guest-virtual, checked with user permission). The others
+ * CONSOLE_WRITE_VIRT (guest-virtual, checked with user permission) and BLK_READ (into its
+ * own queue's window). The others
  * (physical addresses, VM exit, registration) get -EPERM: the kernel makes them.
  */
 #define VCG_MMIO_TASK_DOORBELLS (VCG_MMIO_HCALL + 0x1000u)
@@ -146,6 +147,11 @@ enum vcg_hcall_nr {
 					* -EFAULT if any byte is not readable by user mode */
 	VCG_HC_TASK_REGISTER = 6, /* args: slot, gpa: the block of task doorbell `slot`
 				   * (kernel only; gpa 0 unregisters); ret = 0, -EINVAL */
+	VCG_HC_BLK_READ = 7,      /* args: offset, gpa, len: one synchronous read of the
+				   * block device's disk (the baseline its rings are measured
+				   * against). From task slot N only into queue N + 1's window
+				   * (-EPERM otherwise); ret = len, -EINVAL (bad range),
+				   * -EFAULT (not guest RAM), -ENODEV (no disk), -EIO */
 };
 
 struct vcg_hcall {

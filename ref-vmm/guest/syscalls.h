@@ -22,5 +22,8 @@
 #define SYS_SWAP_PAGES     14  /* (va1, va2): exchange two pages of this task's mapping */
 #define SYS_BLK_SIZE       15  /* the block device's bytes (-ENODEV: none) */
 #define SYS_BLK_READ       16  /* (offset, buf, len): read the disk; len or -errno */
+#define SYS_BLK_QUEUE      17  /* (flags): a queue of this task's own at USER_BLK_*; returns
+				* the window's guest-physical address or -errno */
+#define SYS_BLK_WAIT       18  /* wait for this task's completion ring; 0 or -errno */
 
 #endif

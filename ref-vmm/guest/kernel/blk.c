@@ -10,8 +10,10 @@
 
 #define EIO 5
 #define EFAULT 14
+#define EBUSY 16
 #define ENODEV 19
 #define SLOTS 64u
+#define PTE_NX (1ull << 63)
 
 static struct {
 	int present;
@@ -21,9 +23,44 @@ static struct {
 	uint64_t doorbells, waits;
 } blk;
 
+/* Each task's own queue: its completion ring, seen from the kernel (identity map). */
+static struct vc_ring_abi_hdr *task_comp[VCG_BLK_QUEUES];
+
 static volatile uint32_t *reg(uint32_t r)
 {
 	return (volatile uint32_t *)(uintptr_t)(VCG_MMIO_BLK + r);
+}
+
+/* Formats a ring pair of SLOTS requests and completions in @page; the completion
+ * ring's offset. */
+static uint64_t format_pair(uint8_t *page)
+{
+	uint64_t req_size = vc_ring_abi_size(SLOTS, sizeof(struct vcg_blk_req));
+	uint64_t comp_off = (req_size + 127) & ~127ull;
+	if (vc_ring_abi_format(page, comp_off, SLOTS, sizeof(struct vcg_blk_req),
+			       VC_RING_MODE_EVENT_IDX) ||
+	    vc_ring_abi_format(page + comp_off, 4096 - comp_off, SLOTS,
+			       sizeof(struct vcg_blk_done), VC_RING_MODE_EVENT_IDX))
+		panic("block device: a queue does not fit a page");
+	return comp_off;
+}
+
+/* Programs queue @q and enables it: what ENABLE reads back (1: serving). */
+static int32_t enable_queue(unsigned q, uint64_t ring_gpa, uint64_t dma_gpa, uint32_t dma_len,
+			    uint32_t flags)
+{
+	*reg(VCG_BLK_REG_QUEUE_SEL) = q;
+	*reg(VCG_BLK_REG_RING_LO) = (uint32_t)ring_gpa;
+	*reg(VCG_BLK_REG_RING_HI) = (uint32_t)(ring_gpa >> 32);
+	*reg(VCG_BLK_REG_RING_LEN) = 4096;
+	*reg(VCG_BLK_REG_DMA_LO) = (uint32_t)dma_gpa;
+	*reg(VCG_BLK_REG_DMA_HI) = (uint32_t)(dma_gpa >> 32);
+	*reg(VCG_BLK_REG_DMA_LEN) = dma_len;
+	*reg(VCG_BLK_REG_VECTOR) = VEC_BLK;
+	*reg(VCG_BLK_REG_DEST) = 0;
+	*reg(VCG_BLK_REG_FLAGS) = flags;
+	*reg(VCG_BLK_REG_ENABLE) = 1;
+	return (int32_t)*reg(VCG_BLK_REG_ENABLE);
 }
 
 int blk_init(int quiet)
@@ -34,28 +71,14 @@ int blk_init(int quiet)
 
 	/* Requests (64 x 32 bytes) then completions (64 x 16), 128-byte aligned: one page. */
 	uint8_t *page = page_alloc();
-	uint64_t req_size = vc_ring_abi_size(SLOTS, sizeof(struct vcg_blk_req));
-	uint64_t comp_off = (req_size + 127) & ~127ull;
-	if (vc_ring_abi_format(page, comp_off, SLOTS, sizeof(struct vcg_blk_req),
-			       VC_RING_MODE_EVENT_IDX) ||
-	    vc_ring_abi_format(page + comp_off, 4096 - comp_off, SLOTS,
-			       sizeof(struct vcg_blk_done), VC_RING_MODE_EVENT_IDX) ||
-	    vc_ring_abi_attach(&blk.req, page, comp_off, 1) ||
+	uint64_t comp_off = format_pair(page);
+	if (vc_ring_abi_attach(&blk.req, page, comp_off, 1) ||
 	    vc_ring_abi_attach(&blk.comp, page + comp_off, 4096 - comp_off, 0))
-		panic("block device: the queue does not fit a page");
+		panic("block device: cannot attach to the kernel's queue");
 
 	lapic_init();
-	uint64_t gpa = (uint64_t)(uintptr_t)page;
-	*reg(VCG_BLK_REG_QUEUE_SEL) = 0;
-	*reg(VCG_BLK_REG_RING_LO) = (uint32_t)gpa;
-	*reg(VCG_BLK_REG_RING_HI) = (uint32_t)(gpa >> 32);
-	*reg(VCG_BLK_REG_RING_LEN) = 4096;
-	*reg(VCG_BLK_REG_DMA_LEN) = 0; /* the kernel's queue may write all of RAM */
-	*reg(VCG_BLK_REG_VECTOR) = VEC_BLK;
-	*reg(VCG_BLK_REG_DEST) = 0;
-	*reg(VCG_BLK_REG_FLAGS) = 0;
-	*reg(VCG_BLK_REG_ENABLE) = 1;
-	int32_t state = (int32_t)*reg(VCG_BLK_REG_ENABLE);
+	/* The kernel's queue may write all of RAM (window length 0). */
+	int32_t state = enable_queue(0, (uint64_t)(uintptr_t)page, 0, 0, 0);
 	if (state != 1)
 		panic("block device: the VMM refused the kernel's queue (%d)", state);
 	blk.present = 1;
@@ -142,4 +165,54 @@ int64_t blk_read_user(uint64_t offset, uint64_t uva, uint64_t len)
 		done = at;
 	}
 	return (int64_t)done;
+}
+
+int64_t blk_task_queue(uint32_t flags)
+{
+	unsigned q = (unsigned)task_current_id() + 1;
+	if (!blk.present)
+		return -ENODEV;
+	if (q >= VCG_BLK_QUEUES || task_comp[q])
+		return -EBUSY; /* one queue per task, for the first tasks */
+	uint8_t *window = page_alloc();
+	for (int i = 1; i < USER_BLK_DMA_PAGES; i++)
+		if (page_alloc() != window + 4096 * i)
+			panic("block device: the task's window is not contiguous");
+	uint8_t *page = page_alloc();
+	uint64_t comp_off = format_pair(page);
+	for (int i = 0; i < USER_BLK_DMA_PAGES; i++)
+		task_map(USER_BLK_DMA_VA + 4096ull * i,
+			 (uint64_t)(uintptr_t)(window + 4096 * i) | PTE_P | PTE_W | PTE_U | PTE_NX);
+	task_map(USER_BLK_RING_VA, (uint64_t)(uintptr_t)page | PTE_P | PTE_W | PTE_U | PTE_NX);
+	task_map(USER_BLK_DOORBELL_VA, VCG_BLK_DOORBELL(q) | PTE_P | PTE_W | PTE_U | PTE_PCD |
+					       PTE_PWT | PTE_NX);
+	int32_t state = enable_queue(q, (uint64_t)(uintptr_t)page, (uint64_t)(uintptr_t)window,
+				     USER_BLK_DMA_PAGES * 4096u, flags);
+	if (state != 1)
+		return state < 0 ? state : -EIO;
+	task_comp[q] = (struct vc_ring_abi_hdr *)(page + comp_off);
+	return (int64_t)(uintptr_t)window;
+}
+
+int64_t blk_task_wait(struct trapframe *tf)
+{
+	unsigned q = (unsigned)task_current_id() + 1;
+	struct vc_ring_abi_hdr *h = q < VCG_BLK_QUEUES ? task_comp[q] : NULL;
+	if (!h)
+		return -ENODEV;
+	for (;;) {
+		/* The task's doze, announced for it: notify when its next index comes. */
+		uint32_t cons = __atomic_load_n(&h->cons_idx, __ATOMIC_RELAXED);
+		__atomic_store_n(&h->wake_idx, cons, __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&h->prod_idx, __ATOMIC_ACQUIRE) != cons)
+			return 0;
+		if (task_runnable_others()) {
+			tf->rax = 0;
+			sched_yield_from(tf);
+			return 1;
+		}
+		blk.waits++;
+		__asm__ volatile("sti; hlt; cli" ::: "memory");
+	}
 }

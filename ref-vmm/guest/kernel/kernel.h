@@ -90,6 +90,14 @@ int64_t blk_size(void);
 /* Reads [@offset, +@len) of the disk into the current task's memory at @uva, in page
  * pieces, many per doorbell. @len or -errno. */
 int64_t blk_read_user(uint64_t offset, uint64_t uva, uint64_t len);
+/* Gives the current task a queue of its own (queue = task id + 1), mapped at the
+ * USER_BLK_* addresses: the ring pair, formatted; its doorbell page; a 1 MiB window, the
+ * only memory the device may write for it. @flags: VCG_BLK_F_*. Returns the window's
+ * guest-physical address, or -errno. */
+int64_t blk_task_queue(uint32_t flags);
+/* Waits until the current task's completion ring holds an answer: announces the doze
+ * for the task, then lets another task run or halts until the interrupt. 0 or -errno. */
+int64_t blk_task_wait(struct trapframe *tf);
 
 /* ---- cpu.c ---- */
 extern uint64_t kernel_stack_top;
@@ -112,6 +120,10 @@ int task_swap_pages(uint64_t va1, uint64_t va2);
 int task_count(void);
 int task_current_id(void);
 int copy_to_user(uint64_t uaddr, const void *src, size_t len);
+/* Sets the current task's page-table entry for user address @va (in USER_SPAN). */
+void task_map(uint64_t va, uint64_t pte);
+/* 1 if a task other than the current one can run. */
+int task_runnable_others(void);
 /* The physical address behind user address @va of the current task, if the task may
  * write it and it is RAM; 0 if not. */
 uint64_t user_phys_writable(uint64_t va);

@@ -38,6 +38,15 @@
 #define USER_BASE 0x8000000000
 #define USER_SPAN 0x200000
 #define USER_STACK_PAGES 4
+/* A task's own block-device queue (SYS_BLK_QUEUE): a 1 MiB window the device may
+ * write, the ring pair, the queue's doorbell page. Program images end below. */
+#define USER_BLK_DMA_PAGE 240
+#define USER_BLK_DMA_PAGES 256
+#define USER_BLK_RING_PAGE 496
+#define USER_BLK_DOORBELL_PAGE 497
+#define USER_BLK_DMA_VA (USER_BASE + USER_BLK_DMA_PAGE * 4096)
+#define USER_BLK_RING_VA (USER_BASE + USER_BLK_RING_PAGE * 4096)
+#define USER_BLK_DOORBELL_VA (USER_BASE + USER_BLK_DOORBELL_PAGE * 4096)
 /* Below the stack: the task's hypercall block and the MMIO doorbell page. */
 #define USER_HCALL_PAGE 506
 #define USER_DOORBELL_PAGE 507

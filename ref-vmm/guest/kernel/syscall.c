@@ -123,6 +123,14 @@ void syscall_dispatch(struct trapframe *tf)
 	case SYS_BLK_READ:
 		ret = blk_read_user(tf->rdi, tf->rsi, tf->rdx);
 		break;
+	case SYS_BLK_QUEUE:
+		ret = blk_task_queue((uint32_t)tf->rdi);
+		break;
+	case SYS_BLK_WAIT:
+		ret = blk_task_wait(tf);
+		if (ret == 1)
+			return; /* yielded: the frame is another task's now */
+		break;
 	default:
 		ret = -ENOSYS;
 	}

@@ -53,8 +53,9 @@ struct task *task_create(const char *name, size_t name_len, const char *arg, siz
 
 	if (ntasks == MAX_TASKS)
 		panic("too many tasks (at most %d)", MAX_TASKS);
-	if (pages > USER_HCALL_PAGE)
-		panic("program %.*s is too large: %zu bytes", (int)name_len, name, size);
+	if (pages > USER_BLK_DMA_PAGE)
+		panic("program %.*s is too large: %zu bytes (at most %d KiB)", (int)name_len, name,
+		      size, USER_BLK_DMA_PAGE * 4);
 
 	struct task *t = &tasks[ntasks];
 	t->id = ntasks++;
@@ -284,6 +285,20 @@ int task_swap_pages(uint64_t va1, uint64_t va2)
 	pt[j] = e;
 	invlpg(va1);
 	invlpg(va2);
+	return 0;
+}
+
+void task_map(uint64_t va, uint64_t pte)
+{
+	cur()->pt[(va - USER_BASE) >> 12] = pte;
+	invlpg(va);
+}
+
+int task_runnable_others(void)
+{
+	for (int i = 0; i < ntasks; i++)
+		if (i != current && tasks[i].state == TASK_RUNNABLE)
+			return 1;
 	return 0;
 }
 

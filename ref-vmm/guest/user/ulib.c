@@ -61,6 +61,72 @@ long disk_read(void *buf, size_t len, uint64_t offset)
 	return syscall4(SYS_BLK_READ, (long)offset, (long)buf, (long)len, 0);
 }
 
+/* About 40 us at 2.5 GHz: longer than an answer takes, shorter than a wait costs. */
+#define BLKQ_SPIN_TSC 100000ull
+
+int blkq_open(struct blkq *q, uint32_t flags)
+{
+	long gpa = syscall4(SYS_BLK_QUEUE, (long)flags, 0, 0, 0);
+	if (gpa < 0)
+		return (int)gpa;
+	uint8_t *ring = (uint8_t *)USER_BLK_RING_VA;
+	uint64_t off = (vc_ring_abi_size(64, sizeof(struct vcg_blk_req)) + 127) & ~127ull;
+	int rc = vc_ring_abi_attach(&q->req, ring, off, 1);
+	if (rc == 0)
+		rc = vc_ring_abi_attach(&q->comp, ring + off, 4096 - off, 0);
+	q->window_gpa = (uint64_t)gpa;
+	q->always = !!(flags & VCG_BLK_F_ALWAYS_NOTIFY);
+	q->doorbells = q->waits = 0;
+	return rc;
+}
+
+uint32_t blkq_submit(struct blkq *q, const struct vcg_blk_req *r, uint32_t n)
+{
+	int space = vc_ring_abi_space(&q->req);
+	if (space <= 0)
+		return 0;
+	if (n > (uint32_t)space)
+		n = (uint32_t)space;
+	for (uint32_t i = 0; i < n; i++)
+		*(struct vcg_blk_req *)vc_ring_abi_slot(&q->req, q->req.own + i) = r[i];
+	if (n && (vc_ring_abi_publish(&q->req, n) == 1 || q->always)) {
+		*(volatile uint32_t *)USER_BLK_DOORBELL_VA = 1;
+		q->doorbells++;
+	}
+	return n;
+}
+
+int blkq_reap(struct blkq *q, struct vcg_blk_done *d, uint32_t max, int wait)
+{
+	for (;;) {
+		int avail = vc_ring_abi_avail(&q->comp);
+		if (avail < 0)
+			return avail;
+		if (avail > 0) {
+			uint32_t n = (uint32_t)avail < max ? (uint32_t)avail : max;
+			for (uint32_t i = 0; i < n; i++)
+				d[i] = *(const struct vcg_blk_done *)vc_ring_abi_slot(&q->comp,
+										  q->comp.own + i);
+			vc_ring_abi_consume(&q->comp, n);
+			return (int)n;
+		}
+		if (!wait)
+			return 0;
+		/* Spin a while first: at CPL3 that is native code, and a wait costs a kernel
+		 * entry (a fault on kvm_pvm) and maybe an interrupt, while the device's thread
+		 * answers each request as soon as it is served. */
+		uint64_t t0 = rdtsc();
+		while ((avail = vc_ring_abi_avail(&q->comp)) == 0 && rdtsc() - t0 < BLKQ_SPIN_TSC)
+			__asm__ volatile("pause");
+		if (avail != 0)
+			continue;
+		q->waits++;
+		long rc = syscall4(SYS_BLK_WAIT, 0, 0, 0, 0); /* the kernel dozes for us */
+		if (rc < 0)
+			return (int)rc;
+	}
+}
+
 long trust_list(void *buf, size_t len)
 {
 	return syscall4(SYS_TRUST_LIST, (long)buf, (long)len, 0, 0);

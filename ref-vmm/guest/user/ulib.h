@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <virtcore/ring_abi.h>
+
 #include "../abi.h"
 #include "../fmt.h"
 #include "../kernel/layout.h"
@@ -68,6 +70,25 @@ long pio_burst(long count);             /* count exits through the null port */
 long swap_pages(void *a, void *b);      /* exchange two pages of this task's mapping */
 long disk_size(void);                   /* the block device's bytes; -ENODEV: none */
 long disk_read(void *buf, size_t len, uint64_t offset); /* len, or -errno */
+
+/*
+ * A block-device queue of this task's own (SYS_BLK_QUEUE): the ring pair, its doorbell
+ * page and a 1 MiB window the device writes into, mapped at USER_BLK_*. Requests go into
+ * the ring from here, at CPL3: no kernel entry and no exit per request; the doorbell
+ * only when the device's thread dozes, a kernel entry only to wait for an empty ring.
+ */
+struct blkq {
+	struct vc_ring_view req, comp;
+	uint64_t window_gpa; /* the guest-physical address of USER_BLK_DMA_VA */
+	int always;          /* the doorbell on every submit (the baseline), not on doze */
+	uint64_t doorbells, waits;
+};
+/* @flags: VCG_BLK_F_ALWAYS_NOTIFY for the always-notify baseline. 0 or -errno. */
+int blkq_open(struct blkq *q, uint32_t flags);
+/* Queues up to @n requests (as many as there is room for) with one publish; how many. */
+uint32_t blkq_submit(struct blkq *q, const struct vcg_blk_req *r, uint32_t n);
+/* Takes up to @max answers; with @wait, waits for at least one. How many, or -errno. */
+int blkq_reap(struct blkq *q, struct vcg_blk_done *d, uint32_t max, int wait);
 /* This task's argument (the part after ':' in run=NAME:ARG); "" when none. */
 const char *arg(void);
 long arg_long(long dflt);
