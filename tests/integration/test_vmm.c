@@ -369,6 +369,62 @@ Test(vmm, verifies_boot_stages_on_both_sides)
 	cr_assert_eq(system(cmd), 0);
 }
 
+/* A CPL3 task reads the disk through a queue of its own (ring, doorbell page and window
+ * mapped into it), in every mode: the bytes are the disk's, and the doze ring needed a
+ * handful of doorbells and no interrupt where always-notify needed one per completion. */
+Test(vmm, a_task_reads_the_disk_through_its_own_queue)
+{
+	need_kvm();
+	const char *vc_pack = getenv("VC_PACK");
+	if (!vc_pack || !*vc_pack)
+		cr_skip_test("VC_PACK not set: built without the pack module");
+	char dir[] = "/tmp/vc-test-blk-XXXXXX", cmd[1024], disk[64];
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd), "cd %s && head -c 3000000 /dev/urandom > data && '%s' create "
+		 "disk.img data", dir, vc_pack);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	snprintf(disk, sizeof(disk), "%s/disk.img", dir);
+	/* FNV-1a of the 2 MiB after the index, as the guest reads them. */
+	static uint8_t bytes[2 << 20];
+	int fd = open(disk, O_RDONLY);
+	cr_assert_eq(pread(fd, bytes, sizeof(bytes), 1 << 20), (ssize_t)sizeof(bytes));
+	close(fd);
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < sizeof(bytes); i++)
+		h = (h ^ bytes[i]) * 0x100000001b3ull;
+	char want[64];
+	snprintf(want, sizeof(want), "fnv %016llx", (unsigned long long)h);
+
+	static const char *const modes[] = {"ring/4096/16/2/check", "always/4096/16/2/check",
+					    "hcall/65536/1/2/check", "ring/65536/8/2/check"};
+	for (int m = 0; m < 4; m++) {
+		char append[80];
+		snprintf(append, sizeof(append), "quiet run=blkbench:%s", modes[m]);
+		run(&r, "--kernel", env("VC_GUEST"), "--mem", "96M", "--pack", disk, "--blk-stats",
+		    "--append", append, NULL);
+		cr_assert_eq(r.status, 0, "%s: %s%s", modes[m], r.out, r.err);
+		assert_has(r.out, want);
+		unsigned long reqs, bytes_read, batches, bells, irqs, quiet;
+		const char *q1 = strstr(r.err, "block queue 1: ");
+		cr_assert_not_null(q1, "%s", r.err);
+		cr_assert_eq(sscanf(q1, "block queue 1: %lu requests, %lu bytes, %lu batches, %lu "
+				    "doorbell wake-ups, %lu interrupts (%lu suppressed)", &reqs,
+				    &bytes_read, &batches, &bells, &irqs, &quiet), 6, "%s", q1);
+		if (m == 2) {
+			cr_assert_eq(reqs, 0, "the hypercalls bypass the queue");
+			continue;
+		}
+		cr_assert_eq(bytes_read, 2u << 20, "%s: %s", modes[m], q1);
+		if (m == 1)
+			cr_assert_eq(irqs, reqs, "always-notify: %s", q1);
+		else
+			cr_assert_lt(irqs + bells, reqs / 4, "%s: the doze ring notified often: %s",
+				     modes[m], q1);
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
 Test(vmm, exits_with_the_chosen_status)
 {
 	need_kvm();

@@ -67,7 +67,7 @@ int main(void)
 	int check = a[0] == 'c';
 	int hcall = is(mode, mlen, "hcall"), always = is(mode, mlen, "always");
 	long disk = disk_size();
-	uint64_t data = 1 << 20, span = disk > (long)(2 << 20) ? (uint64_t)disk - data - (1 << 20) : 0;
+	uint64_t data = 1 << 20, span = disk > (long)data ? (uint64_t)disk - data : 0;
 
 	if (disk < 0 || !(hcall || always || is(mode, mlen, "ring")) || !size || size > WINDOW || WINDOW % size || !depth || depth > 64 ||
 	    !span || (check && depth * size > WINDOW)) {
