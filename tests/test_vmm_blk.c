@@ -130,7 +130,7 @@ struct guest_q {
 	struct vc_ring_view req, comp;
 	int irq_fd;
 	bool always; /* ring the doorbell on every publish (the baseline) */
-	uint64_t doorbells, interrupts;
+	uint64_t doorbells, interrupts, dozes;
 };
 
 static void attach(struct guest_q *g, unsigned q, uint64_t gpa, bool always)
@@ -165,6 +165,7 @@ static void reap(struct guest_q *g, struct vcg_blk_done *out, uint32_t n)
 		int avail = vc_ring_abi_avail(&g->comp);
 		cr_assert_geq(avail, 0);
 		if (avail == 0 && (avail = vc_ring_abi_prepare_doze(&g->comp)) == 0) {
+			g->dozes++;
 			struct pollfd p = {g->irq_fd, POLLIN, 0};
 			cr_assert_eq(poll(&p, 1, 5000), 1, "no completion interrupt in 5 s");
 			eventfd_t v;
@@ -241,15 +242,16 @@ Test(blk, reads_the_images_and_notifies_only_a_dozing_side)
 	read_images(&always, 16, &n_always, &b_always);
 	cr_assert_eq(n_doze, n_always);
 
-	/* Doze: a doorbell and an interrupt at most once per batch of 16 (fewer when the
-	 * device's thread is still spinning or the test still polling); always-notify: a
-	 * doorbell per batch and an interrupt per completion. */
+	/* Doze: a doorbell at most once per batch of 16 (none when the device's thread is
+	 * still spinning) and an interrupt at most once per doze of ours (how many dozes
+	 * there are depends on timing); always-notify: a doorbell per batch and an
+	 * interrupt per completion. */
 	cr_log_info("doze: %llu requests, %llu doorbells, %llu interrupts; always: %llu "
 		    "doorbells, %llu interrupts", (unsigned long long)n_doze,
 		    (unsigned long long)doze.doorbells, (unsigned long long)doze.interrupts,
 		    (unsigned long long)always.doorbells, (unsigned long long)always.interrupts);
 	cr_assert_leq(doze.doorbells, b_doze);
-	cr_assert_leq(doze.interrupts, b_doze);
+	cr_assert_leq(doze.interrupts, doze.dozes, "an interrupt without a doze");
 	cr_assert_eq(always.doorbells, b_always);
 	set(VCG_BLK_REG_QUEUE_SEL, 1);
 	set(VCG_BLK_REG_ENABLE, 0); /* the thread ends: its ring counters are final */
@@ -264,8 +266,9 @@ Test(blk, reads_the_images_and_notifies_only_a_dozing_side)
 	cr_assert_eq(s.requests, n_doze);
 	cr_assert_eq(s.bytes, image_size[0] + image_size[1]);
 	cr_assert_eq(s.interrupts + s.suppressed, s.requests, "one decision per completion");
-	cr_assert_lt(s.interrupts, s.requests / 4, "the doze ring interrupts a waiting guest "
-		     "once, not per completion");
+	eventfd_t late = 0;
+	eventfd_read(doze.irq_fd, &late); /* one may come after our last wait */
+	cr_assert_eq(s.interrupts, doze.interrupts + late, "the device's count is what came");
 }
 
 Test(blk, refuses_hostile_ring_layouts_and_keeps_running)
