@@ -7,6 +7,8 @@ vc-trace --json must count exactly N, for every VMM and for one --pid.
 usage: check_vc_trace.py VC_TRACE VC_VMM GUEST [RING_PINGPONG]
 With RING_PINGPONG (examples/ring-pingpong.c), libvirtcore's USDT probes are checked too:
 vc-trace must count exactly the notifications, suppressions and dozes the example reports.
+With VC_PACK in the environment, the same probes inside vc-vmm: its block device's rings
+(doorbell wake-ups, completion interrupts sent and suppressed) as --blk-stats counts them.
 Needs root and BPF (skips, exit 77, with the reason otherwise) and /dev/kvm.
 """
 import fcntl
@@ -127,6 +129,52 @@ def test_usdt_probes():
     check(want["ring_suppressed"] > 0, f"ring-pingpong printed no counts: {r.stdout}")
 
 
+def wait_for_vm(pid):
+    """Until process @pid has a KVM VM (vc-trace refuses a process without one)."""
+    for _ in range(500):
+        fds = os.listdir(f"/proc/{pid}/fd") if os.path.exists(f"/proc/{pid}") else []
+        if any(os.readlink(f"/proc/{pid}/fd/{f}") == "anon_inode:kvm-vm"
+               for f in fds if os.path.exists(f"/proc/{pid}/fd/{f}")):
+            return
+        time.sleep(0.01)
+
+
+def test_block_device_probes(vc_pack):
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="vc-test-trace-") as d:
+        with open(os.path.join(d, "data"), "wb") as f:
+            f.write(os.urandom(3 << 20))
+        disk = os.path.join(d, "disk.img")
+        r = subprocess.run([vc_pack, "create", disk, os.path.join(d, "data")],
+                           capture_output=True, text=True)
+        check(r.returncode == 0, f"vc-pack: {r.stderr}")
+        # hcall:8000 keeps the VM busy while vc-trace attaches; then the task reads 2 MiB
+        # through its own queue, always notifying: an interrupt per completion.
+        vmm = subprocess.Popen([VC_VMM, "--kernel", GUEST, "--mem", "96M", "--pack", disk,
+                                "--blk-stats", "--append",
+                                "run=hcall:8000,blkbench:always/4096/1/2 quiet"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_for_vm(vmm.pid)
+        trace, line = start_trace("--pid", str(vmm.pid))
+        check(f"tracing pid {vmm.pid}" in line, f"vc-trace --pid did not start: {line}")
+        vout, verr = vmm.communicate(timeout=120)
+        out, err = trace.communicate(timeout=30)
+        check(vmm.returncode == 0 and "blkbench: always 4096 1: 512 requests" in vout,
+              f"vmm: {vout}{verr}")
+        want = {"ring_wake": 0, "ring_notify": 0, "ring_suppressed": 0}
+        for m in re.finditer(r"(\d+) doorbell wake-ups, (\d+) interrupts \((\d+) suppressed\)",
+                             verr):
+            want["ring_wake"] += int(m.group(1))
+            want["ring_notify"] += int(m.group(2))
+            want["ring_suppressed"] += int(m.group(3))
+        got = json.loads(out)["probes"]
+        print(f"vc-vmm block device: --blk-stats {want}, vc-trace {got}")
+        check(want["ring_notify"] >= 512, f"--blk-stats: {verr}")
+        for k, v in want.items():
+            check(got.get(k) == v, f"vc-vmm probe {k}: vc-trace counted {got.get(k)}, "
+                  f"--blk-stats says {v}")
+
+
 def kvm_problem():
     """Why /dev/kvm is not usable (opened and answering KVM_GET_API_VERSION), or None."""
     try:
@@ -159,6 +207,8 @@ def main():
     test_one_pid()
     if PINGPONG:
         test_usdt_probes()
+    if os.environ.get("VC_PACK"):
+        test_block_device_probes(os.environ["VC_PACK"])
     print(f"vc-trace: {len(failures)} failure(s)")
     return 1 if failures else 0
 
