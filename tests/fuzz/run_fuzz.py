@@ -6,9 +6,11 @@ for a bounded time from a seed corpus made by the project's own tools:
   trust: the reference-value list parser and the event-log reader, seeds from vc-measure;
   spt:   the shadow page-table cache's event API, seeds are small event programs;
   rewrite: the ELF object and .vc.sensitive readers, seeds assembled from tests/rewrite;
-  pvh:   the PVH kernel loader, seeds are the bundled guest and small ELF32/ELF64 kernels.
+  pvh:   the PVH kernel loader, seeds are the bundled guest and small ELF32/ELF64 kernels;
+  blk:   vc-vmm's block device (ref-vmm/devices/blk.c) driven by a hostile guest: ring
+         layouts, requests, indices and doze words; seeds are good and bad queues.
 
-usage: run_fuzz.py --target pack|trust|spt|rewrite --cc CLANG --src SRC_ROOT --build BUILD_ROOT
+usage: run_fuzz.py --target pack|trust|spt|rewrite|pvh|blk --cc CLANG --src SRC_ROOT --build BUILD_ROOT
                    [--tool VC_PACK|VC_MEASURE] --out DIR [--seconds N]
 VC_FUZZ_SECONDS in the environment overrides --seconds. Exit 77 (skip) when the clang at
 hand cannot link a fuzzer (libclang-rt-*-dev missing), 1 on a finding (the crashing input
@@ -37,6 +39,9 @@ TARGETS = {
                 "libs": ["-lelf", "-lZydis", "-lpthread"], "max_len": 65536},
     "pvh": {"dirs": ["lib/pvh", "lib/gmem"], "util": ["log.c", "strerror.c"],
             "libs": ["-lpthread"], "max_len": 131072},
+    "blk": {"dirs": ["lib/ring", "lib/gmem"], "util": ["log.c", "strerror.c"],
+            "extra": ["ref-vmm/devices/blk.c"], "include": ["ref-vmm"],
+            "libs": ["-lpthread"], "max_len": 4096},
 }
 
 
@@ -47,10 +52,14 @@ def build(a, exe):
     for d in t["dirs"]:
         sources += sorted(glob.glob(os.path.join(src, d, "*.c")))
     sources += [os.path.join(src, "lib/util", f) for f in t["util"]]
+    sources += [os.path.join(src, f) for f in t.get("extra", [])]
+    includes = []
+    for d in t.get("include", []):
+        includes += ["-I", os.path.join(src, d)]
     cmd = [a.cc, "-g", "-O1", "-std=gnu11", "-D_GNU_SOURCE",
            "-fsanitize=fuzzer,address,undefined", "-fno-sanitize-recover=undefined",
            "-I", os.path.join(src, "include"), "-I", os.path.join(a.build, "include"),
-           "-I", os.path.join(src, "lib"), "-o", exe] + sources + t["libs"]
+           "-I", os.path.join(src, "lib")] + includes + ["-o", exe] + sources + t["libs"]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         if "fuzzer" in r.stderr and ("cannot find" in r.stderr or "not found" in r.stderr):
@@ -209,8 +218,41 @@ def make_pvh_seeds(a, seeds):
         shutil.copy(a.tool, os.path.join(seeds, "vc-guest.elf"))
 
 
+def make_blk_seeds(a, seeds):
+    """Inputs of fuzz_blk.c: well-formed rings with good requests (EVENT_IDX and FLAG
+    mode, every queue), one request of each hostile kind, and a raw ring pair."""
+    os.makedirs(seeds, exist_ok=True)
+
+    def head(mode, page=16, q=0, dma=0, dma_len=0, vector=0x30):
+        return (bytes([mode]) + struct.pack("<H", page) + dma.to_bytes(3, "little") +
+                dma_len.to_bytes(3, "little") + bytes([0, vector]))
+
+    def req(offset, gpa, length, op_ok=True):
+        return (bytes([1]) + struct.pack("<Q", offset) + bytes([1]) + struct.pack("<Q", gpa) +
+                bytes([1]) + struct.pack("<I", length) + bytes([0xf0 if op_ok else 0]) +
+                (b"" if op_ok else struct.pack("<I", 2)))
+
+    good = b"".join(req(i * 4096, 0x20000 + i * 4096, 4096) for i in range(16))
+    bad = {"past-disk": req(190 << 10, 0x20000, 8192), "wrap": req(2**64 - 100, 0x20000, 4096),
+           "outside-ram": req(0, 255 << 10, 8192), "empty": req(0, 0x20000, 0),
+           "write": req(0, 0x20000, 512, False), "long": req(0, 0x20000, (1 << 20) + 1)}
+    for q in (0, 3):
+        for mode in (1, 5):
+            with open(os.path.join(seeds, f"good-{mode}-{q}"), "wb") as f:
+                f.write(head(mode) + good + bytes([16, q]))
+    for name, r in bad.items():
+        with open(os.path.join(seeds, f"bad-{name}"), "wb") as f:
+            f.write(head(1) + r + good[len(r):] + bytes([16, 0]))
+    with open(os.path.join(seeds, "window"), "wb") as f:
+        f.write(head(1, dma=0x20000, dma_len=0x10000) + good + bytes([16, 0]))
+    with open(os.path.join(seeds, "indices"), "wb") as f:
+        f.write(head(9) + good + bytes([0]) + struct.pack("<I", 1000) + bytes([0]))
+    with open(os.path.join(seeds, "raw"), "wb") as f:
+        f.write(head(0) + bytes(range(256)) * 8)
+
+
 SEEDERS = {"pack": make_pack_seeds, "trust": make_trust_seeds, "spt": make_spt_seeds,
-           "rewrite": make_rewrite_seeds, "pvh": make_pvh_seeds}
+           "rewrite": make_rewrite_seeds, "pvh": make_pvh_seeds, "blk": make_blk_seeds}
 
 
 def main():
