@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "guest/abi.h"
 #include "vmm.h"
 
 #define DEFAULT_MEM (64ull << 20)
@@ -239,6 +240,19 @@ int main(int argc, char **argv)
 	if (strlen(cfg.cmdline) >= VC_PVH_CMDLINE_MAX) {
 		vmm_err("--append: command line longer than %d bytes", VC_PVH_CMDLINE_MAX - 1);
 		return 2;
+	}
+	/* With a disk to serve, the guest learns where the block device is from its
+	 * command line. */
+	static char cmdline[VC_PVH_CMDLINE_MAX];
+	if (cfg.pack_path) {
+		int n = snprintf(cmdline, sizeof(cmdline), "%s%s%s%#x", cfg.cmdline,
+				 *cfg.cmdline ? " " : "", VCG_BLK_CMDLINE_KEY, VCG_MMIO_BLK);
+		if (n < 0 || (size_t)n >= sizeof(cmdline)) {
+			vmm_err("--append: command line longer than %zu bytes with the block "
+				"device's %s added", sizeof(cmdline) - 1, VCG_BLK_CMDLINE_KEY);
+			return 2;
+		}
+		cfg.cmdline = cmdline;
 	}
 	if (cfg.trust_key && !cfg.trust_path) {
 		vmm_err("--trust-key needs --trust LIST");

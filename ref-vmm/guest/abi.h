@@ -73,7 +73,8 @@
  * publish says the VMM's I/O thread dozes, the VMM raises the queue's interrupt only
  * when the guest's side dozes (VC_RING_MODE_EVENT_IDX or FLAG, the guest's choice).
  *
- * Config page (32-bit MMIO at VCG_MMIO_BLK; each access is an exit, for setup only):
+ * Config page (32-bit MMIO at VCG_MMIO_BLK, announced on the command line (below); each
+ * access is an exit, for setup only):
  * read MAGIC, SIZE (disk bytes, two halves), MAX_IO, QUEUES; select a queue with
  * QUEUE_SEL, give it the ring pair (RING: page-aligned gpa, RING_LEN bytes), the window
  * its requests may write into (DMA: gpa and DMA_LEN; 0 = all of guest RAM), the
@@ -92,6 +93,10 @@
  * more, and the VM runs on. Completions come in request order (one per request).
  */
 #define VCG_MMIO_BLK 0xfe100000u
+/* How the guest learns of the device: vc-vmm appends this key to the kernel command line
+ * when it has a disk to serve (as Firecracker announces its virtio-mmio devices), with
+ * the config page's guest-physical address in hex: `vc.blk=0xfe100000`. */
+#define VCG_BLK_CMDLINE_KEY "vc.blk="
 #define VCG_BLK_MAGIC 0x4b4c4256u /* "VBLK" */
 #define VCG_BLK_QUEUES 8
 #define VCG_BLK_MAX_IO (1u << 20)
@@ -113,7 +118,8 @@
 #define VCG_BLK_REG_FLAGS 0x38     /* w: VCG_BLK_F_* */
 #define VCG_BLK_REG_ENABLE 0x3c    /* w: 1 / 0; r: 1, 0 or -errno */
 #define VCG_BLK_F_ALWAYS_NOTIFY 1u /* interrupt on every completion (a baseline) */
-#define VCG_BLK_DOORBELL(n) (VCG_MMIO_BLK + 0x1000u * (1u + (n)))
+#define VCG_BLK_DOORBELL_AT(base, n) ((base) + 0x1000u * (1u + (n)))
+#define VCG_BLK_DOORBELL(n) VCG_BLK_DOORBELL_AT(VCG_MMIO_BLK, n)
 #define VCG_BLK_OP_READ 1u
 
 #ifndef __ASSEMBLER__

@@ -146,8 +146,9 @@ def test_plans(work):
         check(r.returncode == 0, f"vc-pack create: {r.stderr}")
         p = plan("--kernel", GUEST, "--module", one, "--pack", disk)
         if p:
-            check_layout(p, 64 << 20, [("one.bin", one), ("alpha", a), ("beta", b)], "",
-                         "--pack")
+            # the block device announced on the command line
+            check_layout(p, 64 << 20, [("one.bin", one), ("alpha", a), ("beta", b)],
+                         "vc.blk=0xfe100000", "--pack")
         if VC_MEASURE:
             r = run("sh", "-c", f"'{VC_MEASURE}' keygen k.pem k.pub && '{VC_MEASURE}' make "
                     f"-o list alpha=alpha beta=beta && '{VC_MEASURE}' sign -k k.pem list",
@@ -156,7 +157,8 @@ def test_plans(work):
             p = plan("--kernel", GUEST, "--pack", disk, "--trust", os.path.join(work, "list"),
                      "--trust-key", os.path.join(work, "k.pub"))
             if p:
-                check_layout(p, 64 << 20, [("alpha", a), ("beta", b)], "", "--trust")
+                check_layout(p, 64 << 20, [("alpha", a), ("beta", b)], "vc.blk=0xfe100000",
+                             "--trust")
                 t = p["trust_list"]
                 check(t and t["gpa"] == 0x30000 and t["size"] > 0, f"--trust: trust_list {t}")
 

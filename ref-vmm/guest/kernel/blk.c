@@ -16,6 +16,7 @@
 #define PTE_NX (1ull << 63)
 
 static struct {
+	uint64_t base; /* the config page, from the command line's vc.blk= */
 	int present;
 	uint64_t size;
 	struct vc_ring_view req, comp;
@@ -28,7 +29,7 @@ static struct vc_ring_abi_hdr *task_comp[VCG_BLK_QUEUES];
 
 static volatile uint32_t *reg(uint32_t r)
 {
-	return (volatile uint32_t *)(uintptr_t)(VCG_MMIO_BLK + r);
+	return (volatile uint32_t *)(uintptr_t)(blk.base + r);
 }
 
 /* Formats a ring pair of SLOTS requests and completions in @page; the completion
@@ -63,10 +64,13 @@ static int32_t enable_queue(unsigned q, uint64_t ring_gpa, uint64_t dma_gpa, uin
 	return (int32_t)*reg(VCG_BLK_REG_ENABLE);
 }
 
-int blk_init(int quiet)
+int blk_init(uint64_t base, int quiet)
 {
-	if (!console_has_hcall() || *reg(VCG_BLK_REG_MAGIC) != VCG_BLK_MAGIC)
-		return -ENODEV; /* not vc-vmm, or no --pack */
+	blk.base = base;
+	if (*reg(VCG_BLK_REG_MAGIC) != VCG_BLK_MAGIC) {
+		kprintf("vc-guest: no block device at %lx (vc.blk=): ignored\n", base);
+		return -ENODEV;
+	}
 	blk.size = *reg(VCG_BLK_REG_SIZE_LO) | (uint64_t)*reg(VCG_BLK_REG_SIZE_HI) << 32;
 
 	/* Requests (64 x 32 bytes) then completions (64 x 16), 128-byte aligned: one page. */
@@ -141,7 +145,7 @@ int64_t blk_read_user(uint64_t offset, uint64_t uva, uint64_t len)
 		if (n == 0)
 			break;
 		if (vc_ring_abi_publish(&blk.req, n) == 1) {
-			*(volatile uint32_t *)(uintptr_t)VCG_BLK_DOORBELL(0) = 1;
+			*(volatile uint32_t *)(uintptr_t)VCG_BLK_DOORBELL_AT(blk.base, 0) = 1;
 			blk.doorbells++;
 		}
 		/* Completions come in request order, one per request. */
@@ -184,7 +188,7 @@ int64_t blk_task_queue(uint32_t flags)
 		task_map(USER_BLK_DMA_VA + 4096ull * i,
 			 (uint64_t)(uintptr_t)(window + 4096 * i) | PTE_P | PTE_W | PTE_U | PTE_NX);
 	task_map(USER_BLK_RING_VA, (uint64_t)(uintptr_t)page | PTE_P | PTE_W | PTE_U | PTE_NX);
-	task_map(USER_BLK_DOORBELL_VA, VCG_BLK_DOORBELL(q) | PTE_P | PTE_W | PTE_U | PTE_PCD |
+	task_map(USER_BLK_DOORBELL_VA, VCG_BLK_DOORBELL_AT(blk.base, q) | PTE_P | PTE_W | PTE_U | PTE_PCD |
 					       PTE_PWT | PTE_NX);
 	int32_t state = enable_queue(q, (uint64_t)(uintptr_t)page, (uint64_t)(uintptr_t)window,
 				     USER_BLK_DMA_PAGES * 4096u, flags);

@@ -57,6 +57,24 @@ static int parse_uint(const char *s, size_t len, int *out)
 	return 0;
 }
 
+static int parse_hex(const char *s, size_t len, uint64_t *out)
+{
+	uint64_t v = 0;
+	if (len > 2 && s[0] == '0' && s[1] == 'x')
+		s += 2, len -= 2;
+	if (!len || len > 16)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+		if (d < 0)
+			return -1;
+		v = v << 4 | (uint64_t)d;
+	}
+	*out = v;
+	return 0;
+}
+
 static void start_program(const char *spec, size_t len, int iopl)
 {
 	size_t name_len = 0;
@@ -139,7 +157,13 @@ void kmain(uint64_t start_info_paddr)
 
 	mm_init(start_info);
 	cpu_init();
-	blk_init(quiet);
+	uint64_t blk_base;
+	const char *blk = cmdline_value(cmdline, VCG_BLK_CMDLINE_KEY, &len);
+	if (blk && parse_hex(blk, len, &blk_base) == 0)
+		blk_init(blk_base, quiet);
+	else if (blk)
+		kprintf("vc-guest: %s%.*s: not a hex address; no block device\n", VCG_BLK_CMDLINE_KEY,
+			(int)len, blk);
 	if (!quiet)
 		kprintf("vc-guest: long mode, console via %s, %d boot module(s), %lu KiB free, cmdline \"%s\"\n",
 			console_has_hcall() ? "hypercall" : "COM1", module_count(), mm_free_bytes() / 1024,

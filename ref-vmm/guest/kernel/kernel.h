@@ -83,8 +83,9 @@ void lapic_init(void);
 void lapic_eoi(void);
 
 /* ---- blk.c: the block device (guest/abi.h) ---- */
-/* Probes the device and sets up the kernel's queue. 0, or -ENODEV (no device). */
-int blk_init(int quiet);
+/* Sets up the kernel's queue of the device whose config page is at @base (the command
+ * line's vc.blk=). 0, or -ENODEV (no device there). */
+int blk_init(uint64_t base, int quiet);
 /* Disk bytes, or -ENODEV. */
 int64_t blk_size(void);
 /* Reads [@offset, +@len) of the disk into the current task's memory at @uva, in page
