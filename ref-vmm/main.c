@@ -241,19 +241,21 @@ int main(int argc, char **argv)
 		vmm_err("--append: command line longer than %d bytes", VC_PVH_CMDLINE_MAX - 1);
 		return 2;
 	}
-	/* With a disk to serve, the guest learns where the block device is from its
-	 * command line. */
+	/* The guest learns where its devices are from its command line: the block device
+	 * when there is a disk to serve, the timer page always. */
 	static char cmdline[VC_PVH_CMDLINE_MAX];
-	if (cfg.pack_path) {
-		int n = snprintf(cmdline, sizeof(cmdline), "%s%s%s%#x", cfg.cmdline,
-				 *cfg.cmdline ? " " : "", VCG_BLK_CMDLINE_KEY, VCG_MMIO_BLK);
-		if (n < 0 || (size_t)n >= sizeof(cmdline)) {
-			vmm_err("--append: command line longer than %zu bytes with the block "
-				"device's %s added", sizeof(cmdline) - 1, VCG_BLK_CMDLINE_KEY);
-			return 2;
-		}
-		cfg.cmdline = cmdline;
+	char blk[40] = "";
+	if (cfg.pack_path)
+		snprintf(blk, sizeof(blk), " %s%#x", VCG_BLK_CMDLINE_KEY, VCG_MMIO_BLK);
+	int n = snprintf(cmdline, sizeof(cmdline), "%s%s %s%#x", cfg.cmdline, blk,
+			 VCG_TIMERPAGE_CMDLINE_KEY, VCG_TIMERPAGE_GPA);
+	if (n < 0 || (size_t)n >= sizeof(cmdline)) {
+		vmm_err("--append: command line longer than %zu bytes with the devices' "
+			"announcements (%s, %s) added", sizeof(cmdline) - 1, VCG_BLK_CMDLINE_KEY,
+			VCG_TIMERPAGE_CMDLINE_KEY);
+		return 2;
 	}
+	cfg.cmdline = *cmdline == ' ' ? cmdline + 1 : cmdline;
 	if (cfg.trust_key && !cfg.trust_path) {
 		vmm_err("--trust-key needs --trust LIST");
 		return 2;

@@ -89,6 +89,7 @@ enum vmm_part_id {
 	PART_NULL,     /* devices/null.c: port 0x512 */
 	PART_HCALL,    /* devices/hcall.c: hypercall port and MMIO doorbell */
 	PART_BLK,      /* devices/blk.c: the --pack disk over rings, ioeventfd, irqfd */
+	PART_TIMERPAGE, /* integrations/timerpage.c: the shared timer page, read-only */
 	PART_COUNT,
 };
 
@@ -236,6 +237,9 @@ struct blk_queue_stats {
 	int state; /* as the ENABLE register reads */
 };
 int blk_queue_get_stats(const struct vm *vm, unsigned q, struct blk_queue_stats *out);
+
+/* integrations/timerpage.c: guest stores to the read-only timer page, refused. */
+uint64_t timerpage_refused(const struct vm *vm);
 
 /* integrations/trust.c: the bytes of the list placed in guest RAM (0: no --trust). */
 long trust_list_size(const struct vm *vm);

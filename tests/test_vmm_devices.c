@@ -5,6 +5,9 @@
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <virtcore/timerpage_abi.h>
 
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
@@ -305,4 +308,21 @@ Test(devices, a_task_reads_guest_virtual_memory_with_user_permission_only)
 	cr_assert_eq(task_call(VCG_HC_CONSOLE_WRITE_VIRT, USER_VA + 0x1000, 4), 4);
 	cr_assert_eq(task_call(VCG_HC_CONSOLE_WRITE_VIRT, USER_VA + 0x2000, 4), -EFAULT);
 	cr_assert_str_eq(harness_console(&h, out, sizeof out), "mine");
+}
+
+/* The timer page (integrations/timerpage.c): without KVM slots, reads come through the
+ * MMIO handler from the live page; a store is refused, counted, and the VM goes on. */
+Test(devices, the_timer_page_is_read_live_and_refuses_stores)
+{
+	cr_assert_eq(harness_mmio_read(&h, 0, VCG_TIMERPAGE_GPA, 4), VC_TIMERPAGE_MAGIC);
+	cr_assert_eq(harness_mmio_read(&h, 0, VCG_TIMERPAGE_GPA + 4, 4), VC_TIMERPAGE_VERSION);
+	uint64_t ticks = harness_mmio_read(&h, 0, VCG_TIMERPAGE_GPA + 48, 8);
+	cr_assert(harness_mmio_write(&h, 0, VCG_TIMERPAGE_GPA, 4, 0xdeadbeef), "the VM stopped");
+	cr_assert(harness_mmio_write(&h, 0, VCG_TIMERPAGE_GPA + 48, 8, 0), "the VM stopped");
+	cr_assert_eq(timerpage_refused(&h.vm), 2);
+	cr_assert_eq(harness_mmio_read(&h, 0, VCG_TIMERPAGE_GPA, 4), VC_TIMERPAGE_MAGIC);
+	/* the library's tick thread keeps it current */
+	for (int i = 0; i < 2000 && harness_mmio_read(&h, 0, VCG_TIMERPAGE_GPA + 48, 8) == ticks; i++)
+		usleep(1000);
+	cr_assert_gt(harness_mmio_read(&h, 0, VCG_TIMERPAGE_GPA + 48, 8), ticks, "no tick in 2 s");
 }

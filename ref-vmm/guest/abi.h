@@ -139,6 +139,16 @@ struct vcg_blk_done {
 _Static_assert(sizeof(struct vcg_blk_done) == 16, "vcg_blk_done layout");
 #endif
 
+/*
+ * The shared timer page (libvirtcore timerpage, layout in <virtcore/timerpage_abi.h>):
+ * vc-vmm maps it here as read-only memory and announces it on the command line
+ * (`vc.timerpage=0xfe200000`). A guest store to it exits and is refused; the page keeps
+ * the host's CLOCK_MONOTONIC, extrapolated with the TSC, which reads the host's in the
+ * guest (vc-vmm makes every vCPU's TSC offset 0).
+ */
+#define VCG_TIMERPAGE_GPA 0xfe200000u
+#define VCG_TIMERPAGE_CMDLINE_KEY "vc.timerpage="
+
 #ifndef __ASSEMBLER__
 enum vcg_hcall_nr {
 	VCG_HC_NOP = 0,           /* round trip only; ret = 0 */

@@ -25,5 +25,6 @@
 #define SYS_BLK_QUEUE      17  /* (flags): a queue of this task's own at USER_BLK_*; returns
 				* the window's guest-physical address or -errno */
 #define SYS_BLK_WAIT       18  /* wait for this task's completion ring; 0 or -errno */
+#define SYS_TIMERPAGE      19  /* where the timer page is mapped in this task, or -ENODEV */
 
 #endif

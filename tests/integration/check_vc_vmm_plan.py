@@ -75,6 +75,16 @@ def elf_loads(path):
     return loads
 
 
+# vc-vmm announces its devices after the command line given: the timer page always, the
+# block device with --pack (ref-vmm/guest/abi.h).
+TIMERPAGE = "vc.timerpage=0xfe200000"
+BLK = "vc.blk=0xfe100000"
+
+
+def announced(cmdline, blk=False):
+    return " ".join(x for x in (cmdline, BLK if blk else "", TIMERPAGE) if x)
+
+
 def check_layout(p, mem, files, cmdline, what):
     """What every plan must satisfy, against the inputs it was made from."""
     check(p["memory"]["size"] == mem, f"{what}: memory size {p['memory']['size']} != {mem}")
@@ -106,7 +116,7 @@ def check_layout(p, mem, files, cmdline, what):
 def test_plans(work):
     p = plan("--kernel", GUEST)
     if p:
-        check_layout(p, 64 << 20, [], "", "default")
+        check_layout(p, 64 << 20, [], announced(""), "default")
         check(p["cpus"] == 1 and p["start_info"] == 0x6000 and p["trust_list"] is None,
               f"default: cpus/start_info/trust_list {p['cpus']} {p['start_info']} "
               f"{p['trust_list']}")
@@ -120,7 +130,8 @@ def test_plans(work):
     p = plan("--kernel", GUEST, "--mem", "5G", "--cpus", "3", "--module", one,
              "--module", empty, "--append", cmdline)
     if p:
-        check_layout(p, 5 << 30, [("one.bin", one), ("empty", empty)], cmdline, "5G")
+        check_layout(p, 5 << 30, [("one.bin", one), ("empty", empty)], announced(cmdline),
+                     "5G")
         check(p["cpus"] == 3, "5G: cpus")
         check({"gpa": 1 << 32, "size": 2 << 30, "type": "ram"} in p["memory"]["map"],
               f"5G: no RAM above 4 GiB: {p['memory']['map']}")
@@ -129,7 +140,8 @@ def test_plans(work):
     r = vmm("--dry-run", "--kernel", GUEST, "--module", one, "--append", "a\nb")
     out = r.stdout.decode()
     check(r.returncode == 0 and "dry run: no VM is created" in out and
-          f"sha256 {sha256(one)}" in out and '"one.bin"' in out and '"a\\x0ab"' in out and
+          f"sha256 {sha256(one)}" in out and '"one.bin"' in out and
+          '"a\\x0ab ' + TIMERPAGE + '"' in out and
           "start info  0x6000" in out, f"text plan: {out}")
     lines = 1 + 1 + 3 + 1 + len(elf_loads(GUEST)) + 1 + 1 + 1 + 1  # one module, 3 map entries
     check(len(out.splitlines()) == lines,
@@ -148,7 +160,7 @@ def test_plans(work):
         if p:
             # the block device announced on the command line
             check_layout(p, 64 << 20, [("one.bin", one), ("alpha", a), ("beta", b)],
-                         "vc.blk=0xfe100000", "--pack")
+                         announced("", blk=True), "--pack")
         if VC_MEASURE:
             r = run("sh", "-c", f"'{VC_MEASURE}' keygen k.pem k.pub && '{VC_MEASURE}' make "
                     f"-o list alpha=alpha beta=beta && '{VC_MEASURE}' sign -k k.pem list",
@@ -157,7 +169,7 @@ def test_plans(work):
             p = plan("--kernel", GUEST, "--pack", disk, "--trust", os.path.join(work, "list"),
                      "--trust-key", os.path.join(work, "k.pub"))
             if p:
-                check_layout(p, 64 << 20, [("alpha", a), ("beta", b)], "vc.blk=0xfe100000",
+                check_layout(p, 64 << 20, [("alpha", a), ("beta", b)], announced("", blk=True),
                              "--trust")
                 t = p["trust_list"]
                 check(t and t["gpa"] == 0x30000 and t["size"] > 0, f"--trust: trust_list {t}")

@@ -6,6 +6,8 @@
 // USER_BASE); `iopl` lets tasks issue port I/O themselves (hardware KVM; kvm_pvm
 // ignores IOPL); `crash=triple|int3` fails on purpose; `kbench=N` times N hypercalls from CPL0 first; `quiet` skips the
 // banner.
+#include <virtcore/timerpage_abi.h>
+
 #include "kernel.h"
 
 #define DEFAULT_RUN "hello,isolate:red,isolate:blue,counter:3,counter:3,fault"
@@ -143,6 +145,33 @@ static void crash(const char *how, size_t len)
 	panic("crash=%.*s: unknown way to crash", (int)len, how);
 }
 
+uint64_t timerpage_gpa;
+
+/* The timer page announced as vc.timerpage=, if it is one (magic and version); with
+ * `tpwrite`, the kernel tries a store to it (the VMM must refuse it). */
+static void timerpage_init(const char *cmdline, int quiet)
+{
+	size_t len;
+	uint64_t gpa;
+	const char *v = cmdline_value(cmdline, VCG_TIMERPAGE_CMDLINE_KEY, &len);
+	if (!v || parse_hex(v, len, &gpa) || gpa & 0xfff)
+		return;
+	volatile const struct vc_timerpage_abi *p = (const void *)(uintptr_t)gpa;
+	if (p->magic != VC_TIMERPAGE_MAGIC || p->version != VC_TIMERPAGE_VERSION) {
+		kprintf("vc-guest: no timer page at %lx (vc.timerpage=): tasks get none\n", gpa);
+		return;
+	}
+	timerpage_gpa = gpa;
+	if (!quiet)
+		kprintf("vc-guest: timer page at %lx, mapped read-only into every task\n", gpa);
+	if (cmdline_value(cmdline, "tpwrite", &len)) {
+		uint64_t before = p->tick_count;
+		*(volatile uint32_t *)(uintptr_t)gpa = 0xdeadbeef; /* the magic */
+		kprintf("kernel: stored to the timer page: magic now %x, ticks %lu -> %lu\n",
+			p->magic, before, p->tick_count);
+	}
+}
+
 void kmain(uint64_t start_info_paddr);
 void kmain(uint64_t start_info_paddr)
 {
@@ -157,6 +186,7 @@ void kmain(uint64_t start_info_paddr)
 
 	mm_init(start_info);
 	cpu_init();
+	timerpage_init(cmdline, quiet);
 	uint64_t blk_base;
 	const char *blk = cmdline_value(cmdline, VCG_BLK_CMDLINE_KEY, &len);
 	if (blk && parse_hex(blk, len, &blk_base) == 0)

@@ -100,6 +100,9 @@ int64_t blk_task_queue(uint32_t flags);
  * for the task, then lets another task run or halts until the interrupt. 0 or -errno. */
 int64_t blk_task_wait(struct trapframe *tf);
 
+/* ---- kernel.c: the timer page's guest-physical address (0: none) ---- */
+extern uint64_t timerpage_gpa;
+
 /* ---- cpu.c ---- */
 extern uint64_t kernel_stack_top;
 void cpu_init(void);

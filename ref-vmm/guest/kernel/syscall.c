@@ -123,6 +123,9 @@ void syscall_dispatch(struct trapframe *tf)
 	case SYS_BLK_READ:
 		ret = blk_read_user(tf->rdi, tf->rsi, tf->rdx);
 		break;
+	case SYS_TIMERPAGE:
+		ret = timerpage_gpa ? (int64_t)USER_TIMERPAGE_VA : -19;
+		break;
 	case SYS_BLK_QUEUE:
 		ret = blk_task_queue((uint32_t)tf->rdi);
 		break;

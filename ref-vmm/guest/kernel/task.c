@@ -86,6 +86,8 @@ struct task *task_create(const char *name, size_t name_len, const char *arg, siz
 	t->pt[USER_HCALL_PAGE] = table(block, PTE_P | PTE_W | PTE_U | PTE_NX);
 	t->pt[USER_DOORBELL_PAGE] = (VCG_MMIO_TASK_DOORBELLS + (uint64_t)t->id * 4096) | PTE_P |
 				    PTE_W | PTE_U | PTE_PCD | PTE_PWT | PTE_NX;
+	if (timerpage_gpa) /* read-only: the VMM's slot refuses stores anyway */
+		t->pt[USER_TIMERPAGE_PAGE] = timerpage_gpa | PTE_P | PTE_U | PTE_NX;
 	if (console_has_hcall() && hcall(VCG_HC_TASK_REGISTER, (uint64_t)t->id,
 					 (uint64_t)(uintptr_t)block) != 0)
 		panic("the VMM refused task %d's hypercall block", t->id);

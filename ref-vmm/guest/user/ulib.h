@@ -68,6 +68,9 @@ long module_size(int index);
 long trust_list(void *buf, size_t len); /* the VMM's reference-value list; -ENOENT: none */
 long pio_burst(long count);             /* count exits through the null port */
 long swap_pages(void *a, void *b);      /* exchange two pages of this task's mapping */
+/* Host CLOCK_MONOTONIC in ns from the shared timer page, read at CPL3 with no exit
+ * (timerpage_abi.h); -ENODEV without a page, or the reader's error. */
+int clock_ns(uint64_t *ns);
 long disk_size(void);                   /* the block device's bytes; -ENODEV: none */
 long disk_read(void *buf, size_t len, uint64_t offset); /* len, or -errno */
 
