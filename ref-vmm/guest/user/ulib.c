@@ -1,7 +1,5 @@
 // SPDX-License-Identifier: MIT
 // User library: thin system-call wrappers and printf over SYS_WRITE.
-#include <virtcore/timerpage_abi.h>
-
 #include "ulib.h"
 
 extern char fault_trampoline[];
@@ -53,16 +51,15 @@ long swap_pages(void *a, void *b)
 	return syscall4(SYS_SWAP_PAGES, (long)a, (long)b, 0, 0);
 }
 
-int clock_ns(uint64_t *ns)
+const struct vc_timerpage_abi *ulib_timerpage;
+
+int clock_lookup(void)
 {
-	static const struct vc_timerpage_abi *page;
-	static int looked;
-	if (!looked) {
-		long va = syscall4(SYS_TIMERPAGE, 0, 0, 0, 0);
-		page = va < 0 ? NULL : (const struct vc_timerpage_abi *)va;
-		looked = 1;
-	}
-	return page ? vc_timerpage_abi_read(ns, page) : -19;
+	long va = syscall4(SYS_TIMERPAGE, 0, 0, 0, 0);
+	if (va < 0)
+		return (int)va;
+	ulib_timerpage = (const struct vc_timerpage_abi *)va;
+	return 0;
 }
 
 long disk_size(void)

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include <virtcore/ring_abi.h>
+#include <virtcore/timerpage_abi.h>
 
 #include "../abi.h"
 #include "../fmt.h"
@@ -69,8 +70,19 @@ long trust_list(void *buf, size_t len); /* the VMM's reference-value list; -ENOE
 long pio_burst(long count);             /* count exits through the null port */
 long swap_pages(void *a, void *b);      /* exchange two pages of this task's mapping */
 /* Host CLOCK_MONOTONIC in ns from the shared timer page, read at CPL3 with no exit
- * (timerpage_abi.h); -ENODEV without a page, or the reader's error. */
-int clock_ns(uint64_t *ns);
+ * (timerpage_abi.h); -ENODEV without a page, or the reader's error. Inline: a read is a
+ * few loads and an rdtsc. */
+extern const struct vc_timerpage_abi *ulib_timerpage; /* NULL until looked up */
+int clock_lookup(void);
+static inline int clock_ns(uint64_t *ns)
+{
+	if (__builtin_expect(!ulib_timerpage, 0)) {
+		int rc = clock_lookup();
+		if (rc)
+			return rc;
+	}
+	return vc_timerpage_abi_read(ns, ulib_timerpage);
+}
 long disk_size(void);                   /* the block device's bytes; -ENODEV: none */
 long disk_read(void *buf, size_t len, uint64_t offset); /* len, or -errno */
 
