@@ -40,7 +40,9 @@ struct blk_queue {
 	/* What the guest wrote to the config page (under dev->lock). */
 	uint64_t ring_gpa, ring_len, dma_gpa, dma_len;
 	uint32_t vector, dest, flags;
-	/* While serving. */
+	/* While serving: the window as it was at enable (the I/O thread reads it without
+	 * the lock; rewriting the registers changes nothing until the next enable). */
+	uint64_t win_gpa, win_len;
 	bool on;
 	bool irqfd;              /* irq_fd is assigned to GSI_BASE + index */
 	vc_ring *req, *comp;
@@ -60,6 +62,13 @@ struct blk_dev {
 	unsigned sel;
 	struct blk_queue q[VCG_BLK_QUEUES];
 };
+
+/* Is [@gpa, +@len) inside the queue's window? (No window: any guest RAM.) */
+static bool in_window(const struct blk_queue *q, uint64_t gpa, uint64_t len)
+{
+	return !q->win_len || (gpa >= q->win_gpa && len <= q->win_len &&
+			       gpa - q->win_gpa <= q->win_len - len);
+}
 
 /* Ends serving with a message, once: the guest broke the queue. The VM runs on. */
 static void queue_break(struct blk_queue *q, const char *why)
@@ -85,8 +94,7 @@ static bool serve(struct blk_queue *q, const struct vcg_blk_req *r, struct vcg_b
 	} else if (r->offset > d->size || r->len > d->size - r->offset) {
 		snprintf(why, sizeof(why), "request %#" PRIx64 " reads [%#" PRIx64 ", +%u) past "
 			 "the disk's %" PRIu64 " bytes", r->id, r->offset, r->len, d->size);
-	} else if (q->dma_len && (r->gpa < q->dma_gpa || r->len > q->dma_len ||
-				  r->gpa - q->dma_gpa > q->dma_len - r->len)) {
+	} else if (!in_window(q, r->gpa, r->len)) {
 		snprintf(why, sizeof(why), "request %#" PRIx64 " writes [%#" PRIx64 ", +%u) outside "
 			 "the queue's window", r->id, r->gpa, r->len);
 	} else {
@@ -282,6 +290,8 @@ static int queue_on(struct blk_dev *d, struct blk_queue *q)
 	if (rc == 0 && (vc_ring_slot_size(q->req) != sizeof(struct vcg_blk_req) ||
 			vc_ring_slot_size(q->comp) != sizeof(struct vcg_blk_done)))
 		rc = -EINVAL;
+	q->win_gpa = q->dma_gpa;
+	q->win_len = q->dma_len;
 	q->on = rc == 0;
 	if (rc == 0 && q->vector && vm->vm_fd >= 0) {
 		rc = set_routes(d);
@@ -491,8 +501,7 @@ int64_t blk_sync_read(struct vm *vm, int task_slot, uint64_t offset, uint64_t gp
 		unsigned qi = (unsigned)task_slot + 1;
 		pthread_mutex_lock(&d->lock);
 		const struct blk_queue *q = qi < VCG_BLK_QUEUES ? &d->q[qi] : NULL;
-		bool inside = q && q->on && q->dma_len && gpa >= q->dma_gpa &&
-			      len <= q->dma_len && gpa - q->dma_gpa <= q->dma_len - len;
+		bool inside = q && q->on && q->win_len && in_window(q, gpa, len);
 		pthread_mutex_unlock(&d->lock);
 		if (!inside)
 			return -EPERM;

@@ -20,6 +20,7 @@
 #include <virtcore/ring_abi.h>
 
 #include "guest/abi.h"
+#include "fuzz_input.h"
 #include "vmm.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -68,18 +69,6 @@ static int32_t reg_read(uint32_t reg)
 	return v;
 }
 
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint64_t take(struct input *in, unsigned bytes)
-{
-	uint64_t v = 0;
-	for (unsigned i = 0; i < bytes && in->n; i++, in->n--)
-		v |= (uint64_t)*in->p++ << (8 * i);
-	return v;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -10,24 +10,14 @@
 
 #include <virtcore/spt.h>
 
+#include "fuzz_input.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define FRAMES 16u
 #define MEM (FRAMES * 4096u)
 #define HIGH_GPA 0x100000u /* a second, one-page region: tables may straddle maps */
 
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint64_t take(struct input *in, unsigned bytes)
-{
-	uint64_t v = 0;
-	for (unsigned i = 0; i < bytes && in->n; i++, in->n--)
-		v |= (uint64_t)*in->p++ << (8 * i);
-	return v;
-}
 
 /* Most entries and roots land on our frames, so the walks go deep; some land anywhere.
  * Only the frame number is tamed: every other bit (flags, PAT, ignored and available

@@ -92,13 +92,7 @@ def test_one_pid():
     vmm = subprocess.Popen([VC_VMM, "--kernel", GUEST, "--append",
                             "run=hcall:8000,pio:777 quiet"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    # wait until the VM exists (vc-trace refuses a process without a KVM VM)
-    for _ in range(200):
-        fds = os.listdir(f"/proc/{vmm.pid}/fd") if os.path.exists(f"/proc/{vmm.pid}") else []
-        if any(os.readlink(f"/proc/{vmm.pid}/fd/{f}") == "anon_inode:kvm-vm"
-               for f in fds if os.path.exists(f"/proc/{vmm.pid}/fd/{f}")):
-            break
-        time.sleep(0.01)
+    wait_for_vm(vmm.pid)
     trace, line = start_trace("--pid", str(vmm.pid))
     check(f"tracing pid {vmm.pid}" in line, f"vc-trace --pid did not start: {line}")
     other = run_vmm("pio:55")  # another VMM meanwhile: must not be counted
