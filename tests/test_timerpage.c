@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -866,4 +869,278 @@ Test(stress, reader_in_another_process_over_memfd, .timeout = 120)
 	cr_assert(WIFEXITED(status), "reader process died (signal %d)", WTERMSIG(status));
 	cr_assert_eq(WEXITSTATUS(status), 0,
 		     "reader process failed: 10 bad page, 11 read error, 12 backwards, 13 no ticks");
+}
+
+/* ---- one page shared through a file (vc_timerpage_open_shared) ---- */
+
+static void th_scratch_begin_share(void)
+{
+	th_scratch_begin("tpshare");
+}
+
+/* A writer in a child process: opens @path, ticks at 1 kHz, says "ready" on @ready_fd and
+ * waits to be killed. Exits 20+ on a failure the parent reports. */
+static pid_t spawn_shared_writer(const char *path)
+{
+	int pipefd[2];
+	cr_assert_eq(pipe(pipefd), 0);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		close(pipefd[0]);
+		vc_timerpage *tp;
+		if (vc_timerpage_open_shared(&tp, path, NULL, 1000))
+			_exit(20);
+		if (vc_timerpage_is_writer(tp) != 1)
+			_exit(21);
+		if (vc_timerpage_start(tp))
+			_exit(22);
+		char c = 'r';
+		if (write(pipefd[1], &c, 1) != 1)
+			_exit(23);
+		for (;;)
+			pause();
+	}
+	close(pipefd[1]);
+	char c;
+	cr_assert_eq(read(pipefd[0], &c, 1), 1, "the writer process failed before publishing");
+	close(pipefd[0]);
+	return pid;
+}
+
+static void kill_and_reap(pid_t pid)
+{
+	int ws;
+	kill(pid, SIGKILL);
+	cr_assert_eq(waitpid(pid, &ws, 0), pid);
+	cr_assert(WIFSIGNALED(ws), "the writer process ended by itself: status %d", ws);
+}
+
+Test(share, first_opener_writes_later_ones_read, .init = th_scratch_begin_share,
+     .fini = th_scratch_end)
+{
+	const char *path = th_path("timer");
+	pid_t writer = spawn_shared_writer(path);
+	vc_timerpage *rd;
+	cr_assert_eq(vc_timerpage_open_shared(&rd, path, NULL, 1000), 0, "%s", th_last_log);
+	cr_assert_eq(vc_timerpage_is_writer(rd), 0);
+	cr_assert_eq(vc_timerpage_update(rd), -EROFS);
+	cr_assert_eq(vc_timerpage_start(rd), -EROFS);
+	cr_assert_geq(vc_timerpage_fd(rd), 0);
+	const struct vc_timerpage_abi *p = vc_timerpage_page(rd);
+	/* The writer's ticks reach this process; its time is the host's clock. */
+	uint64_t t0 = vc_timerpage_ticks(p), start = th_clock_ns(CLOCK_MONOTONIC);
+	while (vc_timerpage_ticks(p) < t0 + 5 && th_clock_ns(CLOCK_MONOTONIC) - start < 30000000000ull)
+		usleep(1000);
+	cr_assert_geq(vc_timerpage_ticks(p), t0 + 5, "no ticks from the writer process");
+	uint64_t h0 = th_clock_ns(CLOCK_MONOTONIC), ns;
+	cr_assert_eq(vc_timerpage_read(&ns, p), 0);
+	uint64_t h1 = th_clock_ns(CLOCK_MONOTONIC);
+	/* TSC mode: within the library's 2 ms; tick mode: at most a (starved) tick behind. */
+	cr_assert(ns + 200000000ull >= h0 && ns <= h1 + 2000000ull, "page %lu, host %lu..%lu", ns,
+		  h0, h1);
+	/* A third process reads as well; the page is not writable through a reader. */
+	vc_timerpage *rd2;
+	cr_assert_eq(vc_timerpage_open_shared(&rd2, path, NULL, 1000), 0);
+	cr_assert_eq(vc_timerpage_is_writer(rd2), 0);
+	vc_timerpage_destroy(rd2);
+	vc_timerpage_destroy(rd);
+	kill_and_reap(writer);
+	cr_assert_eq(vc_timerpage_is_writer(NULL), -EINVAL);
+}
+
+/* The seed's failure case: the writing VM dies. Readers keep time that never goes back,
+ * the tick counter says the page is stale, and the next opener takes the page over. */
+Test(share, killed_writer_leaves_a_stale_page_and_is_replaced, .init = th_scratch_begin_share,
+     .fini = th_scratch_end, .timeout = 60)
+{
+	const char *path = th_path("timer");
+	pid_t writer = spawn_shared_writer(path);
+	vc_timerpage *rd;
+	cr_assert_eq(vc_timerpage_open_shared(&rd, path, NULL, 1000), 0, "%s", th_last_log);
+	const struct vc_timerpage_abi *p = vc_timerpage_page(rd);
+	struct vc_timerpage_abi_watch w = {0};
+	uint64_t last = 0, ns;
+	cr_assert_eq(vc_timerpage_stale(p, &w, 50), 0, "a fresh watch judges nothing");
+	/* Live: the counter moves, so the page is never stale, however often it is asked. */
+	for (int i = 0; i < 100; i++) {
+		usleep(1000);
+		cr_assert_eq(vc_timerpage_read(&ns, p), 0);
+		cr_assert_geq(ns, last);
+		last = ns;
+		/* A generous bound: a starved writer must not count as dead. */
+		cr_assert_eq(vc_timerpage_stale(p, &w, VC_TIMERPAGE_STALE_MS), 0);
+	}
+	kill_and_reap(writer);
+	uint64_t ticks_at_death = vc_timerpage_ticks(p);
+	/* Dead: reads still succeed and never go back; the watch says so once the counter has
+	 * stood still for the bound (counted from when this watch saw it last). */
+	w = (struct vc_timerpage_abi_watch){0};
+	cr_assert_eq(vc_timerpage_stale(p, &w, 50), 0);
+	uint64_t start = th_clock_ns(CLOCK_MONOTONIC);
+	int stale = 0;
+	while (!stale && th_clock_ns(CLOCK_MONOTONIC) - start < 5000000000ull) {
+		usleep(5000);
+		cr_assert_eq(vc_timerpage_read(&ns, p), 0);
+		cr_assert_geq(ns, last, "time went back after the writer died");
+		last = ns;
+		stale = vc_timerpage_stale(p, &w, 50);
+	}
+	uint64_t waited_ms = (th_clock_ns(CLOCK_MONOTONIC) - start) / 1000000;
+	cr_assert_eq(stale, 1, "the page of a killed writer never became stale");
+	cr_assert_geq(waited_ms, 50, "stale after %lu ms, before the 50 ms bound", waited_ms);
+	cr_assert_eq(vc_timerpage_ticks(p), ticks_at_death);
+
+	/* The next opener gets the lock the kernel released, and takes the page over: the
+	 * readers see the counter move on and time continue from where it was. */
+	vc_timerpage *heir;
+	cr_assert_eq(vc_timerpage_open_shared(&heir, path, NULL, 1000), 0, "%s", th_last_log);
+	cr_assert_eq(vc_timerpage_is_writer(heir), 1);
+	cr_assert_eq(vc_timerpage_update(heir), 0);
+	cr_assert_gt(vc_timerpage_ticks(p), ticks_at_death, "the tick count restarted");
+	cr_assert_eq(vc_timerpage_read(&ns, p), 0);
+	cr_assert_geq(ns, last, "the heir's page reads earlier than the dead writer's did");
+	cr_assert_eq(vc_timerpage_stale(p, &w, 50), 0, "the heir ticked: fresh again");
+	/* The heir ends cleanly: readers are told the page is gone. */
+	vc_timerpage_destroy(heir);
+	cr_assert_eq(vc_timerpage_read(&ns, p), -ENODATA);
+	cr_assert_eq(vc_timerpage_stale(p, &w, 50), 1);
+	vc_timerpage_destroy(rd);
+}
+
+/* A takeover under readers' feet: an old page running ahead of the clock (its writer's
+ * rate was off) is continued from its own reading, never from the lower host clock. */
+Test(share, takeover_never_steps_back_from_a_page_ahead, .init = th_scratch_begin_share,
+     .fini = th_scratch_end)
+{
+	const char *path = th_path("timer");
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		/* A writer whose page runs 1 s ahead, gone without a word (as if killed). */
+		vc_timerpage *tp;
+		if (vc_timerpage_open_shared(&tp, path, NULL, 0) || vc_timerpage_is_writer(tp) != 1)
+			_exit(1);
+		struct vc_timerpage_abi *w = (struct vc_timerpage_abi *)vc_timerpage_page(tp);
+		w->base_ns += 1000000000ull;
+		_exit(0);
+	}
+	int ws;
+	cr_assert_eq(waitpid(pid, &ws, 0), pid);
+	cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "the first writer failed");
+	int fd = open(path, O_RDONLY);
+	cr_assert_geq(fd, 0);
+	const struct vc_timerpage_abi *p = mmap(NULL, VC_TIMERPAGE_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+	cr_assert_neq(p, MAP_FAILED);
+	uint64_t ahead, ticks = vc_timerpage_ticks(p), ns;
+	cr_assert_eq(vc_timerpage_read(&ahead, p), 0);
+	cr_assert_gt(ahead, th_clock_ns(CLOCK_MONOTONIC) + 500000000ull);
+
+	vc_timerpage *heir;
+	cr_assert_eq(vc_timerpage_open_shared(&heir, path, NULL, 0), 0, "%s", th_last_log);
+	cr_assert_eq(vc_timerpage_is_writer(heir), 1);
+	cr_assert_eq(vc_timerpage_read(&ns, p), 0);
+	cr_assert_geq(ns, ahead, "the heir stepped back from %lu to %lu", ahead, ns);
+	cr_assert_eq(vc_timerpage_update(heir), 0);
+	cr_assert_eq(vc_timerpage_ticks(p), ticks + 1, "the tick count did not continue");
+	vc_timerpage_destroy(heir);
+	munmap((void *)p, VC_TIMERPAGE_SIZE);
+	close(fd);
+}
+
+/* What is not a timer page is never made one: nothing at the path is lost. */
+Test(share, other_files_are_refused_untouched, .init = th_scratch_begin_share,
+     .fini = th_scratch_end)
+{
+	vc_timerpage *tp;
+	const char *data = th_path("data");
+	FILE *f = fopen(data, "w");
+	cr_assert(f);
+	fputs("someone's notes\n", f);
+	fclose(f);
+	cr_assert_eq(vc_timerpage_open_shared(&tp, data, NULL, 0), -EEXIST);
+	cr_assert(strstr(th_last_log, "refusing to overwrite"), "%s", th_last_log);
+	char buf[64] = {0};
+	f = fopen(data, "r");
+	cr_assert(f && fgets(buf, sizeof(buf), f));
+	fclose(f);
+	cr_assert_str_eq(buf, "someone's notes\n");
+
+	/* A page-sized file of other bytes: refused too. */
+	const char *other = th_path("other");
+	int fd = open(other, O_CREAT | O_WRONLY, 0644);
+	char junk[VC_TIMERPAGE_SIZE];
+	memset(junk, 0xa5, sizeof(junk));
+	cr_assert_eq(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+	close(fd);
+	cr_assert_eq(vc_timerpage_open_shared(&tp, other, NULL, 0), -EEXIST);
+
+	/* A FIFO (and, by the same check, a device node) is not a page's home. */
+	const char *fifo = th_path("fifo");
+	cr_assert_eq(mkfifo(fifo, 0644), 0);
+	cr_assert_eq(vc_timerpage_open_shared(&tp, fifo, NULL, 0), -EINVAL);
+	cr_assert(strstr(th_last_log, "not a regular file"), "%s", th_last_log);
+	cr_assert_eq(vc_timerpage_open_shared(&tp, "/dev/null", NULL, 0), -EINVAL);
+	cr_assert_eq(vc_timerpage_open_shared(&tp, "", NULL, 0), -EINVAL);
+	cr_assert_eq(vc_timerpage_open_shared(NULL, fifo, NULL, 0), -EINVAL);
+	cr_assert_eq(vc_timerpage_open_shared(&tp, th_path("no/such/dir"), NULL, 0), -ENOENT);
+}
+
+/* A reader whose writer holds the lock but never publishes gives up after its wait. */
+Test(share, reader_waits_for_a_writer_then_gives_up, .init = th_scratch_begin_share,
+     .fini = th_scratch_end)
+{
+	const char *path = th_path("timer");
+	int fd = open(path, O_CREAT | O_RDWR, 0644);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(flock(fd, LOCK_EX), 0); /* a "writer" still calibrating */
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		vc_timerpage *tp;
+		_exit(vc_timerpage_open_shared(&tp, path, NULL, 100) == -ETIMEDOUT ? 0 : 1);
+	}
+	int ws;
+	cr_assert_eq(waitpid(pid, &ws, 0), pid);
+	cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "an empty locked file did not time out");
+	/* Sized but still all zeros: same verdict. */
+	cr_assert_eq(ftruncate(fd, VC_TIMERPAGE_SIZE), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		vc_timerpage *tp;
+		_exit(vc_timerpage_open_shared(&tp, path, NULL, 100) == -ETIMEDOUT ? 0 : 1);
+	}
+	cr_assert_eq(waitpid(pid, &ws, 0), pid);
+	cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "a zero page did not time out");
+	close(fd);
+	/* Unlocked, the zero page is ours to format. */
+	vc_timerpage *tp;
+	cr_assert_eq(vc_timerpage_open_shared(&tp, path, NULL, 0), 0, "%s", th_last_log);
+	cr_assert_eq(vc_timerpage_is_writer(tp), 1);
+	cr_assert_eq(vc_timerpage_check(vc_timerpage_page(tp), VC_TIMERPAGE_SIZE), 0);
+	vc_timerpage_destroy(tp);
+}
+
+/* The staleness rule itself, on a page this test ticks by hand. */
+Test(share, staleness_rule)
+{
+	vc_timerpage *tp;
+	VC_OPTS(vc_timerpage_opts, o, .tick_hz = 1000);
+	cr_assert_eq(vc_timerpage_create(&tp, &page, sizeof(page), &o), 0);
+	struct vc_timerpage_abi_watch w = {0};
+	cr_assert_eq(vc_timerpage_stale(&page, &w, 10), 0, "first call only arms");
+	usleep(30000);
+	cr_assert_eq(vc_timerpage_stale(&page, &w, 10), 1, "30 ms without a tick, bound 10 ms");
+	cr_assert_eq(vc_timerpage_update(tp), 0);
+	cr_assert_eq(vc_timerpage_stale(&page, &w, 10), 0, "a tick makes it fresh");
+	cr_assert_eq(vc_timerpage_stale(&page, &w, 1000), 0);
+	/* Ticked by hand (no period): the counter says nothing. */
+	page.tick_period_ns = 0;
+	usleep(30000);
+	cr_assert_eq(vc_timerpage_stale(&page, &w, 10), 0);
+	vc_timerpage_destroy(tp);
+	cr_assert_eq(vc_timerpage_stale(&page, &w, 10), 1, "an invalid page is gone");
+	memset(&page, 0, sizeof(page));
+	cr_assert_eq(vc_timerpage_stale(&page, &w, 10), 1, "not a page at all");
 }

@@ -65,9 +65,45 @@ VC_API int vc_timerpage_create(vc_timerpage **out, void *page, size_t len,
 VC_API int vc_timerpage_create_memfd(vc_timerpage **out, const struct vc_timerpage_opts *opts);
 
 /**
+ * @brief Opens a timer page shared through the file @p path, as its writer or a reader.
+ *
+ * The first process to open the file (the one that gets its exclusive flock()) becomes the
+ * writer: it creates the file if needed, sizes it to one page and publishes into it as
+ * vc_timerpage_create() does; it holds the lock until vc_timerpage_destroy() or its death.
+ * Every other process becomes a reader: it maps the page read-only (waiting up to
+ * @p wait_ms for a writer that is still formatting it), and vc_timerpage_update() /
+ * vc_timerpage_start() refuse it. Both roles get the page from vc_timerpage_page() and the
+ * file's descriptor from vc_timerpage_fd() (to map it into guests).
+ *
+ * A writer that is killed leaves a page that still reads (never backwards) but whose tick
+ * counter stopped: readers see it as stale with vc_timerpage_abi_stale(). The next
+ * process to open the file then takes the page over under its seqlock, with its tick count
+ * continuing and its time starting no earlier than the old page read. A writer that ends
+ * with vc_timerpage_destroy() marks the page invalid first (readers get -ENODATA).
+ *
+ * Only a regular file that is empty, one zero-filled page, or a timer page is used; any
+ * other file is left untouched.
+ *
+ * @param opts the writer's options (NULL for defaults); a reader ignores them
+ * @param wait_ms how long a reader waits for the first publication
+ * @return 0; -EINVAL for a NULL/empty path or a path that is not a regular file (a FIFO,
+ *         a device); -EEXIST for a file that holds something else; -ETIMEDOUT if no
+ *         writer published within @p wait_ms; -ENODATA if the page's writer stopped and
+ *         the file is read-only to this process; -EBADMSG for a page of another version;
+ *         -errno from open/flock/mmap; the errors of vc_timerpage_create()
+ */
+VC_API int vc_timerpage_open_shared(vc_timerpage **out, const char *path,
+				    const struct vc_timerpage_opts *opts, uint32_t wait_ms);
+
+/** @brief 1 if @p tp writes its page, 0 if it reads a page another process writes
+ *  (vc_timerpage_open_shared()); -EINVAL for NULL. */
+VC_API int vc_timerpage_is_writer(const vc_timerpage *tp);
+
+/**
  * @brief Stops the tick thread, marks the page invalid (readers then get -ENODATA rather
  * than time from a writer that is gone), and frees the writer. Closes and unmaps a memfd
- * page this writer created. Accepts NULL.
+ * or shared-file page this object mapped (a shared file's writer releases its lock; a
+ * reader leaves the page as it is). Accepts NULL.
  */
 VC_API void vc_timerpage_destroy(vc_timerpage *tp);
 
@@ -80,14 +116,15 @@ VC_API void vc_timerpage_destroy(vc_timerpage *tp);
  * extrapolation and corrects the rate by at most opts.max_slew_ppm.
  * Thread-safe (updates are serialised), but calling it while vc_timerpage_start()'s thread
  * runs adds ticks of its own.
- * @return 0; -EINVAL if @p tp is NULL
+ * @return 0; -EINVAL if @p tp is NULL; -EROFS for a reader of a shared page
  */
 VC_API int vc_timerpage_update(vc_timerpage *tp);
 
 /**
  * @brief Starts a thread that calls vc_timerpage_update() opts.tick_hz times a second
  * (a timerfd; missed ticks are counted, not replayed one by one).
- * @return 0; -EBUSY if already running; -EINVAL if @p tp is NULL; -errno from timerfd/pthread
+ * @return 0; -EBUSY if already running; -EINVAL if @p tp is NULL; -EROFS for a reader of
+ *         a shared page; -errno from timerfd/pthread
  */
 VC_API int vc_timerpage_start(vc_timerpage *tp);
 
@@ -100,7 +137,8 @@ VC_API int vc_timerpage_stop(vc_timerpage *tp);
 /** @brief The page this writer publishes (borrowed; lives as long as @p tp). */
 VC_API const struct vc_timerpage_abi *vc_timerpage_page(const vc_timerpage *tp);
 
-/** @brief The memfd of a page made by vc_timerpage_create_memfd() (borrowed).
+/** @brief The memfd of a page made by vc_timerpage_create_memfd(), or the file of
+ *  vc_timerpage_open_shared() (borrowed).
  *  @return the descriptor; -1 for a page in caller memory or a NULL @p tp. */
 VC_API int vc_timerpage_fd(const vc_timerpage *tp);
 
@@ -215,6 +253,11 @@ VC_API int vc_timerpage_read_ordered(uint64_t *out, const struct vc_timerpage_ab
 
 /** @brief Exported twin of vc_timerpage_abi_ticks() (for FFI). */
 VC_API uint64_t vc_timerpage_ticks(const struct vc_timerpage_abi *page);
+
+/** @brief Exported twin of vc_timerpage_abi_stale() (for FFI); same contract.
+ *  @return 1 stale or gone, 0 fresh. */
+VC_API int vc_timerpage_stale(const struct vc_timerpage_abi *page,
+			      struct vc_timerpage_abi_watch *watch, uint32_t max_ms);
 
 VC_END_DECLS
 

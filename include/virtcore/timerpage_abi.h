@@ -225,4 +225,54 @@ static inline uint64_t vc_timerpage_abi_ticks(const struct vc_timerpage_abi *p)
 	return __atomic_load_n(&p->tick_count, __ATOMIC_RELAXED);
 }
 
+/**
+ * A reader's memory of the tick counter, for vc_timerpage_abi_stale(). Zero-initialise it
+ * (a fresh watch judges nothing stale until it has seen the counter once).
+ */
+struct vc_timerpage_abi_watch {
+	uint64_t ticks; /* the counter as last seen */
+	uint64_t tsc;   /* this reader's TSC when it last saw the counter move */
+	uint32_t armed; /* ticks/tsc hold an observation */
+	uint32_t pad;
+};
+
+/** A suggested bound for vc_timerpage_abi_stale(): a starved tick thread has been seen
+ *  50 ms late on a loaded 2-CPU machine; a writer that is gone stays silent for good. */
+#define VC_TIMERPAGE_STALE_MS 500u
+
+#if defined(__x86_64__) || defined(__i386__)
+/**
+ * @brief Whether the page's writer is gone: its tick counter has not moved for more than
+ * @p max_ms by this reader's TSC (at the page's tsc_hz), or the page says it is invalid.
+ *
+ * The page's time is still monotonic when its writer was killed (it extrapolates from
+ * the last rebase), but it drifts from the host clock without bound; a reader that times
+ * work against other VMs calls this now and then and stops trusting the page when it says
+ * 1. Pages ticked by hand (tick_period_ns 0) or without a TSC rate are never judged stale
+ * by the counter. Call it at least once per @p max_ms for a prompt verdict; the first call
+ * only arms @p w.
+ * @return 1 stale or invalid; 0 fresh (or not yet judged)
+ */
+static inline int vc_timerpage_abi_stale(const struct vc_timerpage_abi *p,
+					 struct vc_timerpage_abi_watch *w, uint32_t max_ms)
+{
+	if (VC_TIMERPAGE_LOAD(p->magic) != VC_TIMERPAGE_MAGIC ||
+	    !(VC_TIMERPAGE_LOAD(p->flags) & VC_TIMERPAGE_F_VALID))
+		return 1;
+	uint64_t ticks = vc_timerpage_abi_ticks(p);
+	uint64_t now = vc_timerpage_abi_rdtsc();
+	if (!w->armed || ticks != w->ticks) {
+		w->ticks = ticks;
+		w->tsc = now;
+		w->armed = 1;
+		return 0;
+	}
+	uint64_t hz = VC_TIMERPAGE_LOAD(p->tsc_hz);
+	if (!VC_TIMERPAGE_LOAD(p->tick_period_ns) || !hz)
+		return 0;
+	/* In kHz first: max_ms * hz would overflow past ~1.8 s at 10 GHz. */
+	return now - w->tsc > hz / 1000u * max_ms;
+}
+#endif /* x86 */
+
 #endif /* VIRTCORE_TIMERPAGE_ABI_H */

@@ -51,6 +51,8 @@ VC_API int vc_timerpage_start(vc_timerpage *tp)
 {
 	if (!tp)
 		return -EINVAL;
+	if (tp->reader)
+		return -EROFS;
 	if (tp->running)
 		return -EBUSY;
 	tp->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);

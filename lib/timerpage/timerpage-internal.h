@@ -22,7 +22,10 @@ struct vc_timerpage {
 	struct vc_timerpage_abi *page;
 	struct vc_timerpage_opts opts; /* defaults applied */
 	clockid_t clock;
-	int memfd;     /* -1 unless create_memfd made the page */
+	int fd;        /* the memfd or shared file behind a page this object mapped; -1 for
+			* caller memory */
+	bool mapped;   /* the page is this object's mmap of @fd */
+	bool reader;   /* a shared page another process writes (vc_timerpage_open_shared) */
 	bool tsc_stable;
 	uint64_t last_publish_ns; /* tick-only mode: the time the page carries */
 
@@ -73,6 +76,11 @@ const struct vc__tsc_evidence *vc__tsc_machine(void);
 
 /* timerpage.c */
 void vc__timerpage_tick(vc_timerpage *tp, uint64_t ticks);
+vc_timerpage *vc__timerpage_new(void);
+/* Makes @tp the writer of @page (opts applied, mode decided, first time published). A page
+ * that already holds a timer page (a writer that died) is taken over under its seqlock:
+ * its readers never see a torn page or time going backwards. */
+int vc__timerpage_init_writer(vc_timerpage *tp, void *page, const struct vc_timerpage_opts *opts);
 
 /* Exact extrapolation with the page's formula, keeping the sub-ns fraction. */
 void vc__timerpage_extrapolate(const struct vc_timerpage_abi *p, uint64_t tsc, uint64_t *ns,

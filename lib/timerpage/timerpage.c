@@ -209,6 +209,8 @@ VC_API int vc_timerpage_update(vc_timerpage *tp)
 {
 	if (!tp)
 		return -EINVAL;
+	if (tp->reader)
+		return -EROFS;
 	pthread_mutex_lock(&tp->lock);
 	vc__timerpage_tick(tp, 1);
 	pthread_mutex_unlock(&tp->lock);
@@ -251,7 +253,22 @@ static int resolve_opts(struct vc_timerpage_opts *o, const struct vc_timerpage_o
 	}
 }
 
-static int init_writer(vc_timerpage *tp, void *page, const struct vc_timerpage_opts *opts)
+/* What an existing page reads at @tsc, for a writer taking it over (0: nothing valid). */
+static uint64_t inherited_time(const struct vc_timerpage_abi *p, uint64_t tsc)
+{
+	uint32_t flags = LOAD(p->flags);
+	int32_t shift = LOAD(p->tsc_shift);
+	if (!(flags & VC_TIMERPAGE_F_VALID))
+		return LOAD(p->base_ns); /* a writer that stopped: its last time still stood */
+	if (!(flags & VC_TIMERPAGE_F_TSC_STABLE) || shift > 63 || shift < -63)
+		return LOAD(p->base_ns);
+	uint64_t ns;
+	uint32_t frac;
+	vc__timerpage_extrapolate(p, tsc, &ns, &frac);
+	return ns;
+}
+
+int vc__timerpage_init_writer(vc_timerpage *tp, void *page, const struct vc_timerpage_opts *opts)
 {
 	int rc = resolve_opts(&tp->opts, opts);
 	if (rc)
@@ -303,31 +320,54 @@ static int init_writer(vc_timerpage *tp, void *page, const struct vc_timerpage_o
 	tp->last_publish_ns = now.ns;
 
 	struct vc_timerpage_abi *p = page;
-	memset(p, 0, sizeof(*p));
 	uint32_t mul;
 	int32_t shift;
 	vc__timerpage_scale_for(tp->rate, &mul, &shift);
-	p->version = VC_TIMERPAGE_VERSION;
-	p->page_size = VC_TIMERPAGE_SIZE;
-	p->clock_id = tp->opts.clock_id;
-	p->tick_period_ns = 1000000000u / tp->opts.tick_hz;
-	p->base_tsc = now.tsc;
-	p->base_ns = now.ns;
-	p->tsc_mul = mul;
-	p->tsc_shift = shift;
-	p->tsc_hz = hz;
-	p->flags = VC_TIMERPAGE_F_VALID | (tp->tsc_stable ? VC_TIMERPAGE_F_TSC_STABLE : 0);
+	bool takeover = LOAD(p->magic) == VC_TIMERPAGE_MAGIC &&
+			LOAD(p->version) == VC_TIMERPAGE_VERSION;
+	if (takeover) {
+		/* Readers may be attached: rewrite under the seqlock (odd even if the dead
+		 * writer left it odd), keep the tick count climbing, and start no earlier
+		 * than the old page reads now; a page ahead of the clock slews back. */
+		STORE(p->seq, (LOAD(p->seq) | 1u) + 2u);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		uint64_t old = inherited_time(p, now.tsc);
+		if (old > now.ns)
+			now.ns = old;
+		tp->ticks = LOAD(p->tick_count);
+		tp->last_publish_ns = now.ns;
+		memset(p->reserved, 0, sizeof(p->reserved));
+		memset(p->pad1, 0, sizeof(p->pad1));
+	} else {
+		memset(p, 0, sizeof(*p));
+	}
+	STORE(p->page_size, VC_TIMERPAGE_SIZE);
+	STORE(p->clock_id, tp->opts.clock_id);
+	STORE(p->tick_period_ns, 1000000000u / tp->opts.tick_hz);
+	STORE(p->base_tsc, now.tsc);
+	STORE(p->base_ns, now.ns);
+	STORE(p->base_frac, 0);
+	STORE(p->tsc_mul, mul);
+	STORE(p->tsc_shift, shift);
+	STORE(p->tsc_hz, hz);
+	STORE(p->rebase_count, takeover ? LOAD(p->rebase_count) + 1 : 0);
+	STORE(p->flags, VC_TIMERPAGE_F_VALID | (tp->tsc_stable ? VC_TIMERPAGE_F_TSC_STABLE : 0));
+	if (takeover) {
+		write_end(p);
+		return 0;
+	}
+	STORE(p->version, VC_TIMERPAGE_VERSION);
 	/* Release: a reader that sees the magic sees a complete page. */
 	__atomic_store_n(&p->magic, VC_TIMERPAGE_MAGIC, __ATOMIC_RELEASE);
 	return 0;
 }
 
-static vc_timerpage *new_writer(void)
+vc_timerpage *vc__timerpage_new(void)
 {
 	vc_timerpage *tp = calloc(1, sizeof(*tp));
 	if (!tp)
 		return NULL;
-	tp->memfd = tp->timer_fd = tp->stop_fd = -1;
+	tp->fd = tp->timer_fd = tp->stop_fd = -1;
 	pthread_mutex_init(&tp->lock, NULL);
 	return tp;
 }
@@ -337,10 +377,10 @@ VC_API int vc_timerpage_create(vc_timerpage **out, void *page, size_t len,
 {
 	if (!out || !page || len < VC_TIMERPAGE_SIZE || (uintptr_t)page % 8)
 		return -EINVAL;
-	vc_timerpage *tp = new_writer();
+	vc_timerpage *tp = vc__timerpage_new();
 	if (!tp)
 		return -ENOMEM;
-	int rc = init_writer(tp, page, opts);
+	int rc = vc__timerpage_init_writer(tp, page, opts);
 	if (rc) {
 		vc_timerpage_destroy(tp);
 		return rc;
@@ -369,15 +409,16 @@ VC_API int vc_timerpage_create_memfd(vc_timerpage **out, const struct vc_timerpa
 		close(fd);
 		return err;
 	}
-	vc_timerpage *tp = new_writer();
+	vc_timerpage *tp = vc__timerpage_new();
 	if (!tp) {
 		munmap(page, VC_TIMERPAGE_SIZE);
 		close(fd);
 		return -ENOMEM;
 	}
-	tp->memfd = fd;
+	tp->fd = fd;
 	tp->page = page;
-	int rc = init_writer(tp, page, opts);
+	tp->mapped = true;
+	int rc = vc__timerpage_init_writer(tp, page, opts);
 	if (rc) {
 		vc_timerpage_destroy(tp);
 		return rc;
@@ -392,17 +433,16 @@ VC_API void vc_timerpage_destroy(vc_timerpage *tp)
 		return;
 	if (tp->running)
 		vc_timerpage_stop(tp);
-	if (tp->page && LOAD(tp->page->magic) == VC_TIMERPAGE_MAGIC) {
+	if (tp->page && !tp->reader && LOAD(tp->page->magic) == VC_TIMERPAGE_MAGIC) {
 		/* Readers must not extrapolate from a writer that is gone. */
 		write_begin(tp->page);
 		STORE(tp->page->flags, LOAD(tp->page->flags) & ~VC_TIMERPAGE_F_VALID);
 		write_end(tp->page);
 	}
-	if (tp->memfd >= 0) {
-		if (tp->page)
-			munmap(tp->page, VC_TIMERPAGE_SIZE);
-		close(tp->memfd);
-	}
+	if (tp->mapped)
+		munmap(tp->page, VC_TIMERPAGE_SIZE);
+	if (tp->fd >= 0)
+		close(tp->fd); /* for a shared file's writer, this releases its lock */
 	pthread_mutex_destroy(&tp->lock);
 	free(tp);
 }
@@ -414,7 +454,7 @@ VC_API const struct vc_timerpage_abi *vc_timerpage_page(const vc_timerpage *tp)
 
 VC_API int vc_timerpage_fd(const vc_timerpage *tp)
 {
-	return tp ? tp->memfd : -1;
+	return tp ? tp->fd : -1;
 }
 
 VC_API int vc_timerpage_get_stats(const vc_timerpage *tp, struct vc_timerpage_stats *stats,
@@ -455,4 +495,10 @@ VC_API int vc_timerpage_read_ordered(uint64_t *ns, const struct vc_timerpage_abi
 VC_API uint64_t vc_timerpage_ticks(const struct vc_timerpage_abi *page)
 {
 	return vc_timerpage_abi_ticks(page);
+}
+
+VC_API int vc_timerpage_stale(const struct vc_timerpage_abi *page,
+			      struct vc_timerpage_abi_watch *watch, uint32_t max_ms)
+{
+	return vc_timerpage_abi_stale(page, watch, max_ms);
 }
