@@ -871,7 +871,7 @@ Test(stress, reader_in_another_process_over_memfd, .timeout = 120)
 		     "reader process failed: 10 bad page, 11 read error, 12 backwards, 13 no ticks");
 }
 
-/* ---- one page shared through a file (vc_timerpage_open_shared) ---- */
+/* ---- one page shared through a file (vc_timerpage_create_shared) ---- */
 
 static void th_scratch_begin_share(void)
 {
@@ -889,7 +889,7 @@ static pid_t spawn_shared_writer(const char *path)
 	if (pid == 0) {
 		close(pipefd[0]);
 		vc_timerpage *tp;
-		if (vc_timerpage_open_shared(&tp, path, NULL, 1000))
+		if (vc_timerpage_create_shared(&tp, path, NULL, 1000))
 			_exit(20);
 		if (vc_timerpage_is_writer(tp) != 1)
 			_exit(21);
@@ -922,7 +922,7 @@ Test(share, first_opener_writes_later_ones_read, .init = th_scratch_begin_share,
 	const char *path = th_path("timer");
 	pid_t writer = spawn_shared_writer(path);
 	vc_timerpage *rd;
-	cr_assert_eq(vc_timerpage_open_shared(&rd, path, NULL, 1000), 0, "%s", th_last_log);
+	cr_assert_eq(vc_timerpage_create_shared(&rd, path, NULL, 1000), 0, "%s", th_last_log);
 	cr_assert_eq(vc_timerpage_is_writer(rd), 0);
 	cr_assert_eq(vc_timerpage_update(rd), -EROFS);
 	cr_assert_eq(vc_timerpage_start(rd), -EROFS);
@@ -941,7 +941,7 @@ Test(share, first_opener_writes_later_ones_read, .init = th_scratch_begin_share,
 		  h0, h1);
 	/* A third process reads as well; the page is not writable through a reader. */
 	vc_timerpage *rd2;
-	cr_assert_eq(vc_timerpage_open_shared(&rd2, path, NULL, 1000), 0);
+	cr_assert_eq(vc_timerpage_create_shared(&rd2, path, NULL, 1000), 0);
 	cr_assert_eq(vc_timerpage_is_writer(rd2), 0);
 	vc_timerpage_destroy(rd2);
 	vc_timerpage_destroy(rd);
@@ -957,7 +957,7 @@ Test(share, killed_writer_leaves_a_stale_page_and_is_replaced, .init = th_scratc
 	const char *path = th_path("timer");
 	pid_t writer = spawn_shared_writer(path);
 	vc_timerpage *rd;
-	cr_assert_eq(vc_timerpage_open_shared(&rd, path, NULL, 1000), 0, "%s", th_last_log);
+	cr_assert_eq(vc_timerpage_create_shared(&rd, path, NULL, 1000), 0, "%s", th_last_log);
 	const struct vc_timerpage_abi *p = vc_timerpage_page(rd);
 	struct vc_timerpage_abi_watch w = {0};
 	uint64_t last = 0, ns;
@@ -994,7 +994,7 @@ Test(share, killed_writer_leaves_a_stale_page_and_is_replaced, .init = th_scratc
 	/* The next opener gets the lock the kernel released, and takes the page over: the
 	 * readers see the counter move on and time continue from where it was. */
 	vc_timerpage *heir;
-	cr_assert_eq(vc_timerpage_open_shared(&heir, path, NULL, 1000), 0, "%s", th_last_log);
+	cr_assert_eq(vc_timerpage_create_shared(&heir, path, NULL, 1000), 0, "%s", th_last_log);
 	cr_assert_eq(vc_timerpage_is_writer(heir), 1);
 	cr_assert_eq(vc_timerpage_update(heir), 0);
 	cr_assert_gt(vc_timerpage_ticks(p), ticks_at_death, "the tick count restarted");
@@ -1019,7 +1019,7 @@ Test(share, takeover_never_steps_back_from_a_page_ahead, .init = th_scratch_begi
 	if (pid == 0) {
 		/* A writer whose page runs 1 s ahead, gone without a word (as if killed). */
 		vc_timerpage *tp;
-		if (vc_timerpage_open_shared(&tp, path, NULL, 0) || vc_timerpage_is_writer(tp) != 1)
+		if (vc_timerpage_create_shared(&tp, path, NULL, 0) || vc_timerpage_is_writer(tp) != 1)
 			_exit(1);
 		struct vc_timerpage_abi *w = (struct vc_timerpage_abi *)vc_timerpage_page(tp);
 		w->base_ns += 1000000000ull;
@@ -1037,7 +1037,7 @@ Test(share, takeover_never_steps_back_from_a_page_ahead, .init = th_scratch_begi
 	cr_assert_gt(ahead, th_clock_ns(CLOCK_MONOTONIC) + 500000000ull);
 
 	vc_timerpage *heir;
-	cr_assert_eq(vc_timerpage_open_shared(&heir, path, NULL, 0), 0, "%s", th_last_log);
+	cr_assert_eq(vc_timerpage_create_shared(&heir, path, NULL, 0), 0, "%s", th_last_log);
 	cr_assert_eq(vc_timerpage_is_writer(heir), 1);
 	cr_assert_eq(vc_timerpage_read(&ns, p), 0);
 	cr_assert_geq(ns, ahead, "the heir stepped back from %lu to %lu", ahead, ns);
@@ -1058,7 +1058,7 @@ Test(share, other_files_are_refused_untouched, .init = th_scratch_begin_share,
 	cr_assert(f);
 	fputs("someone's notes\n", f);
 	fclose(f);
-	cr_assert_eq(vc_timerpage_open_shared(&tp, data, NULL, 0), -EEXIST);
+	cr_assert_eq(vc_timerpage_create_shared(&tp, data, NULL, 0), -EEXIST);
 	cr_assert(strstr(th_last_log, "refusing to overwrite"), "%s", th_last_log);
 	char buf[64] = {0};
 	f = fopen(data, "r");
@@ -1073,17 +1073,17 @@ Test(share, other_files_are_refused_untouched, .init = th_scratch_begin_share,
 	memset(junk, 0xa5, sizeof(junk));
 	cr_assert_eq(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
 	close(fd);
-	cr_assert_eq(vc_timerpage_open_shared(&tp, other, NULL, 0), -EEXIST);
+	cr_assert_eq(vc_timerpage_create_shared(&tp, other, NULL, 0), -EEXIST);
 
 	/* A FIFO (and, by the same check, a device node) is not a page's home. */
 	const char *fifo = th_path("fifo");
 	cr_assert_eq(mkfifo(fifo, 0644), 0);
-	cr_assert_eq(vc_timerpage_open_shared(&tp, fifo, NULL, 0), -EINVAL);
+	cr_assert_eq(vc_timerpage_create_shared(&tp, fifo, NULL, 0), -EINVAL);
 	cr_assert(strstr(th_last_log, "not a regular file"), "%s", th_last_log);
-	cr_assert_eq(vc_timerpage_open_shared(&tp, "/dev/null", NULL, 0), -EINVAL);
-	cr_assert_eq(vc_timerpage_open_shared(&tp, "", NULL, 0), -EINVAL);
-	cr_assert_eq(vc_timerpage_open_shared(NULL, fifo, NULL, 0), -EINVAL);
-	cr_assert_eq(vc_timerpage_open_shared(&tp, th_path("no/such/dir"), NULL, 0), -ENOENT);
+	cr_assert_eq(vc_timerpage_create_shared(&tp, "/dev/null", NULL, 0), -EINVAL);
+	cr_assert_eq(vc_timerpage_create_shared(&tp, "", NULL, 0), -EINVAL);
+	cr_assert_eq(vc_timerpage_create_shared(NULL, fifo, NULL, 0), -EINVAL);
+	cr_assert_eq(vc_timerpage_create_shared(&tp, th_path("no/such/dir"), NULL, 0), -ENOENT);
 }
 
 /* A reader whose writer holds the lock but never publishes gives up after its wait. */
@@ -1098,7 +1098,7 @@ Test(share, reader_waits_for_a_writer_then_gives_up, .init = th_scratch_begin_sh
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
 		vc_timerpage *tp;
-		_exit(vc_timerpage_open_shared(&tp, path, NULL, 100) == -ETIMEDOUT ? 0 : 1);
+		_exit(vc_timerpage_create_shared(&tp, path, NULL, 100) == -ETIMEDOUT ? 0 : 1);
 	}
 	int ws;
 	cr_assert_eq(waitpid(pid, &ws, 0), pid);
@@ -1109,14 +1109,14 @@ Test(share, reader_waits_for_a_writer_then_gives_up, .init = th_scratch_begin_sh
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
 		vc_timerpage *tp;
-		_exit(vc_timerpage_open_shared(&tp, path, NULL, 100) == -ETIMEDOUT ? 0 : 1);
+		_exit(vc_timerpage_create_shared(&tp, path, NULL, 100) == -ETIMEDOUT ? 0 : 1);
 	}
 	cr_assert_eq(waitpid(pid, &ws, 0), pid);
 	cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "a zero page did not time out");
 	close(fd);
 	/* Unlocked, the zero page is ours to format. */
 	vc_timerpage *tp;
-	cr_assert_eq(vc_timerpage_open_shared(&tp, path, NULL, 0), 0, "%s", th_last_log);
+	cr_assert_eq(vc_timerpage_create_shared(&tp, path, NULL, 0), 0, "%s", th_last_log);
 	cr_assert_eq(vc_timerpage_is_writer(tp), 1);
 	cr_assert_eq(vc_timerpage_check(vc_timerpage_page(tp), VC_TIMERPAGE_SIZE), 0);
 	vc_timerpage_destroy(tp);

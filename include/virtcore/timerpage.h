@@ -92,11 +92,11 @@ VC_API int vc_timerpage_create_memfd(vc_timerpage **out, const struct vc_timerpa
  *         the file is read-only to this process; -EBADMSG for a page of another version;
  *         -errno from open/flock/mmap; the errors of vc_timerpage_create()
  */
-VC_API int vc_timerpage_open_shared(vc_timerpage **out, const char *path,
+VC_API int vc_timerpage_create_shared(vc_timerpage **out, const char *path,
 				    const struct vc_timerpage_opts *opts, uint32_t wait_ms);
 
 /** @brief 1 if @p tp writes its page, 0 if it reads a page another process writes
- *  (vc_timerpage_open_shared()); -EINVAL for NULL. */
+ *  (vc_timerpage_create_shared()); -EINVAL for NULL. */
 VC_API int vc_timerpage_is_writer(const vc_timerpage *tp);
 
 /**
@@ -138,7 +138,7 @@ VC_API int vc_timerpage_stop(vc_timerpage *tp);
 VC_API const struct vc_timerpage_abi *vc_timerpage_page(const vc_timerpage *tp);
 
 /** @brief The memfd of a page made by vc_timerpage_create_memfd(), or the file of
- *  vc_timerpage_open_shared() (borrowed).
+ *  vc_timerpage_create_shared() (borrowed).
  *  @return the descriptor; -1 for a page in caller memory or a NULL @p tp. */
 VC_API int vc_timerpage_fd(const vc_timerpage *tp);
 

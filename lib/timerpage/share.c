@@ -114,7 +114,7 @@ static int become_reader(vc_timerpage *tp, const char *path, uint32_t wait_ms)
 	return 0;
 }
 
-VC_API int vc_timerpage_open_shared(vc_timerpage **out, const char *path,
+VC_API int vc_timerpage_create_shared(vc_timerpage **out, const char *path,
 				    const struct vc_timerpage_opts *opts, uint32_t wait_ms)
 {
 	if (!out || !path || !*path)

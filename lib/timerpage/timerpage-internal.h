@@ -25,7 +25,7 @@ struct vc_timerpage {
 	int fd;        /* the memfd or shared file behind a page this object mapped; -1 for
 			* caller memory */
 	bool mapped;   /* the page is this object's mmap of @fd */
-	bool reader;   /* a shared page another process writes (vc_timerpage_open_shared) */
+	bool reader;   /* a shared page another process writes (vc_timerpage_create_shared) */
 	bool tsc_stable;
 	uint64_t last_publish_ns; /* tick-only mode: the time the page carries */
 

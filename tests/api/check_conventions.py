@@ -193,7 +193,7 @@ def check_opts(header, struct, body):
 
 NOTIFIER_PTRS = 3
 # Caller-allocated structs that are objects (in and out), not results.
-OBJECT_STRUCTS = {"struct vc_ring_view"}
+OBJECT_STRUCTS = {"struct vc_ring_view", "struct vc_timerpage_abi_watch"}
 
 
 def check_lifecycles(all_funcs, handles):
