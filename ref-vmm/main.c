@@ -28,7 +28,7 @@ static void usage(FILE *f)
 		"Usage: vc-vmm --kernel ELF [--module FILE]... [--pack DISK] [--trust LIST\n"
 		"              [--trust-key PUB]] [--append \"CMDLINE\"] [--mem 64M] [--cpus N]\n"
 		"              [--spt-stats] [--regs ioctl|sync|learned] [--regs-stats]\n"
-		"              [--blk-stats]\n"
+		"              [--blk-stats] [--timerpage-share PATH]\n"
 		"              [--dry-run [--json]]\n"
 		"Boot a PVH kernel (an ELF with a XEN_ELFNOTE_PHYS32_ENTRY note) on /dev/kvm.\n\n"
 		"  --kernel ELF      the kernel to boot (required)\n"
@@ -54,6 +54,13 @@ static void usage(FILE *f)
 		"  --regs-stats      at exit, print exits, register ioctls and prefetch counters\n"
 		"  --blk-stats       at exit, print each block queue's requests, bytes, batches,\n"
 		"                    doorbell wake-ups and interrupts (sent and suppressed)\n"
+		"  --timerpage-share PATH\n"
+		"                    the guest's timer page is the one in file PATH, shared with\n"
+		"                    other vc-vmm processes: the first to open PATH writes the\n"
+		"                    time into it, the others map it read-only (their guests\n"
+		"                    read the writer's page). PATH must be absent, empty or a\n"
+		"                    timer page; a killed writer's page is taken over by the next\n"
+		"                    vc-vmm to open it\n"
 		"  --dry-run         check every input and lay the guest out in memory, then\n"
 		"                    print the boot plan (guest-physical layout, start info,\n"
 		"                    modules with their SHA-256, command line, trust list) and\n"
@@ -143,6 +150,7 @@ int main(int argc, char **argv)
 		{"regs", required_argument, NULL, 'R'},
 		{"regs-stats", no_argument, NULL, 'r'},
 		{"blk-stats", no_argument, NULL, 'B'},
+		{"timerpage-share", required_argument, NULL, 'T'},
 		{"dry-run", no_argument, NULL, 'D'},
 		{"json", no_argument, NULL, 'J'},
 		{NULL, 0, NULL, 0},
@@ -192,6 +200,13 @@ int main(int argc, char **argv)
 			break;
 		case 'B':
 			cfg.blk_stats = true;
+			break;
+		case 'T':
+			if (!*optarg) {
+				vmm_err("--timerpage-share: expected a file path");
+				return 2;
+			}
+			cfg.timerpage_share = optarg;
 			break;
 		case 'D':
 			dry_run = 1;

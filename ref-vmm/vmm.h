@@ -76,6 +76,7 @@ struct vmm_config {
 	const char *prefetch;                  /* --regs: ioctl, sync or learned */
 	bool prefetch_stats;                   /* --regs-stats */
 	bool blk_stats;                        /* --blk-stats */
+	const char *timerpage_share;           /* --timerpage-share */
 };
 
 /* The parts: devices and module integrations, in the order they start (parts.c). */

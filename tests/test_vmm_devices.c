@@ -4,7 +4,10 @@
 // tests (integration/test_vmm.c) boot the real guest where /dev/kvm is usable.
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <virtcore/timerpage_abi.h>
@@ -325,4 +328,40 @@ Test(devices, the_timer_page_is_read_live_and_refuses_stores)
 	for (int i = 0; i < 2000 && harness_mmio_read(&h, 0, VCG_TIMERPAGE_GPA + 48, 8) == ticks; i++)
 		usleep(1000);
 	cr_assert_gt(harness_mmio_read(&h, 0, VCG_TIMERPAGE_GPA + 48, 8), ticks, "no tick in 2 s");
+}
+
+/* --timerpage-share: the first VM to open the file writes the page, the second serves its
+ * guest the same page (its reads see the first's ticks) and refuses its stores; when the
+ * writer ends, the reader's guest is told the page is gone. No KVM: one process, two VMs. */
+Test(devices, two_vms_share_one_timer_page_through_a_file)
+{
+	char dir[] = "/tmp/vc-tpshare-XXXXXX";
+	cr_assert(mkdtemp(dir));
+	char share[64];
+	snprintf(share, sizeof(share), "%s/page", dir);
+	struct vmm_config cfg = {.cmdline = "", .mem = 4 << 20, .ncpus = 1,
+				 .timerpage_share = share};
+	static struct harness w, r;
+	harness_create_cfg(&w, &cfg);
+	harness_create_cfg(&r, &cfg);
+	cr_assert_eq(harness_mmio_read(&r, 0, VCG_TIMERPAGE_GPA, 4), VC_TIMERPAGE_MAGIC);
+	uint64_t ticks = harness_mmio_read(&r, 0, VCG_TIMERPAGE_GPA + 48, 8);
+	for (int i = 0; i < 2000 && harness_mmio_read(&r, 0, VCG_TIMERPAGE_GPA + 48, 8) == ticks; i++)
+		usleep(1000);
+	cr_assert_gt(harness_mmio_read(&r, 0, VCG_TIMERPAGE_GPA + 48, 8), ticks,
+		     "the writer's ticks never reached the reader's guest");
+	cr_assert(harness_mmio_write(&r, 0, VCG_TIMERPAGE_GPA + 16, 8, 0), "the VM stopped");
+	cr_assert_eq(timerpage_refused(&r.vm), 1);
+	cr_assert_eq(harness_mmio_read(&w, 0, VCG_TIMERPAGE_GPA, 4), VC_TIMERPAGE_MAGIC);
+	/* The writer's VM ends: the reader's guest sees the page invalid (flags bit 0). */
+	harness_destroy(&w);
+	cr_assert_eq(harness_mmio_read(&r, 0, VCG_TIMERPAGE_GPA + 12, 4) & VC_TIMERPAGE_F_VALID, 0);
+	harness_destroy(&r);
+
+	/* Sharing was asked for by name: a path that cannot hold a page stops the VM. */
+	cr_assert_eq(unlink(share), 0, "the writer left no page file");
+	cr_assert_eq(mkfifo(share, 0600), 0);
+	cr_assert_eq(harness_try_create_cfg(&w, &cfg), -EINVAL);
+	unlink(share);
+	rmdir(dir);
 }

@@ -20,6 +20,11 @@ void harness_create(struct harness *h, uint64_t mem, unsigned ncpus)
 
 void harness_create_cfg(struct harness *h, const struct vmm_config *cfg)
 {
+	cr_assert_eq(harness_try_create_cfg(h, cfg), 0);
+}
+
+int harness_try_create_cfg(struct harness *h, const struct vmm_config *cfg)
+{
 	const uint64_t mem = cfg->mem;
 	const unsigned ncpus = cfg->ncpus;
 	memset(h, 0, sizeof(*h));
@@ -39,9 +44,14 @@ void harness_create_cfg(struct harness *h, const struct vmm_config *cfg)
 		memset(c->run, 0, RUN_BYTES);
 	}
 	cr_assert_eq(vm_parts_create(&h->vm), 0);
-	cr_assert_eq(vm_parts_prepare(&h->vm), 0);
-	cr_assert_eq(vm_parts_load(&h->vm), 0);
-	cr_assert_eq(vm_parts_init(&h->vm), 0);
+	int rc = vm_parts_prepare(&h->vm);
+	if (rc == 0)
+		rc = vm_parts_load(&h->vm);
+	if (rc == 0)
+		rc = vm_parts_init(&h->vm);
+	if (rc)
+		harness_destroy(h);
+	return rc;
 }
 
 void harness_destroy(struct harness *h)

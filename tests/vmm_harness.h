@@ -24,6 +24,8 @@ struct harness {
 void harness_create(struct harness *h, uint64_t mem, unsigned ncpus);
 /* The same with a command line's worth of options (--pack, ...): @cfg's mem and ncpus. */
 void harness_create_cfg(struct harness *h, const struct vmm_config *cfg);
+/* The same, returning the first failing part's error (the harness is then destroyed). */
+int harness_try_create_cfg(struct harness *h, const struct vmm_config *cfg);
 void harness_destroy(struct harness *h);
 
 /* Port I/O from vCPU @cpu, as a KVM_EXIT_IO: @size bytes (1, 2, 4). Returns what the

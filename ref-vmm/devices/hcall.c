@@ -10,10 +10,13 @@
 // Arguments that are guest-virtual addresses go through integrations/spt.c with the
 // calling vCPU's page tables and user permission.
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <virtcore/spt.h>
 
@@ -28,6 +31,7 @@ struct hcall_state {
 	 * the kernel, read by any vCPU's exit. */
 	_Atomic uint64_t task_block[VCG_TASK_DOORBELLS];
 	atomic_uint_fast64_t refused; /* task calls refused (-EPERM) */
+	pthread_mutex_t input_lock;   /* one VCG_HC_INPUT_LINE reader at a time */
 };
 
 static void console_sink(const void *p, size_t n, void *ctx)
@@ -40,7 +44,43 @@ static void console_sink(const void *p, size_t n, void *ctx)
 static bool task_may(uint32_t nr)
 {
 	return nr == VCG_HC_NOP || nr == VCG_HC_ECHO || nr == VCG_HC_CLOCK ||
-	       nr == VCG_HC_CONSOLE_WRITE_VIRT || nr == VCG_HC_BLK_READ;
+	       nr == VCG_HC_CONSOLE_WRITE_VIRT || nr == VCG_HC_BLK_READ ||
+	       nr == VCG_HC_INPUT_LINE;
+}
+
+/* VCG_HC_INPUT_LINE: the calling vCPU waits (in 100 ms polls, so a stopping VM is not
+ * held up) for a line on stdin. Byte by byte: the rest stays for the next call. */
+static int64_t input_line(struct vm *vm, struct hcall_state *s)
+{
+	if (isatty(STDIN_FILENO))
+		return -EBUSY;
+	int64_t n = 0;
+	pthread_mutex_lock(&s->input_lock);
+	for (;;) {
+		if (atomic_load(&vm->stopping)) {
+			n = -ECANCELED;
+			break;
+		}
+		struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
+		int r = poll(&p, 1, 100);
+		if (r == 0 || (r < 0 && errno == EINTR))
+			continue;
+		char c;
+		ssize_t k = r < 0 ? -1 : read(STDIN_FILENO, &c, 1);
+		if (k < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (k < 0) {
+			n = -errno;
+			break;
+		}
+		if (k == 0)
+			break; /* end of input: a last line without its newline counts */
+		n++;
+		if (c == '\n')
+			break;
+	}
+	pthread_mutex_unlock(&s->input_lock);
+	return n;
 }
 
 static int64_t run_hcall(struct vcpu *cpu, struct hcall_state *s, int slot,
@@ -81,6 +121,8 @@ static int64_t run_hcall(struct vcpu *cpu, struct hcall_state *s, int slot,
 	case VCG_HC_BLK_READ:
 		return blk_sync_read(vm, slot == KERNEL ? -1 : slot, hc->args[0], hc->args[1],
 				     hc->args[2]);
+	case VCG_HC_INPUT_LINE:
+		return input_line(vm, s);
 	case VCG_HC_CLOCK: {
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -163,7 +205,8 @@ static void hcall_mmio(struct vcpu *cpu, void *opaque, uint64_t addr, bool is_wr
 
 static int hcall_init(struct vm *vm, void *st)
 {
-	(void)st;
+	struct hcall_state *s = st;
+	pthread_mutex_init(&s->input_lock, NULL);
 	int rc = vm_register_pio(vm, VCG_PORT_HCALL, 4, hcall_pio, NULL);
 	return rc ? rc : vm_register_mmio(vm, VCG_MMIO_HCALL, 4096 * (1 + VCG_TASK_DOORBELLS),
 					  hcall_mmio, NULL);

@@ -168,6 +168,11 @@ enum vcg_hcall_nr {
 				   * against). From task slot N only into queue N + 1's window
 				   * (-EPERM otherwise); ret = len, -EINVAL (bad range),
 				   * -EFAULT (not guest RAM), -ENODEV (no disk), -EIO */
+	VCG_HC_INPUT_LINE = 8,    /* waits for one line on vc-vmm's standard input (a pipe or
+				   * file; a terminal is the UART's) and discards it: how a
+				   * test on the host paces a guest. ret = the line's bytes
+				   * with its newline (>= 1), 0 at end of input, -EBUSY when
+				   * stdin is a terminal, -ECANCELED when the VM stops */
 };
 
 struct vcg_hcall {

@@ -6,6 +6,10 @@
 // unchanged) and announces it on the command line. Guest tasks read it at CPL3 with the
 // freestanding reader of timerpage_abi.h: no exit. The page extrapolates with the host's
 // TSC, so each vCPU's TSC offset is made 0 (the guest's rdtsc reads the host's value).
+//
+// --timerpage-share PATH puts the page in a file instead (the seed's other VMs): the first
+// vc-vmm to open it writes it, later ones only map it into their guests (the library's
+// vc_timerpage_create_shared()); each guest reads the same page.
 #include <errno.h>
 #include <inttypes.h>
 #include <stdatomic.h>
@@ -20,6 +24,7 @@
 #include "../vmm.h"
 
 #define TIMERPAGE_SLOT 8 /* after the RAM slots (0, 1) */
+#define SHARE_WAIT_MS 5000 /* a reader's wait for a writer still calibrating */
 #define MSR_IA32_TSC 0x10
 
 struct timerpage_state {
@@ -68,20 +73,46 @@ static void align_tsc(struct vm *vm, struct vcpu *cpu)
 	(void)vm;
 }
 
+/* The page shared through a file: asked for by name, so failing to share it is fatal. */
+static int open_shared(struct timerpage_state *s, const char *path)
+{
+	int rc = vc_timerpage_create_shared(&s->tp, path, NULL, SHARE_WAIT_MS);
+	if (rc) {
+		vmm_err("--timerpage-share %s: %s", path, vmm_lib_detail(rc, "timerpage: "));
+		return rc;
+	}
+	if (vc_timerpage_is_writer(s->tp) == 0)
+		return 0; /* another vc-vmm writes it */
+	rc = vc_timerpage_start(s->tp);
+	if (rc) {
+		vmm_err("--timerpage-share %s: tick thread: %s", path, strerror(-rc));
+		vc_timerpage_destroy(s->tp);
+		s->tp = NULL;
+	}
+	return rc;
+}
+
 static int timerpage_init(struct vm *vm, void *st)
 {
 	struct timerpage_state *s = st;
 	int rc = vm_register_mmio(vm, VCG_TIMERPAGE_GPA, VC_TIMERPAGE_SIZE, timerpage_mmio, s);
 	if (rc)
 		return rc;
-	rc = vc_timerpage_create_memfd(&s->tp, NULL);
-	if (rc == 0)
-		rc = vc_timerpage_start(s->tp);
-	if (rc) {
-		vmm_err("timer page: %s; the guest gets none", vmm_lib_detail(rc, "timerpage: "));
-		vc_timerpage_destroy(s->tp);
-		s->tp = NULL;
-		return 0; /* not fatal: the guest finds no page and says so */
+	if (vm->cfg->timerpage_share) {
+		rc = open_shared(s, vm->cfg->timerpage_share);
+		if (rc)
+			return rc;
+	} else {
+		rc = vc_timerpage_create_memfd(&s->tp, NULL);
+		if (rc == 0)
+			rc = vc_timerpage_start(s->tp);
+		if (rc) {
+			vmm_err("timer page: %s; the guest gets none",
+				vmm_lib_detail(rc, "timerpage: "));
+			vc_timerpage_destroy(s->tp);
+			s->tp = NULL;
+			return 0; /* not fatal: the guest finds no page and says so */
+		}
 	}
 	if (vm->vm_fd < 0)
 		return 0; /* a test harness: accesses come through the MMIO handler */
@@ -92,7 +123,7 @@ static int timerpage_init(struct vm *vm, void *st)
 		vmm_err("timer page: KVM_MEM_READONLY slot: %s; the guest gets none", strerror(-rc));
 		vc_timerpage_destroy(s->tp);
 		s->tp = NULL;
-		return 0;
+		return vm->cfg->timerpage_share ? rc : 0;
 	}
 	s->slot = true;
 	for (unsigned i = 0; i < vm->ncpus; i++)

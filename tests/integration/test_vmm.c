@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -452,6 +454,151 @@ Test(vmm, tasks_read_the_timer_page_and_cannot_write_it)
 	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
 	assert_has(r.out, "kernel: stored to the timer page: magic now 50544356");
 	assert_has(r.err, "wrote to the read-only timer page at 0xfe200000; refused");
+}
+
+/* A vc-vmm this test talks to: its stdin and stdout are pipes the test holds. */
+struct peer {
+	pid_t pid;
+	FILE *in, *out;
+	FILE *err;
+};
+
+static void peer_start(struct peer *p, const char *share, const char *program)
+{
+	const char *vmm = env("VC_VMM"), *guest = env("VC_GUEST"); /* before the fork */
+	int in[2], out[2];
+	cr_assert_eq(pipe(in), 0);
+	cr_assert_eq(pipe(out), 0);
+	p->err = tmpfile();
+	cr_assert(p->err);
+	p->pid = fork();
+	cr_assert_geq(p->pid, 0);
+	if (p->pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		dup2(fileno(p->err), 2);
+		close(in[1]);
+		close(out[0]);
+		alarm(60);
+		execl(vmm, "vc-vmm", "--kernel", guest, "--timerpage-share",
+		      share, "--append", program, (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	p->in = fdopen(in[1], "w");
+	p->out = fdopen(out[0], "r");
+	cr_assert(p->in && p->out);
+}
+
+static uint64_t host_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Asks the peer's guest for one timestamp: a line to its stdin, its "clockpeer:" answer. */
+static void peer_ask(struct peer *p, uint64_t *ns, uint64_t *ticks, int *stale)
+{
+	cr_assert_eq(fputs("go\n", p->in) >= 0 && fflush(p->in) == 0, 1);
+	char line[256];
+	while (fgets(line, sizeof(line), p->out)) {
+		unsigned long long v, t;
+		if (sscanf(line, "clockpeer: page %llu ticks %llu stale %d", &v, &t, stale) == 3) {
+			*ns = v;
+			*ticks = t;
+			return;
+		}
+		cr_assert_null(strstr(line, "clockpeer:"), "the guest said: %s", line);
+	}
+	char err[4096] = "";
+	slurp(p->err, err, sizeof(err));
+	cr_assert_fail("vc-vmm %d ended without answering: %s", p->pid, err);
+}
+
+/* Ends the peer (end of its input) and returns its status; its stderr into @err. */
+static int peer_end(struct peer *p, char *err, size_t cap)
+{
+	fclose(p->in);
+	int ws;
+	cr_assert_eq(waitpid(p->pid, &ws, 0), p->pid);
+	fclose(p->out);
+	slurp(p->err, err, cap);
+	fclose(p->err);
+	return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+}
+
+/* The seed: two VMs, one page. The first vc-vmm writes the page, the second maps the same
+ * page read-only; the test paces their guests alternately and holds every timestamp to
+ * the host's CLOCK_MONOTONIC read around it and to the other VM's last one. Then the
+ * writer is killed: the reader's time never goes back and its page turns stale. The
+ * reader's guest also tries to write the page (tpwrite): refused, the writer unaffected. */
+Test(vmm, two_vms_share_one_timer_page, .timeout = 120)
+{
+	need_kvm();
+	char dir[] = "/tmp/vc-tpshare-XXXXXX";
+	cr_assert(mkdtemp(dir));
+	char share[64];
+	snprintf(share, sizeof(share), "%s/page", dir);
+
+	struct peer writer, reader;
+	peer_start(&writer, share, "run=clockpeer:100 quiet");
+	/* The reader starts once the writer's page is there, so the roles are known. */
+	uint64_t t0 = host_ns();
+	for (;;) {
+		uint32_t magic = 0;
+		int fd = open(share, O_RDONLY);
+		if (fd >= 0) {
+			if (pread(fd, &magic, 4, 0) != 4)
+				magic = 0;
+			close(fd);
+		}
+		if (magic == 0x50544356u)
+			break;
+		cr_assert_lt(host_ns() - t0, 30000000000ull, "the writer published no page");
+		usleep(1000);
+	}
+	peer_start(&reader, share, "run=clockpeer:100 tpwrite quiet");
+
+	/* TSC mode follows the clock within the library's bound (tests hold it to 2 ms). */
+	const uint64_t slack = 2000000;
+	uint64_t last_w = 0, last_r = 0, ns, ticks, last_ticks = 0;
+	int stale;
+	for (int i = 0; i < 20; i++) {
+		struct peer *p = i % 2 ? &reader : &writer;
+		uint64_t *last = i % 2 ? &last_r : &last_w;
+		uint64_t before = host_ns();
+		peer_ask(p, &ns, &ticks, &stale);
+		uint64_t after = host_ns();
+		cr_assert_eq(stale, 0, "round %d: a live page said stale", i);
+		cr_assert(ns + slack >= before && ns <= after + slack,
+			  "round %d: page %lu outside the host's %lu..%lu", i, ns, before, after);
+		/* Causally after the other VM's timestamp, on the same page: strictly later. */
+		cr_assert_gt(ns, i % 2 ? last_w : last_r, "round %d: not after the other VM", i);
+		cr_assert_gt(ns, *last, "round %d: not monotonic", i);
+		*last = ns;
+		/* One tick counter: the two pages are one (separate pages count apart). */
+		cr_assert_geq(ticks, last_ticks, "round %d: tick %lu after %lu", i, ticks, last_ticks);
+		last_ticks = ticks;
+	}
+
+	kill(writer.pid, SIGKILL);
+	char err[8192];
+	cr_assert_eq(peer_end(&writer, err, sizeof(err)), 128 + SIGKILL);
+	/* The first answer may still see the counter move since the last; the bound is
+	 * 100 ms by the guest's TSC, so after 300 ms of silence the page is stale. */
+	peer_ask(&reader, &ns, &ticks, &stale);
+	cr_assert_geq(ns, last_r, "time went back when the writer died");
+	last_r = ns;
+	usleep(300000);
+	peer_ask(&reader, &ns, &ticks, &stale);
+	cr_assert_eq(stale, 1, "the reader did not see its page go stale");
+	cr_assert_geq(ns, last_r, "time went back after the writer died");
+	cr_assert_eq(peer_end(&reader, err, sizeof(err)), 0, "the reader's guest failed: %s", err);
+	assert_has(err, "wrote to the read-only timer page at 0xfe200000; refused");
+	unlink(share);
+	rmdir(dir);
 }
 
 Test(vmm, exits_with_the_chosen_status)
