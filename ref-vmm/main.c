@@ -29,6 +29,7 @@ static void usage(FILE *f)
 		"              [--trust-key PUB]] [--append \"CMDLINE\"] [--mem 64M] [--cpus N]\n"
 		"              [--spt-stats] [--regs ioctl|sync|learned] [--regs-stats]\n"
 		"              [--blk-stats] [--timerpage-share PATH]\n"
+		"              [--timerpage-mode auto|tsc|tick]\n"
 		"              [--dry-run [--json]]\n"
 		"Boot a PVH kernel (an ELF with a XEN_ELFNOTE_PHYS32_ENTRY note) on /dev/kvm.\n\n"
 		"  --kernel ELF      the kernel to boot (required)\n"
@@ -61,6 +62,11 @@ static void usage(FILE *f)
 		"                    read the writer's page). PATH must be absent, empty or a\n"
 		"                    timer page; a killed writer's page is taken over by the next\n"
 		"                    vc-vmm to open it\n"
+		"  --timerpage-mode auto|tsc|tick\n"
+		"                    whether guests extrapolate the page's time with the TSC:\n"
+		"                    auto (default) decides from the host's evidence (invariant\n"
+		"                    TSC, clocksource, a measurement), tsc forces it, tick gives\n"
+		"                    guests tick resolution; the page's writer decides\n"
 		"  --dry-run         check every input and lay the guest out in memory, then\n"
 		"                    print the boot plan (guest-physical layout, start info,\n"
 		"                    modules with their SHA-256, command line, trust list) and\n"
@@ -151,6 +157,7 @@ int main(int argc, char **argv)
 		{"regs-stats", no_argument, NULL, 'r'},
 		{"blk-stats", no_argument, NULL, 'B'},
 		{"timerpage-share", required_argument, NULL, 'T'},
+		{"timerpage-mode", required_argument, NULL, 'X'},
 		{"dry-run", no_argument, NULL, 'D'},
 		{"json", no_argument, NULL, 'J'},
 		{NULL, 0, NULL, 0},
@@ -207,6 +214,13 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			cfg.timerpage_share = optarg;
+			break;
+		case 'X':
+			if (strcmp(optarg, "auto") && strcmp(optarg, "tsc") && strcmp(optarg, "tick")) {
+				vmm_err("--timerpage-mode %s: expected auto, tsc or tick", optarg);
+				return 2;
+			}
+			cfg.timerpage_mode = optarg;
 			break;
 		case 'D':
 			dry_run = 1;

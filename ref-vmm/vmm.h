@@ -77,6 +77,7 @@ struct vmm_config {
 	bool prefetch_stats;                   /* --regs-stats */
 	bool blk_stats;                        /* --blk-stats */
 	const char *timerpage_share;           /* --timerpage-share */
+	const char *timerpage_mode;            /* --timerpage-mode: auto, tsc, tick (NULL: auto) */
 };
 
 /* The parts: devices and module integrations, in the order they start (parts.c). */

@@ -73,10 +73,24 @@ static void align_tsc(struct vm *vm, struct vcpu *cpu)
 	(void)vm;
 }
 
-/* The page shared through a file: asked for by name, so failing to share it is fatal. */
-static int open_shared(struct timerpage_state *s, const char *path)
+/* --timerpage-mode as the writer's options. */
+static struct vc_timerpage_opts writer_opts(const struct vmm_config *cfg)
 {
-	int rc = vc_timerpage_create_shared(&s->tp, path, NULL, SHARE_WAIT_MS);
+	VC_OPTS(vc_timerpage_opts, o);
+	const char *mode = cfg->timerpage_mode ? cfg->timerpage_mode : "auto";
+	if (!strcmp(mode, "tsc"))
+		o.flags = VC_TIMERPAGE_OPT_FORCE_TSC;
+	else if (!strcmp(mode, "tick"))
+		o.flags = VC_TIMERPAGE_OPT_NO_TSC;
+	return o;
+}
+
+/* The page shared through a file: asked for by name, so failing to share it is fatal. */
+static int open_shared(struct timerpage_state *s, const struct vmm_config *cfg)
+{
+	const char *path = cfg->timerpage_share;
+	struct vc_timerpage_opts o = writer_opts(cfg);
+	int rc = vc_timerpage_create_shared(&s->tp, path, &o, SHARE_WAIT_MS);
 	if (rc) {
 		vmm_err("--timerpage-share %s: %s", path, vmm_lib_detail(rc, "timerpage: "));
 		return rc;
@@ -92,6 +106,31 @@ static int open_shared(struct timerpage_state *s, const char *path)
 	return rc;
 }
 
+/* The guest's TSC must then read the host's: same rate (no TSC scaling) and the same value
+ * (the MSR read between two host reads). Checked, not assumed: a VMM that inherits a
+ * scaled or offset vCPU would otherwise give its guest a page that reads wrong silently. */
+static void check_tsc(struct vcpu *cpu, const struct vc_timerpage_abi *page)
+{
+	long khz = ioctl(cpu->fd, KVM_GET_TSC_KHZ, 0);
+	double host_khz = (double)page->tsc_hz / 1000.0;
+	if (khz > 0 && (khz < host_khz * 0.999 || khz > host_khz * 1.001))
+		vmm_err("vCPU %d's TSC runs at %ld kHz, the host's at %.0f kHz: the timer page "
+			"reads wrong in this guest", cpu->index, khz, host_khz);
+	struct {
+		struct kvm_msrs m;
+		struct kvm_msr_entry e[1];
+	} msrs = {.m.nmsrs = 1, .e[0] = {.index = MSR_IA32_TSC}};
+	uint64_t before = __rdtsc();
+	int got = ioctl(cpu->fd, KVM_GET_MSRS, &msrs);
+	uint64_t after = __rdtsc();
+	/* Slack for a preempted ioctl: 10 ms of cycles. */
+	uint64_t slack = page->tsc_hz / 100;
+	if (got == 1 && (msrs.e[0].data + slack < before || msrs.e[0].data > after + slack))
+		vmm_err("vCPU %d's TSC reads %+" PRId64 " cycles from the host's: the timer page "
+			"reads wrong in this guest", cpu->index,
+			(int64_t)(msrs.e[0].data - (before / 2 + after / 2)));
+}
+
 static int timerpage_init(struct vm *vm, void *st)
 {
 	struct timerpage_state *s = st;
@@ -99,11 +138,12 @@ static int timerpage_init(struct vm *vm, void *st)
 	if (rc)
 		return rc;
 	if (vm->cfg->timerpage_share) {
-		rc = open_shared(s, vm->cfg->timerpage_share);
+		rc = open_shared(s, vm->cfg);
 		if (rc)
 			return rc;
 	} else {
-		rc = vc_timerpage_create_memfd(&s->tp, NULL);
+		struct vc_timerpage_opts o = writer_opts(vm->cfg);
+		rc = vc_timerpage_create_memfd(&s->tp, &o);
 		if (rc == 0)
 			rc = vc_timerpage_start(s->tp);
 		if (rc) {
@@ -126,8 +166,10 @@ static int timerpage_init(struct vm *vm, void *st)
 		return vm->cfg->timerpage_share ? rc : 0;
 	}
 	s->slot = true;
-	for (unsigned i = 0; i < vm->ncpus; i++)
+	for (unsigned i = 0; i < vm->ncpus; i++) {
 		align_tsc(vm, &vm->cpus[i]);
+		check_tsc(&vm->cpus[i], vc_timerpage_page(s->tp));
+	}
 	return 0;
 }
 

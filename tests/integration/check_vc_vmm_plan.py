@@ -207,6 +207,10 @@ def test_bad_inputs(work):
         refused(dry + ["--kernel", GUEST, "--append", "x" * 5000], 2, "command line longer",
                 f"{what}: --append")
         refused(dry + ["--kernel", GUEST, "--cpus", "0"], 2, "--cpus 0", f"{what}: --cpus")
+        refused(dry + ["--kernel", GUEST, "--timerpage-mode", "fast"], 2,
+                "--timerpage-mode fast: expected auto, tsc or tick", f"{what}: --timerpage-mode")
+        refused(dry + ["--kernel", GUEST, "--timerpage-share", ""], 2,
+                "--timerpage-share: expected a file path", f"{what}: --timerpage-share ''")
         if VC_PACK:
             refused(dry + ["--kernel", GUEST, "--pack", script], 1, "--pack",
                     f"{what}: not a packed disk")

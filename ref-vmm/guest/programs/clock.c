@@ -137,6 +137,13 @@ int main(void)
 		printf("clock: no timer page (%d): the VMM gave none\n", rc);
 		return 1;
 	}
+	/* The page says whether readers may extrapolate with the TSC (its writer decided
+	 * from the host's evidence); without it, time advances once per tick. */
+	if (ulib_timerpage->flags & VC_TIMERPAGE_F_TSC_STABLE)
+		printf("clock: the page extrapolates with the TSC (nanosecond resolution)\n");
+	else
+		printf("clock: tick resolution only (%lu ns): the page's writer does not "
+		       "extrapolate with the TSC here\n", (unsigned long)ulib_timerpage->tick_period_ns);
 	if (rounds(have_n ? n : 5))
 		return 1;
 	costs();
