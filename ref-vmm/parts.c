@@ -7,7 +7,7 @@
 #include "vmm.h"
 
 extern const struct vmm_part pack_part, trust_part, prefetch_part, spt_part, serial_part,
-	exit_part, null_part, hcall_part, blk_part, timerpage_part;
+	exit_part, null_part, hcall_part, irq_part, blk_part, timerpage_part;
 
 static const struct vmm_part *const parts[PART_COUNT] = {
 	[PART_PACK] = &pack_part,
@@ -18,6 +18,7 @@ static const struct vmm_part *const parts[PART_COUNT] = {
 	[PART_EXIT] = &exit_part,
 	[PART_NULL] = &null_part,
 	[PART_HCALL] = &hcall_part,
+	[PART_IRQ] = &irq_part,
 	[PART_BLK] = &blk_part,
 	[PART_TIMERPAGE] = &timerpage_part,
 };

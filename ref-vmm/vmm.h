@@ -19,6 +19,7 @@
 #include <linux/kvm.h>
 
 #include <virtcore/gmem.h>
+#include <virtcore/irq.h>
 #include <virtcore/pvh.h>
 
 #define VMM_MAX_CPUS 64
@@ -90,6 +91,7 @@ enum vmm_part_id {
 	PART_EXIT,     /* devices/exit.c: port 0x501 */
 	PART_NULL,     /* devices/null.c: port 0x512 */
 	PART_HCALL,    /* devices/hcall.c: hypercall port and MMIO doorbell */
+	PART_IRQ,      /* integrations/irq.c: device interrupts routed by the irq policy */
 	PART_BLK,      /* devices/blk.c: the --pack disk over rings, ioeventfd, irqfd */
 	PART_TIMERPAGE, /* integrations/timerpage.c: the shared timer page, read-only */
 	PART_COUNT,
@@ -229,6 +231,51 @@ int vm_pack_disk(const struct vm *vm, int *fd, uint64_t *size);
 /* devices/blk.c: queue @q's eventfds (the doorbell KVM signals, the interrupt the device
  * raises), for a test harness that plays KVM's side. 0, or -EINVAL. */
 int blk_queue_eventfds(const struct vm *vm, unsigned q, int *doorbell, int *irq);
+/* integrations/irq.c: device interrupts, routed by libvirtcore's irq policy onto KVM. */
+#define IRQ_MAX_DEVICES 128
+#define IRQ_GSI_BASE 24u /* GSIs 0..23 stay the irqchip pins KVM routes by default */
+
+/* What the router does to KVM: vc-vmm's are the ioctls (KVM_SET_GSI_ROUTING, KVM_IRQFD,
+ * KVM_SIGNAL_MSI); tests put a recording fake in their place. Each returns 0 or -errno. */
+struct irq_kvm {
+	int (*set_routing)(void *ctx, const struct kvm_irq_routing_entry *e, unsigned n);
+	int (*irqfd)(void *ctx, int fd, uint32_t gsi, bool assign);
+	int (*signal_msi)(void *ctx, uint32_t apic_id, uint8_t vector);
+	void *ctx;
+};
+
+struct irq_stats {
+	uint64_t changes;        /* routes the policy's diffs named */
+	uint64_t routing_calls;  /* KVM_SET_GSI_ROUTING calls */
+	uint64_t routes_written; /* table entries those calls added, removed or rewrote */
+	uint64_t irqfd_calls;    /* KVM_IRQFD assignments and deassignments */
+	uint64_t emulated;       /* interrupts the router injected (KVM_SIGNAL_MSI) */
+	uint64_t held;           /* interrupts held while their device had no eligible vCPU */
+	uint64_t delivered_held; /* held interrupts delivered when a route came back */
+};
+
+/* A device whose interrupt is the eventfd @fd, raised with @vector; @mode a
+ * VC_IRQ_DEDICATED or VC_IRQ_SHARED. The policy routes it; 0 or -errno (-EEXIST,
+ * -ENOSPC past IRQ_MAX_DEVICES). @id at most 65535 (it is the requester id too). */
+int irq_device_add(struct vm *vm, uint32_t id, uint32_t mode, int fd, uint8_t vector);
+/* The device's route removed and its eventfd released; 0 or -ENOENT. */
+int irq_device_remove(struct vm *vm, uint32_t id);
+/* A vCPU's interception: on, its device interrupts go through the router thread. */
+int irq_cpu_set_intercept(struct vm *vm, unsigned cpu, bool intercept);
+/* A vCPU going offline (its devices move) or online again. 0 or -EINVAL (no change). */
+int irq_cpu_set_online(struct vm *vm, unsigned cpu, bool online, bool intercept);
+/* A device's current route (path PENDING when no vCPU is eligible). 0 or -ENOENT. */
+int irq_route_of(struct vm *vm, uint32_t id, struct vc_irq_route *out);
+void irq_get_stats(struct vm *vm, struct irq_stats *out);
+/* Every route re-programmed, as a VMM without the diff would: the benchmark's baseline. */
+int irq_reprogram_all(struct vm *vm);
+/* Replaces the KVM side (tests without KVM). */
+void irq_set_kvm(struct vm *vm, const struct irq_kvm *kvm);
+/* The MSI address that names @apic_id (fixed delivery, physical destination). */
+uint32_t irq_msi_address(uint32_t apic_id);
+/* The GSI of router slot @slot. */
+uint32_t irq_device_gsi(unsigned slot);
+
 /* One synchronous read of the disk (VCG_HC_BLK_READ): @task_slot -1 for the kernel
  * (any guest RAM), else only into queue @task_slot + 1's window. len or -errno. */
 int64_t blk_sync_read(struct vm *vm, int task_slot, uint64_t offset, uint64_t gpa,

@@ -27,7 +27,7 @@
 #include "../vmm.h"
 
 #define BATCH 64u      /* requests served per wake-up, at most */
-#define GSI_BASE 24u   /* GSIs 0..23 stay the irqchip pins KVM routes by default */
+#define BLK_IRQ_ID 0x100u /* the router's device id of queue 0 */
 #define MMIO_SPAN (0x1000u * (1u + VCG_BLK_QUEUES))
 
 struct blk_dev;
@@ -44,7 +44,7 @@ struct blk_queue {
 	 * the lock; rewriting the registers changes nothing until the next enable). */
 	uint64_t win_gpa, win_len;
 	bool on;
-	bool irqfd;              /* irq_fd is assigned to GSI_BASE + index */
+	bool routed;             /* irq_fd is a device of the interrupt router */
 	vc_ring *req, *comp;
 	pthread_t thread;
 	atomic_bool stop;
@@ -197,45 +197,12 @@ static void *queue_thread(void *arg)
 	return NULL;
 }
 
-/* The GSI routes KVM sets up by default (irqchip pins 0..23), plus one MSI route per
- * queue with an interrupt: the whole table, as KVM_SET_GSI_ROUTING replaces it. */
-static int set_routes(struct blk_dev *d)
+/* The queue's interrupt, as a device of the VM's interrupt router (integrations/irq.c):
+ * dedicated to this VM, so the policy sends it straight to a vCPU with interception off
+ * (a KVM irqfd on an MSI route) when there is one. */
+static uint32_t irq_id(const struct blk_queue *q)
 {
-	struct {
-		struct kvm_irq_routing r;
-		struct kvm_irq_routing_entry e[40 + VCG_BLK_QUEUES];
-	} t;
-	unsigned n = 0;
-	memset(&t, 0, sizeof(t));
-	for (unsigned gsi = 0; gsi < 24; gsi++) {
-		if (gsi < 16)
-			t.e[n++] = (struct kvm_irq_routing_entry){
-				.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
-				.u.irqchip = {gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE,
-					      gsi % 8}};
-		t.e[n++] = (struct kvm_irq_routing_entry){
-			.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
-			.u.irqchip = {KVM_IRQCHIP_IOAPIC, gsi}};
-	}
-	for (unsigned i = 0; i < VCG_BLK_QUEUES; i++) {
-		const struct blk_queue *q = &d->q[i];
-		if (!q->on || !q->vector)
-			continue;
-		/* Fixed delivery, physical destination, edge: what a PCI MSI would send. */
-		t.e[n++] = (struct kvm_irq_routing_entry){
-			.gsi = GSI_BASE + i, .type = KVM_IRQ_ROUTING_MSI,
-			.u.msi = {.address_lo = 0xfee00000u | (q->dest & 0xff) << 12,
-				  .data = q->vector}};
-	}
-	t.r.nr = n;
-	return ioctl(d->vm->vm_fd, KVM_SET_GSI_ROUTING, &t) < 0 ? -errno : 0;
-}
-
-static int irqfd(struct blk_dev *d, struct blk_queue *q, bool assign)
-{
-	struct kvm_irqfd f = {.fd = (uint32_t)q->irq_fd, .gsi = GSI_BASE + q->index,
-			      .flags = assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN};
-	return ioctl(d->vm->vm_fd, KVM_IRQFD, &f) < 0 ? -errno : 0;
+	return BLK_IRQ_ID + q->index;
 }
 
 /* Stops serving @q (under dev->lock): the thread first, then the routes. */
@@ -254,10 +221,9 @@ static void queue_off(struct blk_dev *d, struct blk_queue *q)
 	vc_ring_detach(q->comp);
 	q->req = q->comp = NULL;
 	q->on = false;
-	if (q->irqfd) {
-		irqfd(d, q, false);
-		q->irqfd = false;
-		set_routes(d);
+	if (q->routed) {
+		irq_device_remove(d->vm, irq_id(q));
+		q->routed = false;
 	}
 }
 
@@ -293,11 +259,10 @@ static int queue_on(struct blk_dev *d, struct blk_queue *q)
 	q->win_gpa = q->dma_gpa;
 	q->win_len = q->dma_len;
 	q->on = rc == 0;
+	/* Without KVM (the device harness) the test reads the interrupt eventfd itself. */
 	if (rc == 0 && q->vector && vm->vm_fd >= 0) {
-		rc = set_routes(d);
-		if (rc == 0 && (rc = irqfd(d, q, true)) != 0)
-			set_routes(d);
-		q->irqfd = rc == 0;
+		rc = irq_device_add(vm, irq_id(q), VC_IRQ_DEDICATED, q->irq_fd, (uint8_t)q->vector);
+		q->routed = rc == 0;
 	}
 	if (rc == 0) {
 		atomic_store(&q->stop, false);
@@ -305,13 +270,11 @@ static int queue_on(struct blk_dev *d, struct blk_queue *q)
 		rc = -pthread_create(&q->thread, NULL, queue_thread, q);
 	}
 	if (rc) {
-		if (q->irqfd) {
-			irqfd(d, q, false);
-			q->irqfd = false;
+		if (q->routed) {
+			irq_device_remove(vm, irq_id(q));
+			q->routed = false;
 		}
 		q->on = false;
-		if (vm->vm_fd >= 0 && q->vector)
-			set_routes(d);
 		vc_ring_detach(q->req);
 		vc_ring_detach(q->comp);
 		q->req = q->comp = NULL;

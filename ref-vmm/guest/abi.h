@@ -78,8 +78,10 @@
  * read MAGIC, SIZE (disk bytes, two halves), MAX_IO, QUEUES; select a queue with
  * QUEUE_SEL, give it the ring pair (RING: page-aligned gpa, RING_LEN bytes), the window
  * its requests may write into (DMA: gpa and DMA_LEN; 0 = all of guest RAM), the
- * interrupt vector for completions (VECTOR: 32..255, delivered as an MSI to APIC
- * `DEST`; 0 = none, the guest polls) and FLAGS, then write 1 to ENABLE (0 disables).
+ * interrupt vector for completions (VECTOR: 32..255, delivered as an MSI to the vCPU
+ * vc-vmm's interrupt policy picks, one with interception off when there is one; 0 =
+ * none, the guest polls; `DEST` is read and ignored) and FLAGS, then write 1 to ENABLE
+ * (0 disables).
  * Reading ENABLE gives the queue's state: 1 serving, 0 off, or -errno (why the last
  * enable was refused, or -EIO once a hostile request broke the queue).
  *
@@ -114,7 +116,7 @@
 #define VCG_BLK_REG_DMA_HI 0x28    /* w */
 #define VCG_BLK_REG_DMA_LEN 0x2c   /* w */
 #define VCG_BLK_REG_VECTOR 0x30    /* w */
-#define VCG_BLK_REG_DEST 0x34      /* w: APIC id the interrupt goes to */
+#define VCG_BLK_REG_DEST 0x34      /* w: ignored (the VMM's policy picks the vCPU) */
 #define VCG_BLK_REG_FLAGS 0x38     /* w: VCG_BLK_F_* */
 #define VCG_BLK_REG_ENABLE 0x3c    /* w: 1 / 0; r: 1, 0 or -errno */
 #define VCG_BLK_F_ALWAYS_NOTIFY 1u /* interrupt on every completion (a baseline) */

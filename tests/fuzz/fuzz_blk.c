@@ -57,6 +57,19 @@ void vmm_err(const char *fmt, ...)
 	(void)fmt;
 }
 
+/* The interrupt router is only used with a KVM VM (vm_fd >= 0), which the fuzzer has not. */
+int irq_device_add(struct vm *vm, uint32_t id, uint32_t mode, int fd, uint8_t vector)
+{
+	(void)vm, (void)id, (void)mode, (void)fd, (void)vector;
+	abort();
+}
+
+int irq_device_remove(struct vm *vm, uint32_t id)
+{
+	(void)vm, (void)id;
+	abort();
+}
+
 static void reg_write(uint32_t reg, uint32_t v)
 {
 	mmio(NULL, mmio_opaque, VCG_MMIO_BLK + reg, true, (uint8_t *)&v, 4);
