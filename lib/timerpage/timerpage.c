@@ -253,7 +253,8 @@ static int resolve_opts(struct vc_timerpage_opts *o, const struct vc_timerpage_o
 	}
 }
 
-/* What an existing page reads at @tsc, for a writer taking it over (0: nothing valid). */
+/* What an existing page reads at @tsc, for a writer taking it over: its extrapolation in
+ * TSC mode, else the last time it published (also when its writer stopped cleanly). */
 static uint64_t inherited_time(const struct vc_timerpage_abi *p, uint64_t tsc)
 {
 	uint32_t flags = LOAD(p->flags);
