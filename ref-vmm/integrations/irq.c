@@ -42,7 +42,6 @@ struct irq_dev {
 };
 
 struct irq_state {
-	struct vm *vm;
 	vc_irq *policy;
 	struct irq_kvm kvm;
 	pthread_mutex_t lock;  /* everything below, from vCPU threads and the router thread */
@@ -210,7 +209,6 @@ static int apply_changes(struct irq_state *s)
 {
 	size_t n;
 	const struct vc_irq_change *ch = vc_irq_changes(&n, s->policy);
-	int rc = 0;
 	/* Leaving DIRECT first (their routes go in the same table write). */
 	for (size_t i = 0; i < n; i++) {
 		int k = dev_slot(s, ch[i].new_route.path ? ch[i].new_route.device : ch[i].old_route.device);
@@ -224,7 +222,7 @@ static int apply_changes(struct irq_state *s)
 			d->irqfd = false;
 		}
 	}
-	rc = install_table(s);
+	int rc = install_table(s);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		int k = dev_slot(s, ch[i].new_route.device);
 		if (k < 0 || ch[i].new_route.path == VC_IRQ_PATH_NONE)
@@ -383,7 +381,6 @@ int irq_reprogram_all(struct vm *vm)
 	pthread_mutex_lock(&s->lock);
 	/* What a VMM without the policy's diff does on any change: every irqfd off and on
 	 * again, and the table written whole. */
-	int rc = 0;
 	for (unsigned i = 0; i < IRQ_MAX_DEVICES; i++) {
 		struct irq_dev *d = &s->dev[i];
 		if (d->used && d->irqfd) {
@@ -392,7 +389,7 @@ int irq_reprogram_all(struct vm *vm)
 		}
 	}
 	s->table_len = 0; /* every entry counts as written */
-	rc = install_table(s);
+	int rc = install_table(s);
 	for (unsigned i = 0; i < IRQ_MAX_DEVICES && rc == 0; i++) {
 		struct irq_dev *d = &s->dev[i];
 		if (d->used && d->irqfd) {
@@ -433,7 +430,6 @@ static int no_msi(void *ctx, uint32_t apic_id, uint8_t vector)
 static int irq_init(struct vm *vm, void *st)
 {
 	struct irq_state *s = st;
-	s->vm = vm;
 	s->wake_fd = -1;
 	pthread_mutex_init(&s->lock, NULL);
 	s->lock_made = true;
