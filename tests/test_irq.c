@@ -11,6 +11,7 @@
 #include <criterion/criterion.h>
 
 #include <virtcore/irq.h>
+#include <virtcore/irq_abi.h>
 
 #include "helpers.h"
 #include "irq/irq-internal.h"
@@ -609,4 +610,29 @@ Test(indicator, concurrent_setters_no_loss_no_duplicate, .init = ind_setup,
 	cr_assert_eq(lost_waits, 0, "a set was never reported");
 	cr_assert_eq(duplicates, 0, "%lu reports for nothing outstanding", duplicates);
 	cr_assert_eq(reports, (unsigned long)SETTERS * IDS_PER_SETTER * rounds);
+}
+
+/* The wire layout a guest reads: the bits land where irq_abi.h says, zeroed memory is an
+ * empty indicator, and the freestanding scanner reads what the setter wrote. */
+Test(indicator, abi_layout_in_shared_memory)
+{
+	static struct vc_irq_indicator_abi abi; /* zeroed: nothing pending */
+	uint16_t out[4];
+	cr_assert_eq(vc_irq_abi_indicator_scan(&abi, out, 4), 0);
+	cr_assert_eq(vc_irq_abi_indicator_set(&abi, 4096 + 5), 0);
+	cr_assert_eq(abi.leaf[64], 1ull << 5);
+	cr_assert_eq(abi.summary[1], 1ull << 0);
+	cr_assert_eq(abi.top, 1ull << 1);
+	cr_assert_eq(vc_irq_abi_indicator_set(&abi, 65535), 0);
+	cr_assert_eq(abi.leaf[1023], 1ull << 63);
+	cr_assert_eq(abi.summary[15], 1ull << 63);
+	cr_assert_eq(vc_irq_abi_indicator_set(&abi, 65536), VC_IRQ_ABI_ERR_INVAL);
+	cr_assert_eq(vc_irq_abi_indicator_test(&abi, 4101), 1);
+	cr_assert_eq(vc_irq_abi_indicator_scan(&abi, out, 1), 1);
+	cr_assert_eq(out[0], 4101);
+	cr_assert_eq(abi.top, 1ull << 15, "the rest stays pending");
+	cr_assert_eq(vc_irq_abi_indicator_scan(&abi, out, 4), 1);
+	cr_assert_eq(out[0], 65535);
+	static const struct vc_irq_indicator_abi zero;
+	cr_assert_eq(memcmp(&abi, &zero, sizeof(abi)), 0, "a drained indicator is all zero");
 }

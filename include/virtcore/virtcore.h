@@ -6,6 +6,7 @@
 #include <virtcore/common.h>
 #include <virtcore/gmem.h>
 #include <virtcore/irq.h>
+#include <virtcore/irq_abi.h>
 #include <virtcore/pack.h>
 #include <virtcore/pack_format.h>
 #include <virtcore/prefetch.h>
