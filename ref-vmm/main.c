@@ -29,7 +29,7 @@ static void usage(FILE *f)
 		"              [--trust-key PUB]] [--append \"CMDLINE\"] [--mem 64M] [--cpus N]\n"
 		"              [--spt-stats] [--regs ioctl|sync|learned] [--regs-stats]\n"
 		"              [--blk-stats] [--timerpage-share PATH]\n"
-		"              [--timerpage-mode auto|tsc|tick]\n"
+		"              [--timerpage-mode auto|tsc|tick] [--control PATH]\n"
 		"              [--dry-run [--json]]\n"
 		"Boot a PVH kernel (an ELF with a XEN_ELFNOTE_PHYS32_ENTRY note) on /dev/kvm.\n\n"
 		"  --kernel ELF      the kernel to boot (required)\n"
@@ -67,6 +67,11 @@ static void usage(FILE *f)
 		"                    auto (default) decides from the host's evidence (invariant\n"
 		"                    TSC, clocksource, a measurement), tsc forces it, tick gives\n"
 		"                    guests tick resolution; the page's writer decides\n"
+		"  --control PATH    run-time changes, one command per line, read from the FIFO\n"
+		"                    PATH (made if absent, removed at exit): `cpu N intercept\n"
+		"                    on|off`, `cpu N offline|online`, `device add ID\n"
+		"                    dedicated|shared`, `device remove ID`, `stats`\n"
+		"                    (ref-vmm/README.md, Control)\n"
 		"  --dry-run         check every input and lay the guest out in memory, then\n"
 		"                    print the boot plan (guest-physical layout, start info,\n"
 		"                    modules with their SHA-256, command line, trust list) and\n"
@@ -158,6 +163,7 @@ int main(int argc, char **argv)
 		{"blk-stats", no_argument, NULL, 'B'},
 		{"timerpage-share", required_argument, NULL, 'T'},
 		{"timerpage-mode", required_argument, NULL, 'X'},
+		{"control", required_argument, NULL, 'C'},
 		{"dry-run", no_argument, NULL, 'D'},
 		{"json", no_argument, NULL, 'J'},
 		{NULL, 0, NULL, 0},
@@ -221,6 +227,13 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			cfg.timerpage_mode = optarg;
+			break;
+		case 'C':
+			if (!*optarg) {
+				vmm_err("--control: expected a FIFO path");
+				return 2;
+			}
+			cfg.control_path = optarg;
 			break;
 		case 'D':
 			dry_run = 1;

@@ -7,7 +7,8 @@
 #include "vmm.h"
 
 extern const struct vmm_part pack_part, trust_part, prefetch_part, spt_part, serial_part,
-	exit_part, null_part, hcall_part, irq_part, blk_part, timerpage_part;
+	exit_part, null_part, hcall_part, irq_part, blk_part, timerpage_part, irqtest_part,
+	control_part;
 
 static const struct vmm_part *const parts[PART_COUNT] = {
 	[PART_PACK] = &pack_part,
@@ -21,6 +22,8 @@ static const struct vmm_part *const parts[PART_COUNT] = {
 	[PART_IRQ] = &irq_part,
 	[PART_BLK] = &blk_part,
 	[PART_TIMERPAGE] = &timerpage_part,
+	[PART_IRQTEST] = &irqtest_part,
+	[PART_CONTROL] = &control_part,
 };
 
 int vm_parts_create(struct vm *vm)

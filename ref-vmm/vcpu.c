@@ -3,6 +3,7 @@
 // using only kvm_run's fields (no extra vCPU ioctls on the exit path), and a
 // clear report of anything it cannot handle.
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -174,14 +175,73 @@ bool vcpu_handle_exit(struct vcpu *cpu)
 	return go_on;
 }
 
+int vcpu_request_start(struct vm *vm, unsigned index, uint64_t entry)
+{
+	if (index == 0 || index >= vm->ncpus || entry >= (1ull << 32))
+		return -EINVAL;
+	struct vcpu *cpu = &vm->cpus[index];
+	pthread_mutex_lock(&vm->lock);
+	int rc = cpu->start_requested ? -EBUSY : 0;
+	if (!rc) {
+		cpu->start_requested = true;
+		cpu->start_entry = (uint32_t)entry;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	if (rc)
+		return rc;
+	/* Its thread sits in KVM_RUN (wait-for-SIPI) or is about to enter it: immediate_exit
+	 * covers the second case, the signal the first. */
+	atomic_store(&cpu->kicked, true);
+	cpu->run->immediate_exit = 1;
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load(&cpu->thread_running))
+		pthread_kill(cpu->thread, SIGUSR1);
+	return 0;
+}
+
+/*
+ * The paravirtual start of an application processor, on its own thread (a vCPU's ioctls
+ * belong there; one blocked in KVM_RUN would hold them up): the PVH entry state at the
+ * address the guest asked for, then RUNNABLE, since with the in-kernel LAPIC KVM holds
+ * every AP in wait-for-SIPI. Until asked, the AP waits there, so a guest that starts its
+ * APs by INIT/SIPI (Linux) still can. false when it cannot be started (reported).
+ */
+static bool start_if_asked(struct vcpu *cpu)
+{
+	struct vm *vm = cpu->vm;
+	pthread_mutex_lock(&vm->lock);
+	bool asked = cpu->start_requested && !cpu->started;
+	cpu->started |= asked;
+	pthread_mutex_unlock(&vm->lock);
+	if (!asked)
+		return true;
+	struct kvm_mp_state mp = {.mp_state = KVM_MP_STATE_RUNNABLE};
+	int rc = x86_setup_pvh_regs(cpu, cpu->start_entry, (uint32_t)cpu->index);
+	if (!rc && ioctl(cpu->fd, KVM_SET_MP_STATE, &mp) < 0)
+		rc = -errno;
+	if (rc) {
+		vmm_err("vCPU %d: cannot start it: %s", cpu->index, strerror(-rc));
+		vm_stop(vm, 1);
+		return false;
+	}
+	return true;
+}
+
 void *vcpu_thread(void *arg)
 {
 	struct vcpu *cpu = arg;
 	struct vm *vm = cpu->vm;
 
-	while (!atomic_load_explicit(&vm->stopping, memory_order_relaxed)) {
+	atomic_store(&cpu->thread_running, true);
+	while (!atomic_load_explicit(&vm->stopping, memory_order_seq_cst)) {
+		if (cpu->index > 0 && !start_if_asked(cpu))
+			break;
 		vcpu_prefetch_enter(cpu);
 		if (ioctl(cpu->fd, KVM_RUN, 0) < 0) {
+			/* Kicked for a start: immediate_exit back to 0 before the loop's check of
+			 * `stopping`, which vm_run() sets before its own immediate_exit. */
+			if (errno == EINTR && atomic_exchange(&cpu->kicked, false))
+				cpu->run->immediate_exit = 0;
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			vmm_err("vCPU %d: KVM_RUN: %s", cpu->index, strerror(errno));

@@ -55,6 +55,11 @@ struct vcpu {
 	int fd;               /* -1 in a test harness: register sets come from run->s */
 	struct kvm_run *run;
 	pthread_t thread;
+	/* VCG_HC_CPU_START for this application processor (under vm->lock), and whether its
+	 * thread has set it up; `kicked`: KVM_RUN was interrupted for it. */
+	bool start_requested, started;
+	uint32_t start_entry;
+	atomic_bool thread_running, kicked;
 };
 
 /* A KVM memory slot of guest RAM (one gmem region each). */
@@ -79,6 +84,7 @@ struct vmm_config {
 	bool blk_stats;                        /* --blk-stats */
 	const char *timerpage_share;           /* --timerpage-share */
 	const char *timerpage_mode;            /* --timerpage-mode: auto, tsc, tick (NULL: auto) */
+	const char *control_path;              /* --control: a FIFO of control lines */
 };
 
 /* The parts: devices and module integrations, in the order they start (parts.c). */
@@ -94,6 +100,8 @@ enum vmm_part_id {
 	PART_IRQ,      /* integrations/irq.c: device interrupts routed by the irq policy */
 	PART_BLK,      /* devices/blk.c: the --pack disk over rings, ioeventfd, irqfd */
 	PART_TIMERPAGE, /* integrations/timerpage.c: the shared timer page, read-only */
+	PART_IRQTEST,  /* devices/irqtest.c: test interrupt sources, an indicator in guest RAM */
+	PART_CONTROL,  /* integrations/control.c: --control, the control language */
 	PART_COUNT,
 };
 
@@ -186,6 +194,9 @@ int vm_run(struct vm *vm);
 
 /* vcpu.c */
 int vcpu_create(struct vm *vm, int index);
+/* VCG_HC_CPU_START from the guest: vCPU @index (not 0) runs from @entry in the PVH entry
+ * state, %ebx = @index. 0, -EINVAL, -EBUSY (asked before). */
+int vcpu_request_start(struct vm *vm, unsigned index, uint64_t entry);
 void *vcpu_thread(void *arg);
 /* Handles the exit in cpu->run. true to enter the guest again, false when the VM ends
  * (reported). The KVM_RUN loop calls it; so do the device tests' harness. */
@@ -286,6 +297,24 @@ struct blk_queue_stats {
 	int state; /* as the ENABLE register reads */
 };
 int blk_queue_get_stats(const struct vm *vm, unsigned q, struct blk_queue_stats *out);
+
+/* A vCPU's state in the router: online (taking device interrupts) and intercepting.
+ * 0 or -EINVAL. */
+int irq_cpu_get(struct vm *vm, unsigned cpu, bool *online, bool *intercept);
+
+/* devices/irqtest.c: the test interrupt sources (guest/abi.h, VCG_HC_IRQTEST_*). */
+/* The guest's struct vcg_irqtest_area at @gpa and the sources' @vector. 0, -EINVAL. */
+int irqtest_setup(struct vm *vm, uint64_t gpa, uint64_t vector);
+/* Source @id (0..4095) as a device of the router, dedicated or shared (VC_IRQ_*). 0,
+ * -ENODEV (no setup yet), -EINVAL, -EEXIST, -ENOSPC, -errno. */
+int irqtest_add(struct vm *vm, uint32_t id, uint32_t mode);
+int irqtest_remove(struct vm *vm, uint32_t id);
+/* Fires sources [@first, @first + @count): sources fired, or -errno with none fired. */
+int64_t irqtest_fire(struct vm *vm, uint64_t first, uint64_t count);
+
+/* integrations/control.c: one line of the control language (ref-vmm/README.md) from
+ * --control or VCG_HC_CONTROL; replies and errors go to stderr. 0 or -errno. */
+int control_line(struct vm *vm, const char *line, size_t len);
 
 /* integrations/timerpage.c: guest stores to the read-only timer page, refused. */
 uint64_t timerpage_refused(const struct vm *vm);

@@ -5,16 +5,22 @@
 // sequence of changes (interception flips, vCPUs offline and back, devices added and
 // removed) the fake's table must equal what the policy's routes need, the router must
 // write exactly the entries that changed, and every interrupt a device raises must arrive
-// exactly once at a vCPU its route allows. No KVM: runs on every machine.
+// exactly once at a vCPU its route allows. Then the guest's side through its hypercalls:
+// the test interrupt sources and their indicator in guest RAM, the control language, a
+// vCPU taking itself offline, an application processor's start. No KVM: every machine.
 #include <errno.h>
 #include <poll.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <virtcore/irq_abi.h>
 
+#include "guest/abi.h"
 #include "helpers.h"
 #include "vmm_harness.h"
 
@@ -342,4 +348,134 @@ Test(irq_router, one_cpu_offline_rewrites_only_its_devices)
 	cr_assert_eq(irq_cpu_set_intercept(&h.vm, NCPUS, true), -ENOENT);
 	cr_assert_eq(irq_device_remove(&h.vm, NDEV + 5), -ENOENT);
 	cr_assert_eq(irq_device_add(&h.vm, 3, VC_IRQ_DEDICATED, devs[3].fd, 50), -EEXIST);
+}
+
+/* ---- the guest's side, through its hypercalls (no KVM): the test sources, the control
+ * language, a vCPU taking itself offline, an AP's start ---- */
+
+#define HC_BLOCK 0x2000u
+#define LINE_GPA 0x3000u
+#define AREA_GPA 0x10000u
+
+static int64_t guest_hcall(unsigned cpu, uint32_t nr, uint64_t a0, uint64_t a1)
+{
+	struct vcg_hcall hc = {.nr = nr, .args = {a0, a1}, .ret = 0x7777};
+	harness_guest_write(&h, HC_BLOCK, &hc, sizeof(hc));
+	harness_out(&h, cpu, VCG_PORT_HCALL, 4, HC_BLOCK);
+	return (int64_t)harness_read64(&h, HC_BLOCK + offsetof(struct vcg_hcall, ret));
+}
+
+static int64_t guest_control(const char *line)
+{
+	harness_guest_write(&h, LINE_GPA, line, strlen(line));
+	return guest_hcall(0, VCG_HC_CONTROL, LINE_GPA, strlen(line));
+}
+
+static struct vcg_irqtest_area *guest_area(void)
+{
+	struct vcg_irqtest_area *a = vc_gmem_ptr(h.vm.gmem, AREA_GPA, sizeof(*a), 1);
+	cr_assert_not_null(a);
+	return a;
+}
+
+/* What KVM does for every irqfd whose eventfd was signalled; how many fired. */
+static unsigned fire_ready_irqfds(void)
+{
+	unsigned n = 0;
+	for (unsigned g = 0; g < MAX_GSI; g++) {
+		pthread_mutex_lock(&fk.lock);
+		int fd = fk.irqfd[g];
+		pthread_mutex_unlock(&fk.lock);
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (fd >= 0 && poll(&p, 1, 0) == 1)
+			n += fake_kvm_irqfd_fires(&fk, fd);
+	}
+	return n;
+}
+
+Test(irq_router, guest_sources_fire_through_their_routes_and_the_indicator)
+{
+	cr_assert_eq(guest_hcall(0, VCG_HC_IRQTEST_SETUP, AREA_GPA + 8, 0x31), -EINVAL, "unaligned");
+	cr_assert_eq(guest_hcall(0, VCG_HC_IRQTEST_SETUP, AREA_GPA, 7), -EINVAL, "an exception vector");
+	cr_assert_eq(guest_control("device add 0 dedicated"), -ENODEV, "before the setup");
+	cr_assert_eq(guest_hcall(0, VCG_HC_IRQTEST_SETUP, AREA_GPA, 0x31), 0);
+	cr_assert_eq(guest_hcall(0, VCG_HC_IRQTEST_SETUP, AREA_GPA, 0x31), -EBUSY);
+
+	cr_assert_eq(guest_control("cpu 3 intercept on"), 0);
+	intercept[3] = true;
+	for (unsigned i = 0; i < 3; i++) {
+		char line[48];
+		snprintf(line, sizeof(line), "device add %u dedicated", i);
+		cr_assert_eq(guest_control(line), 0);
+	}
+	cr_assert_eq(guest_control("device add 3 shared\n"), 0);
+	cr_assert_eq(guest_control("device add 4 shared"), 0);
+	cr_assert_eq(guest_control("device add 4 shared"), -EEXIST);
+	/* Bad lines change nothing. */
+	struct irq_stats before, after;
+	irq_get_stats(&h.vm, &before);
+	cr_assert_eq(guest_control("device add 9 sometimes"), -EINVAL);
+	cr_assert_eq(guest_control("cpu 9 intercept on"), -ENXIO);
+	cr_assert_eq(guest_control("cpu 1 intercept maybe"), -EINVAL);
+	cr_assert_eq(guest_control("device add 4096 dedicated"), -EINVAL);
+	cr_assert_eq(guest_control("cpu 1 online"), -EALREADY);
+	cr_assert_eq(guest_control("device\tadd 5 dedicated \x01"), -EINVAL);
+	cr_assert_eq(guest_control("# comment"), 0);
+	cr_assert_eq(guest_control(""), 0);
+	irq_get_stats(&h.vm, &after);
+	cr_assert_eq(after.changes, before.changes, "a refused line changed routes");
+
+	/* One fire of all five: five bits, five interrupts (three by irqfd, two injected by
+	 * the router for vCPU 3), each source reported once by a scan. */
+	uint64_t d0 = delivered();
+	cr_assert_eq(guest_hcall(1, VCG_HC_IRQTEST_FIRE, 0, 5), 5);
+	struct vcg_irqtest_area *a = guest_area();
+	for (unsigned r = 0; r < 5; r++)
+		cr_assert_eq(vc_irq_abi_indicator_test(&a->indicator, r), 1, "requester %u", r);
+	cr_assert_neq(a->fire_tsc, 0);
+	cr_assert_eq(fire_ready_irqfds(), 3);
+	wait_delivered(d0 + 5, "five sources");
+	uint16_t ids[8];
+	cr_assert_eq(vc_irq_abi_indicator_scan(&a->indicator, ids, 8), 5);
+	for (unsigned r = 0; r < 5; r++)
+		cr_assert_eq(ids[r], r);
+	cr_assert_eq(vc_irq_abi_indicator_scan(&a->indicator, ids, 8), 0);
+
+	/* A missing source in the range: nothing fires. */
+	cr_assert_eq(guest_hcall(0, VCG_HC_IRQTEST_FIRE, 3, 3), -ENOENT);
+	cr_assert_eq(vc_irq_abi_indicator_scan(&a->indicator, ids, 8), 0);
+	cr_assert_eq(guest_hcall(0, VCG_HC_IRQTEST_FIRE, 4095, 2), -EINVAL);
+
+	/* A vCPU takes only itself offline; its routes move by the diff. */
+	cr_assert_eq(guest_hcall(1, VCG_HC_CPU_SET_ONLINE, 3, 0), -EPERM);
+	cr_assert_eq(guest_hcall(3, VCG_HC_CPU_SET_ONLINE, 3, 0), 0);
+	cr_assert_eq(guest_hcall(3, VCG_HC_CPU_SET_ONLINE, 3, 0), -EINVAL, "already offline");
+	struct vc_irq_route r;
+	for (unsigned i = 3; i < 5; i++) {
+		cr_assert_eq(irq_route_of(&h.vm, i, &r), 0);
+		cr_assert_eq(r.path, VC_IRQ_PATH_PENDING, "shared source %u with no CPU intercepting", i);
+	}
+	d0 = delivered();
+	cr_assert_eq(guest_hcall(0, VCG_HC_IRQTEST_FIRE, 3, 2), 2);
+	usleep(2000);
+	cr_assert_eq(delivered(), d0, "held interrupts delivered");
+	cr_assert_eq(guest_hcall(3, VCG_HC_CPU_SET_ONLINE, 3, 1), 0, "back, still intercepting");
+	wait_delivered(d0 + 2, "held until vCPU 3 came back");
+	cr_assert_eq(vc_irq_abi_indicator_scan(&a->indicator, ids, 8), 2);
+	cr_assert_eq(guest_control("device remove 3"), 0);
+	cr_assert_eq(guest_control("device remove 3"), -ENOENT);
+	cr_assert_eq(irq_route_of(&h.vm, 3, &r), -ENOENT);
+}
+
+Test(irq_router, application_processors_start_once_when_the_guest_asks)
+{
+	cr_assert_eq(guest_hcall(0, VCG_HC_CPU_COUNT, 0, 0), NCPUS);
+	cr_assert_eq(guest_hcall(0, VCG_HC_CPU_START, 0, 0x100000), -EINVAL, "the boot CPU");
+	cr_assert_eq(guest_hcall(0, VCG_HC_CPU_START, NCPUS, 0x100000), -EINVAL);
+	cr_assert_eq(guest_hcall(0, VCG_HC_CPU_START, 2, 1ull << 32), -EINVAL, "not a 32-bit entry");
+	cr_assert_eq(guest_hcall(0, VCG_HC_CPU_START, 2, 0x100000), 0);
+	cr_assert(h.vm.cpus[2].start_requested);
+	cr_assert_eq(h.vm.cpus[2].start_entry, 0x100000);
+	cr_assert_eq(h.vm.cpus[2].run->immediate_exit, 1, "its KVM_RUN is cut short");
+	cr_assert_eq(guest_hcall(0, VCG_HC_CPU_START, 2, 0x100000), -EBUSY);
 }

@@ -27,7 +27,7 @@
 #include "../vmm.h"
 
 #define BATCH 64u      /* requests served per wake-up, at most */
-#define BLK_IRQ_ID 0x100u /* the router's device id of queue 0 */
+#define BLK_IRQ_ID 0xff00u /* the router's device id of queue 0 */
 #define MMIO_SPAN (0x1000u * (1u + VCG_BLK_QUEUES))
 
 struct blk_dev;

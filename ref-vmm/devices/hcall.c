@@ -45,7 +45,7 @@ static bool task_may(uint32_t nr)
 {
 	return nr == VCG_HC_NOP || nr == VCG_HC_ECHO || nr == VCG_HC_CLOCK ||
 	       nr == VCG_HC_CONSOLE_WRITE_VIRT || nr == VCG_HC_BLK_READ ||
-	       nr == VCG_HC_INPUT_LINE;
+	       nr == VCG_HC_INPUT_LINE || nr == VCG_HC_IRQTEST_FIRE;
 }
 
 /* VCG_HC_INPUT_LINE: the calling vCPU waits (in 100 ms polls, so a stopping VM is not
@@ -128,6 +128,32 @@ static int64_t run_hcall(struct vcpu *cpu, struct hcall_state *s, int slot,
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 	}
+	case VCG_HC_CPU_COUNT:
+		return vm->ncpus;
+	case VCG_HC_CPU_START:
+		return vcpu_request_start(vm, hc->args[0] > UINT32_MAX ? 0 : (unsigned)hc->args[0],
+					  hc->args[1]);
+	case VCG_HC_CPU_SET_ONLINE: {
+		/* A vCPU takes only itself offline: it has stopped taking interrupts. */
+		bool online, intercept;
+		if (hc->args[0] != (uint64_t)cpu->index)
+			return -EPERM;
+		if (irq_cpu_get(vm, (unsigned)cpu->index, &online, &intercept))
+			return -EINVAL;
+		return irq_cpu_set_online(vm, (unsigned)cpu->index, hc->args[1] != 0, intercept) < 0
+			       ? -EINVAL : 0;
+	}
+	case VCG_HC_CONTROL: {
+		uint64_t len = hc->args[1];
+		const char *p = len <= 4096 ? vc_gmem_ptr(vm->gmem, hc->args[0], (size_t)len, 0) : NULL;
+		if (!p)
+			return -EFAULT;
+		return control_line(vm, p, (size_t)len);
+	}
+	case VCG_HC_IRQTEST_SETUP:
+		return irqtest_setup(vm, hc->args[0], hc->args[1]);
+	case VCG_HC_IRQTEST_FIRE:
+		return irqtest_fire(vm, hc->args[0], hc->args[1]);
 	case VCG_HC_TASK_REGISTER: {
 		uint64_t n = hc->args[0], gpa = hc->args[1];
 		if (n >= VCG_TASK_DOORBELLS ||

@@ -13,6 +13,9 @@
 
 /* The PVH boot protocol (start info, entry note): libvirtcore's pvh module. */
 #include <virtcore/pvh_abi.h>
+#ifndef __ASSEMBLER__
+#include <virtcore/irq_abi.h>
+#endif
 
 /* Console: an 8250 UART at COM1 (works under QEMU too). */
 #define VCG_PORT_COM1 0x3f8
@@ -175,7 +178,45 @@ enum vcg_hcall_nr {
 				   * test on the host paces a guest. ret = the line's bytes
 				   * with its newline (>= 1), 0 at end of input, -EBUSY when
 				   * stdin is a terminal, -ECANCELED when the VM stops */
+	VCG_HC_CPU_COUNT = 9,     /* ret = the VM's vCPUs (--cpus) */
+	VCG_HC_CPU_START = 10,    /* args: cpu, entry: starts vCPU `cpu` (1..count-1, once) in
+				   * the PVH entry state (32-bit protected mode, paging off) at
+				   * the 32-bit address `entry`, %ebx = cpu. The paravirtual start:
+				   * no INIT/SIPI, no real mode. ret 0, -EINVAL, -EBUSY (started) */
+	VCG_HC_CPU_SET_ONLINE = 11, /* args: cpu, online: the calling vCPU (it must be `cpu`)
+				   * leaves (0) or rejoins (1) the CPUs that take device
+				   * interrupts; vc-vmm's irq policy moves the routes. ret 0,
+				   * -EPERM (another vCPU), -EINVAL (no change) */
+	VCG_HC_CONTROL = 12,      /* args: gpa, len: one line of the control language of
+				   * `vc-vmm --control` (ref-vmm/README.md); ret 0 or -errno */
+	VCG_HC_IRQTEST_SETUP = 13, /* args: gpa, vector: the struct vcg_irqtest_area (64-byte
+				   * aligned, in RAM) and the vector of the test sources.
+				   * ret 0, -EINVAL */
+	VCG_HC_IRQTEST_FIRE = 14, /* args: first, count: test sources first..first+count-1
+				   * (each added with `device add`) each set their requester id in
+				   * the area's indicator, then raise their interrupt. A task may
+				   * call it. ret = sources fired, -ENOENT (one is not there: none
+				   * fired), -ENODEV (no setup), -EINVAL */
 };
+
+/*
+ * The test interrupt sources (`vc-vmm --control`'s `device add ID dedicated|shared`): each
+ * is a device of vc-vmm's irq router with its own eventfd, requester id ID (0..4095), all
+ * on one vector. On VCG_HC_IRQTEST_FIRE a source sets its bit in the indicator (the
+ * library's layout, <virtcore/irq_abi.h>), stores the host TSC in fire_tsc, and raises its
+ * interrupt, which reaches the guest by the route vc-vmm's policy gave it: an irqfd (no
+ * VMM), the router thread (KVM_SIGNAL_MSI), or held until a route comes back. The guest's
+ * handler scans the indicator for what is pending.
+ */
+#define VCG_IRQTEST_SOURCES 4096u
+
+struct vcg_irqtest_area {
+	struct vc_irq_indicator_abi indicator;
+	uint64_t fire_tsc; /* host TSC when the last source fired (the vCPUs' TSC too) */
+	uint64_t pad[7];
+};
+_Static_assert(sizeof(struct vcg_irqtest_area) == VC_IRQ_ABI_INDICATOR_SIZE + 64,
+	       "vcg_irqtest_area layout");
 
 struct vcg_hcall {
 	uint32_t nr;      /* enum vcg_hcall_nr */

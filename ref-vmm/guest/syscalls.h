@@ -26,5 +26,26 @@
 				* the window's guest-physical address or -errno */
 #define SYS_BLK_WAIT       18  /* wait for this task's completion ring; 0 or -errno */
 #define SYS_TIMERPAGE      19  /* where the timer page is mapped in this task, or -ENODEV */
+#define SYS_CPU            20  /* the CPU this task runs on */
+#define SYS_CPU_PARK       21  /* (cpu, park): take a CPU without tasks offline (1) or back
+				* online (0), telling the VMM; 0, -EINVAL, -EBUSY */
+#define SYS_CONTROL        22  /* (line, len): one vc-vmm control line (VCG_HC_CONTROL) */
+#define SYS_IRQ_COUNTERS   23  /* (buf): struct vcg_irq_counters; sets up the test sources'
+				* indicator on first use; 0, -ENODEV (the VMM has none) */
+
+#ifndef __ASSEMBLER__
+#include <stdint.h>
+/* What SYS_IRQ_COUNTERS copies out: per CPU and per test source (ids 0..255). */
+struct vcg_irq_counters {
+	uint32_t ncpus;
+	uint32_t parked_mask;            /* CPUs offline */
+	uint64_t irqtest_interrupts[8];  /* VEC_IRQTEST interrupts taken, per CPU */
+	uint64_t irqtest_seen[8];        /* requests its handler dispatched, per CPU */
+	uint64_t last_latency[8];        /* TSC cycles from fire to handler, last one */
+	uint64_t offline_interrupts;     /* test interrupts on a CPU while it was offline */
+	uint64_t other_requesters;       /* requests with an id >= 256 */
+	uint32_t seen[256];              /* requests seen, per requester id */
+};
+#endif
 
 #endif

@@ -50,6 +50,7 @@ struct irq_state {
 	struct kvm_irq_routing_entry table[PIN_ROUTES + IRQ_MAX_DEVICES];
 	unsigned table_len;
 	bool cpu_online[VMM_MAX_CPUS];
+	bool cpu_intercept[VMM_MAX_CPUS]; /* kept while offline, for its return */
 	struct irq_stats stats;
 	pthread_t thread;
 	bool thread_started;
@@ -333,8 +334,10 @@ int irq_cpu_set_intercept(struct vm *vm, unsigned cpu, bool intercept)
 	pthread_mutex_lock(&s->lock);
 	int rc = cpu < vm->ncpus && s->cpu_online[cpu]
 			 ? vc_irq_cpu_set_intercept(s->policy, cpu, intercept) : -ENOENT;
-	if (rc >= 0)
+	if (rc >= 0) {
+		s->cpu_intercept[cpu] = intercept;
 		rc = apply_changes(s);
+	}
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
@@ -349,11 +352,24 @@ int irq_cpu_set_online(struct vm *vm, unsigned cpu, bool online, bool intercept)
 			    : vc_irq_cpu_remove(s->policy, cpu);
 		if (rc >= 0) {
 			s->cpu_online[cpu] = online;
+			s->cpu_intercept[cpu] = intercept;
 			rc = apply_changes(s);
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
 	return rc;
+}
+
+int irq_cpu_get(struct vm *vm, unsigned cpu, bool *online, bool *intercept)
+{
+	struct irq_state *s = state(vm);
+	if (cpu >= vm->ncpus)
+		return -EINVAL;
+	pthread_mutex_lock(&s->lock);
+	*online = s->cpu_online[cpu];
+	*intercept = s->cpu_intercept[cpu];
+	pthread_mutex_unlock(&s->lock);
+	return 0;
 }
 
 int irq_route_of(struct vm *vm, uint32_t id, struct vc_irq_route *out)

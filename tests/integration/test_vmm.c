@@ -483,9 +483,12 @@ struct peer {
 	FILE *err;
 };
 
-static void peer_start(struct peer *p, const char *share, const char *program)
+/* vc-vmm --kernel GUEST ARGS... with its stdin and stdout piped to the test. */
+static void peer_start_argv(struct peer *p, const char *const *args)
 {
-	const char *vmm = env("VC_VMM"), *guest = env("VC_GUEST"); /* before the fork */
+	const char *argv[24] = {env("VC_VMM"), "--kernel", env("VC_GUEST")}; /* before the fork */
+	for (int i = 0; args[i] && i < 20; i++)
+		argv[3 + i] = args[i];
 	int in[2], out[2];
 	cr_assert_eq(pipe(in), 0);
 	cr_assert_eq(pipe(out), 0);
@@ -500,8 +503,7 @@ static void peer_start(struct peer *p, const char *share, const char *program)
 		close(in[1]);
 		close(out[0]);
 		alarm(60);
-		execl(vmm, "vc-vmm", "--kernel", guest, "--timerpage-share",
-		      share, "--append", program, (char *)NULL);
+		execv(argv[0], (char **)argv);
 		_exit(127);
 	}
 	close(in[0]);
@@ -509,6 +511,12 @@ static void peer_start(struct peer *p, const char *share, const char *program)
 	p->in = fdopen(in[1], "w");
 	p->out = fdopen(out[0], "r");
 	cr_assert(p->in && p->out);
+}
+
+static void peer_start(struct peer *p, const char *share, const char *program)
+{
+	const char *args[] = {"--timerpage-share", share, "--append", program, NULL};
+	peer_start_argv(p, args);
 }
 
 static uint64_t host_ns(void)
@@ -624,6 +632,109 @@ Test(vmm, two_vms_share_one_timer_page, .timeout = 120)
 	rmdir(dir);
 }
 
+/* #23: four CPUs, the test interrupt sources, and the change sequence of the guest's `irq`
+ * program (guest/programs/irq.c): every request seen exactly once, none on an offline CPU,
+ * the shared sources' interrupts held while no CPU intercepts and delivered after. */
+Test(vmm, interrupts_routed_by_the_policy_across_changes_on_four_cpus, .timeout = 120)
+{
+	need_kvm();
+	run(&r, "--kernel", env("VC_GUEST"), "--cpus", "4", "--append", "run=irq@0 quiet", NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	assert_has(r.out, "irq: every request seen exactly once, on an online CPU");
+	int phases = 0;
+	for (const char *p = r.out; (p = strstr(p, "requests, each seen once")); p++)
+		phases++;
+	cr_assert_eq(phases, 7, "%s", r.out);
+	assert_has(r.out, "cpu 2 offline ");
+	unsigned long long changes, calls, written, irqfds, injected, held, later;
+	const char *s = strstr(r.err, "control: stats: ");
+	cr_assert(s, "%s", r.err);
+	cr_assert_eq(sscanf(s, "control: stats: %llu route changes, %llu routing calls, %llu routes "
+			       "written, %llu irqfd calls, %llu injected by the router, %llu held, "
+			       "%llu delivered later", &changes, &calls, &written, &irqfds, &injected,
+			    &held, &later), 7, "%s", s);
+	cr_assert_gt(injected, 0, "no interrupt went through the router");
+	cr_assert_eq(held, later, "held interrupts not all delivered: %s", s);
+	cr_assert_gt(held, 0, "the shared sources were never held: %s", s);
+	cr_assert_leq(calls, changes, "more routing calls than route changes: %s", s);
+}
+
+Test(vmm, tasks_run_on_every_cpu_and_where_pinned)
+{
+	need_kvm();
+	run(&r, "--kernel", env("VC_GUEST"), "--cpus", "4", "--append",
+	    "run=hello,hello,hello,hello@2,hello:x quiet", NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	/* Unpinned tasks take the CPUs in turn; the pinned one does not count in the turn. */
+	static const int want[] = {0, 1, 2, 2, 3};
+	for (int i = 0; i < 5; i++) {
+		char line[64];
+		snprintf(line, sizeof(line), "hello: task %d running at CPL3 on CPU %d,", i, want[i]);
+		assert_has(r.out, line);
+	}
+	run(&r, "--kernel", env("VC_GUEST"), "--cpus", "2", "--append", "run=hello@2 quiet", NULL);
+	cr_assert_eq(r.status, 126, "%s%s", r.out, r.err);
+	assert_has(r.out, "hello@2: not a CPU of this VM (0 to 1)");
+}
+
+static bool wait_for(FILE *f, const char *needle, char *buf, size_t cap)
+{
+	for (int i = 0; i < 1000; i++) {
+		slurp(f, buf, cap);
+		if (strstr(buf, needle))
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/* --control: a FIFO vc-vmm makes and removes; commands re-route, bad lines are reported and
+ * change nothing, the guest runs on. */
+Test(vmm, control_fifo_changes_routes_at_run_time, .timeout = 120)
+{
+	need_kvm();
+	char dir[] = "/tmp/vc-control-XXXXXX";
+	cr_assert(mkdtemp(dir));
+	char fifo[64];
+	snprintf(fifo, sizeof(fifo), "%s/ctl", dir);
+	struct peer p;
+	const char *args[] = {"--cpus", "2", "--control", fifo, "--append", "run=clockpeer:100 quiet",
+			      NULL};
+	peer_start_argv(&p, args);
+	uint64_t ns, ticks;
+	int stale;
+	peer_ask(&p, &ns, &ticks, &stale); /* the guest is up: its indicator is set up */
+	int fd = open(fifo, O_WRONLY);
+	cr_assert_geq(fd, 0, "%s: %s", fifo, strerror(errno));
+	static const char cmds[] = "device add 3 dedicated\n"
+				   "device add 4 shared\n"
+				   "cpu 1 intercept on\n"
+				   "# a comment\n"
+				   "bogus line\n"
+				   "cpu 7 intercept on\n"
+				   "device add 3 shared\n"
+				   "device remove 4\n"
+				   "cpu 1 offline\n"
+				   "stats\n";
+	cr_assert_eq(write(fd, cmds, sizeof(cmds) - 1), (ssize_t)sizeof(cmds) - 1);
+	close(fd);
+	char err[8192];
+	cr_assert(wait_for(p.err, "control: stats: ", err, sizeof(err)), "%s", err);
+	assert_has(err, "control: \"bogus line\": not a command");
+	assert_has(err, "control: \"cpu 7 intercept on\": No such device or address");
+	assert_has(err, "control: \"device add 3 shared\": File exists");
+	/* add 3 (1 route), add 4 (pending: no CPU intercepts yet), cpu 1 intercepts (4 gets it,
+	 * and 3 leaves cpu 1 if it was there), remove 4, cpu 1 offline: at least 4 changes. */
+	unsigned long long changes;
+	const char *s = strstr(err, "control: stats: ");
+	cr_assert_eq(sscanf(s, "control: stats: %llu route changes", &changes), 1);
+	cr_assert_geq(changes, 4, "%s", s);
+	peer_ask(&p, &ns, &ticks, &stale); /* still running */
+	cr_assert_eq(peer_end(&p, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(access(fifo, F_OK), -1, "vc-vmm left its FIFO behind");
+	rmdir(dir);
+}
+
 Test(vmm, exits_with_the_chosen_status)
 {
 	need_kvm();
@@ -703,6 +814,18 @@ Test(vmm, clear_errors_for_bad_input)
 	unlink(big);
 	cr_assert_eq(r.status, 1, "%s", r.err);
 	assert_has(r.err, "does not fit");
+
+	/* --control wants a FIFO (or nothing there): a regular file is refused, untouched. */
+	p = write_temp("keep", 4);
+	run(&r, "--kernel", env("VC_GUEST"), "--control", p, NULL);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	assert_has(r.err, "not a FIFO");
+	char kept[8] = "";
+	fd = open(p, O_RDONLY);
+	cr_assert_eq(read(fd, kept, sizeof(kept)), 4);
+	close(fd);
+	unlink(p);
+	cr_assert_str_eq(kept, "keep");
 
 	run(&r, NULL);
 	cr_assert_eq(r.status, 2);

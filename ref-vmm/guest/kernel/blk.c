@@ -3,7 +3,9 @@
 // ring pair in one page, completions on VEC_BLK. A read is cut at page boundaries of
 // the task's buffer (the device writes guest-physical memory), its pieces published a
 // ring's worth at a time with at most one doorbell, and waited for with `hlt` while the
-// completion ring is empty and its doze announced: the device interrupts only then.
+// completion ring is empty and its doze announced: the device interrupts only then. The
+// interrupt may arrive on another CPU (the VMM's policy picks it): that CPU wakes the
+// others (cpu.c).
 #include <virtcore/ring_abi.h>
 
 #include "kernel.h"
@@ -109,17 +111,33 @@ static int wait_completions(void)
 		if (n != 0)
 			return n;
 		blk.waits++;
-		__asm__ volatile("sti; hlt; cli" ::: "memory");
+		kernel_halt();
 		vc_ring_abi_end_doze(&blk.comp);
 	}
 }
 
+static int64_t read_user(uint64_t offset, uint64_t uva, uint64_t len);
+
+/* The kernel's queue serves one read at a time: its waits let go of the kernel lock, and
+ * a task on another CPU may ask meanwhile. */
 int64_t blk_read_user(uint64_t offset, uint64_t uva, uint64_t len)
 {
+	static int busy;
 	if (!blk.present)
 		return -ENODEV;
 	if (offset > blk.size || len > blk.size - offset)
 		return -EIO;
+	while (busy)
+		kernel_halt();
+	busy = 1;
+	int64_t rc = read_user(offset, uva, len);
+	busy = 0;
+	smp_wake_others();
+	return rc;
+}
+
+static int64_t read_user(uint64_t offset, uint64_t uva, uint64_t len)
+{
 	uint64_t done = 0;
 	while (done < len) {
 		/* A ring's worth of page pieces, published with one index store. */
@@ -217,6 +235,6 @@ int64_t blk_task_wait(struct trapframe *tf)
 			return 1;
 		}
 		blk.waits++;
-		__asm__ volatile("sti; hlt; cli" ::: "memory");
+		kernel_halt();
 	}
 }

@@ -2,16 +2,6 @@
 // CPU tables (TSS, IDT, syscall MSRs) and the trap dispatcher.
 #include "kernel.h"
 
-struct tss {
-	uint32_t reserved0;
-	uint64_t rsp[3];
-	uint64_t reserved1;
-	uint64_t ist[7];
-	uint64_t reserved2;
-	uint16_t reserved3;
-	uint16_t iopb; /* offset past the limit: no I/O bitmap, IOPL decides */
-} __attribute__((packed));
-
 struct idt_gate {
 	uint16_t off_lo, sel;
 	uint8_t ist, type;
@@ -21,11 +11,9 @@ struct idt_gate {
 
 extern uint64_t gdt[];
 extern const char trap_stubs[], syscall_int80[], syscall_entry[], spurious_stub[];
-extern const char boot_stack_top[];
 
-static struct tss tss;
+struct percpu percpus[MAX_CPUS];
 static struct idt_gate idt[256];
-uint64_t kernel_stack_top;
 
 static void set_gate(int vec, const void *fn, int dpl)
 {
@@ -54,34 +42,56 @@ static void pic_init(void)
 		outb(seq[i][0], seq[i][1]);
 }
 
-void cpu_init(void)
-{
-	pic_init();
-	kernel_stack_top = (uint64_t)(uintptr_t)boot_stack_top;
-	tss.rsp[0] = kernel_stack_top;
-	tss.iopb = sizeof(tss);
-	uint64_t base = (uint64_t)(uintptr_t)&tss, limit = sizeof(tss) - 1;
-	gdt[TSS_SEL / 8] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ull << 40) |
-			   (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
-	gdt[TSS_SEL / 8 + 1] = base >> 32;
-	__asm__ volatile("ltr %w0" ::"r"(TSS_SEL));
+struct descriptor_ptr {
+	uint16_t limit;
+	uint64_t base;
+} __attribute__((packed));
 
-	/* Exceptions 0-31 and interrupts 32-63 have 16-byte stubs (entry.S). #BP is
-	 * reachable from CPL3 (int3), as is the int $0x80 system call. */
-	for (int v = 0; v < VEC_STUBS; v++)
-		set_gate(v, trap_stubs + 16 * v, v == 3 ? 3 : 0);
-	set_gate(VEC_SYSCALL, syscall_int80, 3);
-	set_gate(VEC_SPURIOUS, spurious_stub, 0);
-	struct {
-		uint16_t limit;
-		uint64_t base;
-	} __attribute__((packed)) idtr = {sizeof(idt) - 1, (uint64_t)(uintptr_t)idt};
+/* This CPU's own GDT (a TSS is busy once loaded, so each CPU needs its own descriptor)
+ * and TSS, the shared IDT, and the syscall MSRs. */
+static void cpu_tables(struct percpu *c)
+{
+	c->kstack_top = (uint64_t)(uintptr_t)cpu_stacks + (uint64_t)(c->id + 1) * KERNEL_STACK_SIZE;
+	c->tss.rsp[0] = c->kstack_top;
+	c->tss.iopb = sizeof(c->tss);
+	memcpy(c->gdt, gdt, TSS_SEL);
+	uint64_t base = (uint64_t)(uintptr_t)&c->tss, limit = sizeof(c->tss) - 1;
+	c->gdt[TSS_SEL / 8] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ull << 40) |
+			      (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
+	c->gdt[TSS_SEL / 8 + 1] = base >> 32;
+	/* Same selectors as the boot GDT: the loaded segments stay valid. */
+	struct descriptor_ptr gdtr = {sizeof(c->gdt) - 1, (uint64_t)(uintptr_t)c->gdt};
+	__asm__ volatile("lgdt %0; ltr %w1" ::"m"(gdtr), "r"(TSS_SEL));
+	struct descriptor_ptr idtr = {sizeof(idt) - 1, (uint64_t)(uintptr_t)idt};
 	__asm__ volatile("lidt %0" ::"m"(idtr));
 
 	/* `syscall`: EFER.SCE was set at entry (or preset by the VMM). */
 	wrmsr(MSR_STAR, ((uint64_t)STAR_USER_BASE << 48) | ((uint64_t)KERNEL_CS << 32));
 	wrmsr(MSR_LSTAR, (uint64_t)(uintptr_t)syscall_entry);
 	wrmsr(MSR_FMASK, 0x47700); /* IF, TF, DF, AC, NT cleared on entry */
+	wrmsr(MSR_KERNEL_GS_BASE, (uint64_t)(uintptr_t)c);
+}
+
+void cpu_init(void)
+{
+	pic_init();
+	/* Exceptions 0-31 and interrupts 32-63 have 16-byte stubs (entry.S). #BP is
+	 * reachable from CPL3 (int3), as is the int $0x80 system call. */
+	for (int v = 0; v < VEC_STUBS; v++)
+		set_gate(v, trap_stubs + 16 * v, v == 3 ? 3 : 0);
+	set_gate(VEC_SYSCALL, syscall_int80, 3);
+	set_gate(VEC_SPURIOUS, spurious_stub, 0);
+	for (int i = 0; i < MAX_CPUS; i++) {
+		percpus[i].self = (uint64_t)(uintptr_t)&percpus[i];
+		percpus[i].id = i;
+		percpus[i].current = -1;
+	}
+	cpu_tables(&percpus[0]);
+}
+
+void cpu_init_ap(int id)
+{
+	cpu_tables(&percpus[id]);
 }
 
 static const char *const exc_names[32] = {
@@ -97,21 +107,29 @@ const char *exception_name(uint64_t vec)
 void trap(struct trapframe *tf);
 void trap(struct trapframe *tf)
 {
-	if (tf->vector == VEC_SYSCALL) {
-		syscall_dispatch(tf);
-		return;
-	}
-	if (tf->vector < 32 && (tf->cs & 3) == 3) {
-		task_fault(tf);
+	/* System calls and a task's faults run under the kernel lock (one CPU at a time in
+	 * the kernel's shared state); device interrupts touch only per-CPU and atomic state. */
+	if (tf->vector == VEC_SYSCALL || (tf->vector < 32 && (tf->cs & 3) == 3)) {
+		kernel_lock();
+		if (tf->vector == VEC_SYSCALL)
+			syscall_dispatch(tf);
+		else
+			task_fault(tf);
+		kernel_unlock();
 		return;
 	}
 	if (tf->vector < 32)
 		panic("%s in the kernel: rip=%lx error=%lx cr2=%lx", exception_name(tf->vector), tf->rip,
 		      tf->error, read_cr2());
-	/* Device interrupts only wake the CPU: whoever waits looks at its ring itself
-	 * (blk.c), so the handler has nothing to do but acknowledge. */
 	if (tf->vector >= VEC_DEVICE_FIRST && tf->vector < VEC_STUBS) {
+		struct percpu *c = this_cpu();
+		c->interrupts[tf->vector - VEC_DEVICE_FIRST]++;
+		if (tf->vector == VEC_IRQTEST)
+			irqtest_interrupt(c);
 		lapic_eoi();
+		/* Block completions wake whoever waits for them; that may be another CPU. */
+		if (tf->vector == VEC_BLK)
+			smp_wake_others();
 		return;
 	}
 	/* Interrupts 32-47 (PIC) and spurious ones: acknowledge and go on. */

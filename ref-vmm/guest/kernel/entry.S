@@ -42,14 +42,18 @@ spurious_stub:
 	jmp	trap_common
 
 	/* `syscall`: RIP in %rcx, RFLAGS in %r11, still on the user stack. Build the
-	 * frame an int $0x80 would have built (single CPU: a global scratch slot). */
+	 * frame an int $0x80 would have built. KERNEL_GS_BASE is this CPU's struct percpu:
+	 * swapgs reaches it for the two instructions that need it (interrupts are off,
+	 * FMASK clears IF), and swaps the task's GS base back. */
 	.p2align 4
 	.globl syscall_entry
 syscall_entry:
-	mov	%rsp, syscall_user_rsp(%rip)
-	mov	kernel_stack_top(%rip), %rsp
+	swapgs
+	mov	%rsp, %gs:PERCPU_USER_RSP
+	mov	%gs:PERCPU_KSTACK, %rsp
 	push	$USER_DS
-	push	syscall_user_rsp(%rip)
+	push	%gs:PERCPU_USER_RSP
+	swapgs
 	push	%r11
 	push	$USER_CS
 	push	%rcx
@@ -99,8 +103,3 @@ trap_return:
 enter_frame:
 	mov	%rdi, %rsp
 	jmp	trap_return
-
-	.data
-	.p2align 3
-syscall_user_rsp:
-	.quad 0

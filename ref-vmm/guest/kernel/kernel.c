@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 // kmain: from the PVH start info to the first CPL3 task.
 //
-// Command line: `run=PROG[:ARG][,PROG[:ARG]...]` picks the tasks (built-in
+// Command line: `run=PROG[@CPU][:ARG][,PROG[@CPU][:ARG]...]` picks the tasks (built-in
 // programs by name, or `module<N>` for boot module N as a flat binary loaded at
-// USER_BASE); `iopl` lets tasks issue port I/O themselves (hardware KVM; kvm_pvm
+// USER_BASE) and the CPU each runs on (default: the CPUs in turn); `iopl` lets tasks issue port I/O themselves (hardware KVM; kvm_pvm
 // ignores IOPL); `crash=triple|int3` fails on purpose; `kbench=N` times N hypercalls from CPL0 first; `quiet` skips the
 // banner.
 #include <virtcore/timerpage_abi.h>
@@ -77,20 +77,43 @@ static int parse_hex(const char *s, size_t len, uint64_t *out)
 	return 0;
 }
 
+/* `PROG@N`: the CPU to run the task on, -1 when the name has none; @name_len shrinks to
+ * the name. */
+static int take_cpu(const char *spec, size_t *name_len)
+{
+	size_t at = 0;
+	while (at < *name_len && spec[at] != '@')
+		at++;
+	if (at == *name_len)
+		return -1;
+	int cpu;
+	if (parse_uint(spec + at + 1, *name_len - at - 1, &cpu) || cpu >= smp_cpu_count()) {
+		kprintf("kernel: %.*s: not a CPU of this VM (0 to %d)\n", (int)*name_len, spec,
+			smp_cpu_count() - 1);
+		vm_exit(126);
+	}
+	*name_len = at;
+	return cpu;
+}
+
 static void start_program(const char *spec, size_t len, int iopl)
 {
+	static int next_cpu;
 	size_t name_len = 0;
 	while (name_len < len && spec[name_len] != ':')
 		name_len++;
 	const char *arg = spec + name_len + (name_len < len);
 	size_t arg_len = len - name_len - (name_len < len);
-	int mod;
+	int mod, cpu = take_cpu(spec, &name_len);
+	if (cpu < 0)
+		cpu = next_cpu++ % smp_cpu_count();
 
 	if (name_len > 6 && !strncmp(spec, "module", 6) && !parse_uint(spec + 6, name_len - 6, &mod)) {
 		const struct vc_pvh_modlist_entry *m = module_get(mod);
 		if (!m)
 			panic("run=%.*s: there are %d boot modules", (int)len, spec, module_count());
-		task_create(spec, name_len, arg, arg_len, (const void *)(uintptr_t)m->paddr, m->size, iopl);
+		task_create(spec, name_len, arg, arg_len, (const void *)(uintptr_t)m->paddr, m->size, iopl,
+			    cpu);
 		return;
 	}
 	const struct program *p = program_find(spec, name_len);
@@ -101,7 +124,7 @@ static void start_program(const char *spec, size_t len, int iopl)
 		kprintf("\n");
 		vm_exit(126);
 	}
-	task_create(spec, name_len, arg, arg_len, p->image, p->size, iopl);
+	task_create(spec, name_len, arg, arg_len, p->image, p->size, iopl, cpu);
 }
 
 static uint64_t rdtsc(void)
@@ -186,7 +209,12 @@ void kmain(uint64_t start_info_paddr)
 
 	mm_init(start_info);
 	cpu_init();
+	lapic_init();
 	timerpage_init(cmdline, quiet);
+	/* The VMM's test interrupt sources get their indicator now, so a host's --control can
+	 * add sources before any task asks. */
+	if (console_has_hcall())
+		irqtest_setup();
 	uint64_t blk_base;
 	const char *blk = cmdline_value(cmdline, VCG_BLK_CMDLINE_KEY, &len);
 	if (blk && parse_hex(blk, len, &blk_base) == 0)
@@ -221,5 +249,7 @@ void kmain(uint64_t start_info_paddr)
 	}
 	if (!quiet)
 		kprintf("vc-guest: %d task(s), each in its own address space; entering CPL3\n", task_count());
+	kernel_lock();
+	smp_start(quiet);
 	sched_start();
 }

@@ -19,6 +19,46 @@ struct trapframe {
 	uint64_t rip, cs, rflags, rsp, ss;
 };
 
+struct tss {
+	uint32_t reserved0;
+	uint64_t rsp[3];
+	uint64_t reserved1;
+	uint64_t ist[7];
+	uint64_t reserved2;
+	uint16_t reserved3;
+	uint16_t iopb; /* offset past the limit: no I/O bitmap, IOPL decides */
+} __attribute__((packed));
+
+/* Each CPU's own state. The kernel finds it from its stack: CPU n runs on cpu_stacks[n]. */
+struct percpu {
+	uint64_t self;       /* 0 */
+	uint64_t kstack_top; /* PERCPU_KSTACK: the top of its kernel stack (TSS rsp0) */
+	uint64_t user_rsp;   /* PERCPU_USER_RSP: the syscall entry's scratch */
+	int id;
+	int current;         /* the task it runs, -1 before the first */
+	uint64_t gdt[TSS_SEL / 8 + 2];
+	struct tss tss;
+	/* Written by the CPU itself (interrupts) or under the kernel lock; read by others. */
+	volatile uint64_t interrupts[VEC_STUBS - VEC_DEVICE_FIRST]; /* per device vector */
+	volatile uint64_t irqtest_seen;  /* test-source requests its handler dispatched */
+	volatile uint64_t irqtest_last_latency; /* TSC cycles, fire to handler */
+	volatile int park_request;       /* SYS_CPU_PARK asked it to go offline (1) or back (0) */
+	volatile int parked;             /* offline: told the VMM, taking no interrupts */
+	volatile int online;             /* started and in the scheduler */
+};
+_Static_assert(__builtin_offsetof(struct percpu, kstack_top) == PERCPU_KSTACK, "percpu");
+_Static_assert(__builtin_offsetof(struct percpu, user_rsp) == PERCPU_USER_RSP, "percpu");
+
+extern struct percpu percpus[MAX_CPUS];
+extern char cpu_stacks[];
+
+static inline struct percpu *this_cpu(void)
+{
+	uint64_t sp;
+	__asm__ volatile("mov %%rsp, %0" : "=r"(sp));
+	return &percpus[(sp - (uint64_t)(uintptr_t)cpu_stacks) >> KERNEL_STACK_SHIFT];
+}
+
 /* ---- low level (x86.h-style helpers) ---- */
 static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
 static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(port)); }
@@ -81,6 +121,32 @@ int mm_is_ram(uint64_t pa, uint64_t len);
 /* ---- lapic.c ---- */
 void lapic_init(void);
 void lapic_eoi(void);
+/* 1 if a device interrupt (vectors 48..63) waits in this CPU's IRR. */
+int lapic_device_pending(void);
+/* A fixed IPI of @vector to the CPU with APIC id @cpu, or to every other CPU (-1). */
+void lapic_ipi(int cpu, uint8_t vector);
+
+/* ---- smp.c: application processors, the kernel lock, parking ---- */
+/* Starts every other vCPU the VMM has (up to MAX_CPUS) and waits until each runs. */
+void smp_start(int quiet);
+int smp_cpu_count(void);
+void kernel_lock(void);
+void kernel_unlock(void);
+/* Halts with interrupts on until one comes, without the kernel lock; the caller holds it. */
+void kernel_halt(void);
+/* Nothing left to run on this CPU: idles for good, parking when asked. Lock held. */
+_Noreturn void cpu_idle(void);
+/* Wakes the other CPUs (VEC_WAKE) when there are any. */
+void smp_wake_others(void);
+/* SYS_CPU_PARK: asks CPU @cpu (one with no tasks) to go offline (@park 1) or come back,
+ * and waits until it has told the VMM. 0, -EINVAL, -EBUSY (it has tasks). Lock held. */
+int64_t smp_park(int cpu, int park);
+
+/* ---- irqtest.c: the VMM's test interrupt sources (VEC_IRQTEST) ---- */
+int64_t irqtest_setup(void);
+void irqtest_interrupt(struct percpu *c);
+/* Copies every CPU's counters to the task: struct vcg_irq_counters. */
+int64_t irqtest_counters(uint64_t uaddr);
 
 /* ---- blk.c: the block device (guest/abi.h) ---- */
 /* Sets up the kernel's queue of the device whose config page is at @base (the command
@@ -104,14 +170,16 @@ int64_t blk_task_wait(struct trapframe *tf);
 extern uint64_t timerpage_gpa;
 
 /* ---- cpu.c ---- */
-extern uint64_t kernel_stack_top;
 void cpu_init(void);
+void cpu_init_ap(int id);
 const char *exception_name(uint64_t vec);
 
 /* ---- task.c ---- */
 struct task;
 struct task *task_create(const char *name, size_t name_len, const char *arg, size_t arg_len,
-			 const void *image, size_t size, int allow_io);
+			 const void *image, size_t size, int allow_io, int cpu);
+/* Runnable tasks in CPU @cpu's run queue. */
+int task_count_on(int cpu);
 _Noreturn void sched_start(void);
 void sched_yield_from(struct trapframe *tf);
 void task_exit_from(struct trapframe *tf, int code);

@@ -20,6 +20,7 @@
 #define MSR_STAR 0xc0000081
 #define MSR_LSTAR 0xc0000082
 #define MSR_FMASK 0xc0000084
+#define MSR_KERNEL_GS_BASE 0xc0000102
 #define EFER_SCE 0x001
 #define EFER_LME 0x100
 #define EFER_NXE 0x800
@@ -31,7 +32,13 @@
 #define PTE_PCD 0x010
 #define PTE_PS 0x080
 
-#define KERNEL_STACK_SIZE 16384
+#define KERNEL_STACK_SHIFT 14
+#define KERNEL_STACK_SIZE (1 << KERNEL_STACK_SHIFT)
+/* CPUs the kernel runs on (vc-vmm may have more vCPUs: those stay unstarted). */
+#define MAX_CPUS 8
+/* struct percpu offsets the syscall entry uses (kernel.h checks them). */
+#define PERCPU_KSTACK 8
+#define PERCPU_USER_RSP 16
 
 /* User address space: PML4 slot 1. Image at USER_BASE, stack at the top of the
  * same 2 MiB page table. */
@@ -61,6 +68,8 @@
 #define VEC_TIMER 0x20
 #define VEC_DEVICE_FIRST 0x30
 #define VEC_BLK 0x30 /* block device completions, every queue */
+#define VEC_IRQTEST 0x31 /* the VMM's test interrupt sources, one vector, an indicator */
+#define VEC_WAKE 0x3e /* IPI: look again (a wait, a park request) */
 #define VEC_STUBS 64
 #define VEC_SPURIOUS 0xff
 

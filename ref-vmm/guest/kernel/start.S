@@ -20,6 +20,16 @@
 	.code32
 	.globl pvh_start32
 pvh_start32:
+	mov	$-1, %esi               /* the boot CPU; %ebx is the start info */
+	jmp	start32
+
+	/* An application processor, started by VCG_HC_CPU_START with %ebx = its index:
+	 * the same path to long mode, then its own stack and ap_main(). */
+	.globl pvh_ap_start32
+pvh_ap_start32:
+	mov	%ebx, %esi
+
+start32:
 	cli
 	cld
 	lgdt	gdt_ptr
@@ -27,7 +37,6 @@ pvh_start32:
 	mov	%eax, %ds
 	mov	%eax, %es
 	mov	%eax, %ss
-	mov	$boot_stack_top, %esp
 
 	mov	%cr4, %eax
 	or	$CR4_PAE, %eax
@@ -56,11 +65,23 @@ long_entry:
 	xor	%eax, %eax
 	mov	%eax, %fs
 	mov	%eax, %gs
+	cmp	$-1, %esi
+	jne	ap_long
 	mov	$boot_stack_top, %rsp
 	mov	%ebx, %edi              /* zero-extends: start-info address */
 	call	kmain
 2:	hlt
 	jmp	2b
+ap_long:
+	/* CPU n's stack is cpu_stacks[n] (this_cpu() finds the CPU from %rsp). */
+	mov	%esi, %edi
+	lea	1(%rsi), %rax
+	shl	$KERNEL_STACK_SHIFT, %rax
+	lea	cpu_stacks(%rip), %rsp
+	add	%rax, %rsp
+	call	ap_main
+3:	hlt
+	jmp	3b
 
 	/* GDT; the TSS descriptor is filled in by gdt_init(). */
 	.section .data.boot, "aw"
@@ -101,9 +122,11 @@ kernel_pd:
 	.set i, i + 1
 	.endr
 
+	/* One kernel stack per CPU, each aligned to its size; the boot CPU's is the first. */
 	.section .bss.stack, "aw", @nobits
-	.p2align 12
-	.globl boot_stack_top
-boot_stack:
+	.p2align KERNEL_STACK_SHIFT
+	.globl cpu_stacks, boot_stack_top
+cpu_stacks:
 	.skip KERNEL_STACK_SIZE
 boot_stack_top:
+	.skip KERNEL_STACK_SIZE * (MAX_CPUS - 1)

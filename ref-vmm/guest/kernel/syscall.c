@@ -123,6 +123,24 @@ void syscall_dispatch(struct trapframe *tf)
 	case SYS_BLK_READ:
 		ret = blk_read_user(tf->rdi, tf->rsi, tf->rdx);
 		break;
+	case SYS_CPU:
+		ret = this_cpu()->id;
+		break;
+	case SYS_CPU_PARK:
+		ret = smp_park((int)tf->rdi, (int)tf->rsi);
+		break;
+	case SYS_CONTROL: {
+		char line[256];
+		if (tf->rsi >= sizeof(line) || copy_from_user(line, tf->rdi, tf->rsi)) {
+			ret = -EFAULT;
+			break;
+		}
+		ret = console_has_hcall() ? hcall(VCG_HC_CONTROL, (uint64_t)(uintptr_t)line, tf->rsi) : -ENOSYS;
+		break;
+	}
+	case SYS_IRQ_COUNTERS:
+		ret = irqtest_counters(tf->rdi);
+		break;
 	case SYS_TIMERPAGE:
 		ret = timerpage_gpa ? (int64_t)USER_TIMERPAGE_VA : -19;
 		break;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// User tasks: each runs at CPL3 in its own address space (its own CR3). The kernel
-// is not preemptive and has one stack, so a switch is "save the trap frame, load
-// another task's frame and CR3".
+// User tasks: each runs at CPL3 in its own address space (its own CR3), on the CPU it was
+// placed on (a run queue per CPU, no migration). The kernel is not preemptive and has one
+// stack per CPU, so a switch is "save the trap frame, load another task's frame and CR3".
+// Everything here runs under the kernel lock.
 #include "kernel.h"
 
 #define MAX_TASKS 16
@@ -12,6 +13,7 @@ enum task_state { TASK_FREE, TASK_RUNNABLE, TASK_DEAD };
 
 struct task {
 	int id;
+	int cpu; /* the CPU whose run queue holds it */
 	enum task_state state;
 	char name[16];
 	char arg[128];
@@ -27,11 +29,11 @@ struct task {
 extern uint64_t kernel_pdpt[];
 
 static struct task tasks[MAX_TASKS];
-static int ntasks, current = -1;
+static int ntasks, live;
 
 static struct task *cur(void)
 {
-	return &tasks[current];
+	return &tasks[this_cpu()->current];
 }
 
 /* 22 quadwords: `rep movsq` is one emulated instruction. */
@@ -47,7 +49,7 @@ static uint64_t table(void *page, uint64_t flags)
 }
 
 struct task *task_create(const char *name, size_t name_len, const char *arg, size_t arg_len,
-			 const void *image, size_t size, int allow_io)
+			 const void *image, size_t size, int allow_io, int cpu)
 {
 	size_t pages = (size + 4095) / 4096;
 
@@ -59,7 +61,9 @@ struct task *task_create(const char *name, size_t name_len, const char *arg, siz
 
 	struct task *t = &tasks[ntasks];
 	t->id = ntasks++;
+	t->cpu = cpu;
 	t->state = TASK_RUNNABLE;
+	live++;
 	for (size_t i = 0; i < sizeof(t->name) - 1 && i < name_len; i++)
 		t->name[i] = name[i];
 	for (size_t i = 0; i < sizeof(t->arg) - 1 && i < arg_len; i++)
@@ -121,15 +125,24 @@ int task_count(void)
 
 int task_current_id(void)
 {
-	return current;
+	return this_cpu()->current;
 }
 
-/* Round-robin from the task after @from; -1 when every task has exited. */
+int task_count_on(int cpu)
+{
+	int n = 0;
+	for (int i = 0; i < ntasks; i++)
+		n += tasks[i].cpu == cpu && tasks[i].state == TASK_RUNNABLE;
+	return n;
+}
+
+/* Round-robin over this CPU's tasks from the one after @from; -1 when none is left. */
 static int next_runnable(int from)
 {
+	int me = this_cpu()->id;
 	for (int k = 1; k <= ntasks; k++) {
-		int i = (from + k) % ntasks;
-		if (tasks[i].state == TASK_RUNNABLE)
+		int i = (from + k + ntasks) % ntasks;
+		if (tasks[i].cpu == me && tasks[i].state == TASK_RUNNABLE)
 			return i;
 	}
 	return -1;
@@ -144,13 +157,17 @@ static _Noreturn void all_done(void)
 	vm_exit(status);
 }
 
-/* Make @tf resume task @next. */
+/* Make @tf resume task @next; with none left here, the VM ends (every task of every
+ * CPU exited) or this CPU idles. */
 static void switch_to(struct trapframe *tf, int next)
 {
-	if (next < 0)
+	struct percpu *c = this_cpu();
+	if (next < 0 && !live)
 		all_done();
-	if (next != current) {
-		current = next;
+	if (next < 0)
+		cpu_idle();
+	if (next != c->current) {
+		c->current = next;
 		write_cr3(cur()->cr3);
 	}
 	copy_frame(tf, &cur()->frame);
@@ -158,26 +175,26 @@ static void switch_to(struct trapframe *tf, int next)
 
 _Noreturn void sched_start(void)
 {
-	static struct trapframe boot;
-	if (!ntasks)
-		all_done();
-	current = -1;
-	switch_to(&boot, next_runnable(-1));
+	static struct trapframe boot[MAX_CPUS];
+	struct trapframe *tf = &boot[this_cpu()->id];
+	switch_to(tf, next_runnable(-1));
+	kernel_unlock();
 	void enter_frame(struct trapframe *) __attribute__((noreturn));
-	enter_frame(&boot);
+	enter_frame(tf);
 }
 
 void sched_yield_from(struct trapframe *tf)
 {
 	copy_frame(&cur()->frame, tf);
-	switch_to(tf, next_runnable(current));
+	switch_to(tf, next_runnable(task_current_id()));
 }
 
 void task_exit_from(struct trapframe *tf, int code)
 {
 	cur()->state = TASK_DEAD;
 	cur()->exit_code = code;
-	switch_to(tf, next_runnable(current));
+	live--;
+	switch_to(tf, next_runnable(task_current_id()));
 }
 
 /* ---- faults ---- */
@@ -298,10 +315,7 @@ void task_map(uint64_t va, uint64_t pte)
 
 int task_runnable_others(void)
 {
-	for (int i = 0; i < ntasks; i++)
-		if (i != current && tasks[i].state == TASK_RUNNABLE)
-			return 1;
-	return 0;
+	return task_count_on(this_cpu()->id) > 1;
 }
 
 uint64_t user_phys_writable(uint64_t va)

@@ -6,6 +6,7 @@ int main(int id)
 {
 	uint16_t cs;
 	__asm__ volatile("mov %%cs, %0" : "=r"(cs));
-	printf("hello: task %d running at CPL%d, code at %p\n", id, cs & 3, (void *)main);
+	printf("hello: task %d running at CPL%d on CPU %ld, code at %p\n", id, cs & 3,
+	       syscall4(SYS_CPU, 0, 0, 0, 0), (void *)main);
 	return 0;
 }
