@@ -65,22 +65,23 @@ VC_API int vc_pack_extract_fd(vc_pack *p, unsigned index, int fd)
 VC_API int vc_pack_extract_path(vc_pack *p, unsigned index, const char *path,
 				unsigned mode)
 {
-	char *tmp = NULL;
+	char *tmp = NULL, *final = NULL;
 	int fd = -1, rc;
 
 	if (!p || !path || mode > 07777)
 		return -EINVAL;
 	if (index >= p->meta.hdr.count)
 		return -ENOENT;
-	fd = vc__pack_open_temp(path, mode ? mode : 0644, &tmp);
+	fd = vc__pack_open_temp(path, mode ? mode : 0644, &tmp, &final);
 	if (fd < 0) {
-		vc__err("pack: cannot create %s: %s", path, vc_strerror(fd));
+		if (fd != -EINVAL && fd != -EISDIR)
+			vc__err("pack: cannot create %s: %s", path, vc_strerror(fd));
 		return fd;
 	}
 	rc = vc_pack_extract_fd(p, index, fd);
 	if (close(fd) != 0 && !rc)
 		rc = -errno;
-	if (!rc && rename(tmp, path) != 0) {
+	if (!rc && rename(tmp, final) != 0) {
 		rc = -errno;
 		vc__err("pack: cannot rename the extracted image to %s: %s", path,
 			vc_strerror(rc));
@@ -88,6 +89,7 @@ VC_API int vc_pack_extract_path(vc_pack *p, unsigned index, const char *path,
 	if (rc)
 		unlink(tmp);
 	free(tmp);
+	free(final);
 	return rc;
 }
 

@@ -84,9 +84,11 @@ int vc__pack_pread_all(int fd, void *buf, size_t len, uint64_t off);
 
 /* --- tempfile.c --- */
 
-/* Creates ".vcpack-XXXXXXXX.tmp" in the directory of @path with @mode (umask applies): the fd, and
- * the name in @tmp_path (free() it); -errno on failure. */
-int vc__pack_open_temp(const char *path, unsigned mode, char **tmp_path);
+/* Creates ".vcpack-XXXXXXXX.tmp" with @mode (umask applies) in the directory of where @path
+ * leads through its symlinks: the fd, the temporary name in @tmp_path and the name to
+ * rename it to in @final_path (free() both). -EINVAL / -EISDIR (reported) when that is not
+ * a regular file or nothing (a device node, FIFO, socket, directory); -errno otherwise. */
+int vc__pack_open_temp(const char *path, unsigned mode, char **tmp_path, char **final_path);
 
 /* --- reader.c --- */
 

@@ -1,43 +1,30 @@
 // SPDX-License-Identifier: MIT
 // Temporary files beside their final name, so that the rename at the end is atomic and
-// a failure leaves nothing half-written under that name.
+// a failure leaves nothing half-written under that name. The final name is where the
+// user's path leads through its symlinks, and only ever a regular file (util/output.h).
 #include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/random.h>
-#include <unistd.h>
 
+#include "../util/output.h"
 #include "pack-internal.h"
+#include "util/log.h"
 
-int vc__pack_open_temp(const char *path, unsigned mode, char **tmp_path)
+int vc__pack_open_temp(const char *user_path, unsigned mode, char **tmp_path, char **final_path)
 {
-	const char *slash = strrchr(path, '/');
-	int dir_len = slash ? (int)(slash - path + 1) : 0;
-	char *tmp = NULL;
-
-	for (int tries = 0; tries < 100; tries++) {
-		uint32_t rnd = 0;
-		if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
-			rnd = (uint32_t)rand();
-		free(tmp);
-		/* Not derived from the final name, which may already be NAME_MAX long. */
-		if (asprintf(&tmp, "%.*s.vcpack-%08" PRIx32 ".tmp", dir_len, path, rnd) < 0)
-			return -ENOMEM;
-		/* O_EXCL: never reuse or follow anything already there. */
-		int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-		if (fd >= 0) {
-			*tmp_path = tmp;
-			return fd;
-		}
-		if (errno != EEXIST) {
-			int rc = -errno;
-			free(tmp);
-			return rc;
-		}
+	char *path;
+	const char *what;
+	int rc = vc__output_target(user_path, &path, &what);
+	if (rc == -EINVAL || rc == -EISDIR) {
+		vc__err("pack: %s is %s: vc-pack writes only to a regular file (or through a "
+			"symlink to one) and left it as it was", user_path, what);
+		return rc;
 	}
-	free(tmp);
-	return -EEXIST;
+	if (rc)
+		return rc;
+	int fd = vc__output_open_temp(path, mode, "vcpack", tmp_path);
+	if (fd < 0)
+		free(path);
+	else
+		*final_path = path;
+	return fd;
 }

@@ -28,7 +28,7 @@ struct job {
 };
 
 struct vc_pack_writer {
-	char *path, *tmp_path;
+	char *path, *tmp_path, *final_path; /* as given; the temporary; where it goes */
 	int fd;
 	struct vc_pack_create_opts opts;
 	uint32_t align;
@@ -128,6 +128,7 @@ static void writer_free(vc_pack_writer *w)
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->cond);
 	free(w->tmp_path);
+	free(w->final_path);
 	free(w->path);
 	free(w);
 }
@@ -170,12 +171,14 @@ VC_API int vc_pack_writer_open(vc_pack_writer **out, const char *path,
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);
 
-	w->fd = vc__pack_open_temp(path, o.mode ? o.mode : 0644, &w->tmp_path);
+	w->fd = vc__pack_open_temp(path, o.mode ? o.mode : 0644, &w->tmp_path, &w->final_path);
 	rc = w->fd < 0 ? w->fd : 0;
 	if (rc == 0 && o.disk_size && ftruncate(w->fd, (off_t)o.disk_size) != 0)
 		rc = -errno;
 	if (rc) {
-		vc__err("pack: %s: cannot create the temporary disk: %s", path, vc_strerror(rc));
+		if (rc != -EINVAL && rc != -EISDIR) /* those said why already */
+			vc__err("pack: %s: cannot create the temporary disk: %s", path,
+				vc_strerror(rc));
 		if (w->fd >= 0)
 			unlink(w->tmp_path);
 		writer_free(w);
@@ -403,13 +406,13 @@ VC_API int vc_pack_writer_commit(vc_pack_writer *w)
 	rc = wait_jobs(w);
 	if (!rc)
 		rc = write_index(w);
-	if (!rc && rename(w->tmp_path, w->path) != 0) {
+	if (!rc && rename(w->tmp_path, w->final_path) != 0) {
 		rc = -errno;
 		vc__err("pack: %s: cannot rename the finished disk into place: %s", w->path,
 			vc_strerror(rc));
 	}
 	if (!rc && (w->opts.flags & VC_PACK_CREATE_SYNC))
-		sync_dir(w->path);
+		sync_dir(w->final_path);
 	if (rc)
 		unlink(w->tmp_path);
 	return rc;

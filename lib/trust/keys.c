@@ -9,6 +9,7 @@
 
 #include <openssl/pem.h>
 
+#include "../util/output.h"
 #include "trust-internal.h"
 #include "util/log.h"
 
@@ -136,14 +137,21 @@ VC_API void vc_trust_key_destroy(vc_trust_key *key)
 
 int vc__trust_write_file(const char *path, const void *data, size_t len, unsigned mode)
 {
-	char *tmp;
-	int rc = 0;
-
-	if (asprintf(&tmp, "%s.vctrust-%d.tmp", path, (int)getpid()) < 0)
-		return -ENOMEM;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	char *tmp = NULL, *final;
+	const char *what;
+	int rc = vc__output_target(path, &final, &what);
+	if (rc == -EINVAL || rc == -EISDIR) {
+		vc__err("trust: %s is %s: only a regular file (or a symlink to one) is written, "
+			"and it was left as it was", path, what);
+		return rc;
+	}
+	if (rc) {
+		vc__err("trust: cannot write %s: %s", path, vc_strerror(rc));
+		return rc;
+	}
+	int fd = vc__output_open_temp(final, mode, "vctrust", &tmp);
 	if (fd < 0) {
-		rc = -errno;
+		rc = fd;
 	} else {
 		const uint8_t *p = data;
 		while (len && rc == 0) {
@@ -155,7 +163,7 @@ int vc__trust_write_file(const char *path, const void *data, size_t len, unsigne
 		}
 		if (close(fd) != 0 && !rc)
 			rc = -errno;
-		if (!rc && rename(tmp, path) != 0)
+		if (!rc && rename(tmp, final) != 0)
 			rc = -errno;
 		if (rc)
 			unlink(tmp);
@@ -163,5 +171,6 @@ int vc__trust_write_file(const char *path, const void *data, size_t len, unsigne
 	if (rc)
 		vc__err("trust: cannot write %s: %s", path, vc_strerror(rc));
 	free(tmp);
+	free(final);
 	return rc;
 }

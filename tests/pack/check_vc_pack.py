@@ -11,6 +11,7 @@ usage: check_vc_pack.py VC_PACK
 import hashlib
 import json
 import os
+import stat
 import random
 import re
 import shutil
@@ -220,6 +221,50 @@ def test_interface(work):
         check(needle in err, f"{label}: {needle!r} not in {err!r}")
         check(not os.path.exists(disk) or args[0] != "create", f"{label}: a disk was left")
         check(not [f for f in os.listdir(work) if "vcpack" in f], f"{label}: temporary file left")
+
+    # #26: the output's symlinks are followed, a FIFO or directory is refused untouched,
+    # and a 255-byte output name works (the temporary name does not grow from it).
+    real = os.path.join(work, "real.img")
+    link = os.path.join(work, "link.img")
+    make(work, "real.img", b"old")
+    os.symlink("real.img", link)  # relative: against the link's own directory
+    r = vcpack("create", link, a[1])
+    check(r.returncode == 0, f"create through a symlink: {r.stderr}")
+    check(os.path.islink(link) and os.readlink(link) == "real.img", "the symlink was replaced")
+    r = vcpack("list", real)
+    check(r.returncode == 0 and b"a.txt" in r.stdout, "the symlink's target is not the disk")
+    fifo = os.path.join(work, "out.fifo")
+    os.mkfifo(fifo)
+    r = vcpack("create", fifo, a[1])
+    check(r.returncode == 1 and b"is a FIFO" in r.stderr, f"create onto a FIFO: {r.stderr}")
+    check(stat.S_ISFIFO(os.lstat(fifo).st_mode), "the FIFO was replaced")
+    os.symlink("out.fifo", os.path.join(work, "to-fifo"))
+    r = vcpack("create", os.path.join(work, "to-fifo"), a[1])
+    check(r.returncode == 1 and b"is a FIFO" in r.stderr, f"through a symlink to a FIFO: {r.stderr}")
+    os.mkdir(os.path.join(work, "adir"))
+    r = vcpack("create", os.path.join(work, "adir"), a[1])
+    check(r.returncode == 1 and b"is a directory" in r.stderr, f"onto a directory: {r.stderr}")
+    exdir = os.path.join(work, "ex")
+    os.mkdir(exdir)
+    os.symlink("../out.fifo", os.path.join(exdir, "a.txt"))
+    r = vcpack("extract", real, "-C", exdir)
+    check(r.returncode == 1 and b"is a FIFO" in r.stderr, f"extract onto a FIFO: {r.stderr}")
+    check(stat.S_ISFIFO(os.lstat(fifo).st_mode), "extract replaced the FIFO")
+    shutil.rmtree(exdir)
+    if os.geteuid() == 0:
+        node = os.path.join(work, "null-node")
+        os.mknod(node, stat.S_IFCHR | 0o600, os.makedev(1, 3))
+        r = vcpack("create", node, a[1])
+        check(r.returncode == 1 and b"is a character device" in r.stderr, f"onto a device: {r.stderr}")
+        check(stat.S_ISCHR(os.lstat(node).st_mode), "the device node was replaced")
+        os.unlink(node)
+    longname = os.path.join(work, "d" * 251 + ".img")
+    r = vcpack("create", longname, a[1])
+    check(r.returncode == 0 and os.path.exists(longname), f"255-byte output name: {r.stderr}")
+    for p in (longname, link, real, fifo, os.path.join(work, "to-fifo")):
+        os.unlink(p)
+    os.rmdir(os.path.join(work, "adir"))
+    check(not [f for f in os.listdir(work) if "vcpack" in f], "a temporary file was left")
 
     fails(["create", disk, a[1], a[1]], "already in the disk", "duplicate name")
     fails(["create", disk, os.path.join(work, "missing")], "cannot open", "missing file")

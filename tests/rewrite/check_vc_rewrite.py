@@ -10,6 +10,7 @@ usage: check_vc_rewrite.py VC_REWRITE TESTS_REWRITE_DIR
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -91,6 +92,33 @@ def main():
             check(not os.path.exists("pp.o"), "patch twice left an output")
         r = vc("patch", objs["tables.S"], "-o", objs["tables.S"])  # in place, atomically
         check(r.returncode == 0, "patch in place")
+
+        # #26: -o through a symlink writes the file it names; a FIFO or directory is
+        # refused untouched; a 255-byte output name works.
+        shutil.copy(objs["sensitive.S"], "real.o")
+        os.symlink("real.o", "link.o")
+        r = vc("patch", objs["sensitive.S"], "-o", "link.o")
+        check(r.returncode == 0 and os.path.islink("link.o"), f"patch through a symlink: {r.stderr}")
+        check(vc("scan", "real.o").stdout.find("already rewritten") >= 0, "the link's target not patched")
+        r = vc("restore", "real.o", "-o", "link.o")
+        check(r.returncode == 0 and os.path.islink("link.o"), f"restore through a symlink: {r.stderr}")
+        check(open("real.o", "rb").read() == open(objs["sensitive.S"], "rb").read(),
+              "restore through the symlink did not give the original back")
+        os.mkfifo("out.fifo")
+        check(vc("patch", objs["sensitive.S"], "-o", "pt.o").returncode == 0, "patch to pt.o")
+        for cmd in (["patch", objs["sensitive.S"], "-o", "out.fifo"], ["restore", "pt.o", "-o", "out.fifo"]):
+            r = vc(*cmd)
+            check(r.returncode == 1 and "a FIFO, not a regular file" in r.stderr, f"{cmd}: {r.stderr}")
+            check(stat.S_ISFIFO(os.lstat("out.fifo").st_mode), f"{cmd} replaced the FIFO")
+        os.mkdir("adir")
+        r = vc("patch", objs["sensitive.S"], "-o", "adir")
+        check(r.returncode == 1 and "a directory" in r.stderr, f"patch -o directory: {r.stderr}")
+        r = vc("patch", objs["sensitive.S"], "-o", "p" * 255)
+        check(r.returncode == 0 and os.path.exists("p" * 255), f"255-byte output name: {r.stderr}")
+        for p in ("real.o", "link.o", "out.fifo", "pt.o", "p" * 255):
+            os.unlink(p)
+        os.rmdir("adir")
+        check(not [f for f in os.listdir(".") if "vc-rewrite" in f], "a temporary file was left")
 
         # errors: `vc-rewrite: FILE: what`, exit 1, nothing left behind
         open("text.o", "w").write("not an object\n")

@@ -9,6 +9,7 @@ usage: check_vc_measure.py VC_MEASURE
 """
 import hashlib
 import os
+import stat
 import random
 import re
 import shutil
@@ -122,6 +123,32 @@ def test_interface(work):
         r = vcm(*args)
         check(r.returncode == 1, f"{label}: exit {r.returncode}")
         check(message in r.stderr, f"{label}: {message!r} not in {r.stderr!r}")
+
+    # #26: signing through a symlink signs the list it names (the link stays); a FIFO
+    # or a directory as an output is refused untouched; a 255-byte output name works.
+    real = os.path.join(work, "real-list")
+    link = os.path.join(work, "list-link")
+    check(vcm("make", "-o", real, f"Stage1={a}").returncode == 0, "make the real list")
+    os.symlink("real-list", link)
+    r = vcm("sign", "-k", os.path.join(work, "k.pem"), link)
+    check(r.returncode == 0, f"sign through a symlink: {r.stderr}")
+    check(os.path.islink(link), "sign replaced the symlink")
+    r = vcm("show", real)
+    check(r.returncode == 0 and "signed (Ed25519)" in r.stdout, f"the real list unsigned: {r.stdout}")
+    fifo = os.path.join(work, "out.fifo")
+    os.mkfifo(fifo)
+    refused(["make", "-o", fifo, f"Stage1={a}"], "is a FIFO", "make -o FIFO")
+    check(stat.S_ISFIFO(os.lstat(fifo).st_mode), "make replaced the FIFO")
+    os.mkdir(os.path.join(work, "adir"))
+    refused(["make", "-o", os.path.join(work, "adir"), f"Stage1={a}"], "is a directory",
+            "make -o directory")
+    longname = os.path.join(work, "l" * 255)
+    r = vcm("make", "-o", longname, f"Stage1={a}")
+    check(r.returncode == 0 and os.path.exists(longname), f"255-byte output name: {r.stderr}")
+    for p in (real, link, fifo, longname):
+        os.unlink(p)
+    os.rmdir(os.path.join(work, "adir"))
+    check(not [f for f in os.listdir(work) if "vctrust" in f], "a temporary file was left")
 
     ok = [f"Stage1={a}", f"Start={b}", f"Stage2={c}"]
     r = vcm("verify", "-p", pub, lst, *ok)

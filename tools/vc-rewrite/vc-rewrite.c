@@ -14,6 +14,7 @@
 #include <virtcore/rewrite.h>
 
 #include "error-capture.h"
+#include "output.h"
 
 static const char *prog = "vc-rewrite";
 
@@ -59,6 +60,17 @@ static int fail(const char *file, int rc)
 {
 	const char *msg = tool_last_error() ? tool_last_error() : strerror(-rc);
 	fprintf(stderr, "%s: %s: %s\n", prog, file, msg);
+	tool_clear_error();
+	return 1;
+}
+
+/* An output refused by write_atomically(): say what is there. */
+static int fail_output(const char *out, int rc, const char *what)
+{
+	if (!what)
+		return fail(out, rc);
+	fprintf(stderr, "%s: %s: %s, not a regular file: left as it was (the output must be a "
+		"regular file, a symlink to one, or a new name)\n", prog, out, what);
 	tool_clear_error();
 	return 1;
 }
@@ -177,17 +189,21 @@ static int cmd_scan(int argc, char **argv)
 	return 0;
 }
 
-/* Writes @len bytes to a temporary file beside @out, with @mode, then renames it over
- * @out: a failure leaves nothing behind. */
-static int write_atomically(const char *out, const void *data, size_t len, mode_t mode)
+/* Writes @len bytes to a temporary file beside where @out leads (through symlinks), with
+ * @mode, then renames it there: a failure leaves nothing behind, and a device node, FIFO
+ * or directory at @out is refused untouched (*what says which). */
+static int write_atomically(const char *out, const void *data, size_t len, mode_t mode,
+			    const char **what)
 {
-	char tmp[4096];
-	if (snprintf(tmp, sizeof(tmp), "%s.vc-rewrite-XXXXXX", out) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	int fd = mkstemp(tmp);
-	if (fd < 0)
-		return -errno;
-	int rc = 0;
+	char *final, *tmp;
+	int rc = vc__output_target(out, &final, what);
+	if (rc)
+		return rc;
+	int fd = vc__output_open_temp(final, 0600, "vc-rewrite", &tmp);
+	if (fd < 0) {
+		free(final);
+		return fd;
+	}
 	for (size_t done = 0; done < len && !rc;) {
 		ssize_t n = write(fd, (const char *)data + done, len - done);
 		if (n < 0 && errno != EINTR)
@@ -199,10 +215,12 @@ static int write_atomically(const char *out, const void *data, size_t len, mode_
 		rc = -errno;
 	if (close(fd) < 0 && !rc)
 		rc = -errno;
-	if (!rc && rename(tmp, out) < 0)
+	if (!rc && rename(tmp, final) < 0)
 		rc = -errno;
 	if (rc)
 		unlink(tmp);
+	free(tmp);
+	free(final);
 	return rc;
 }
 
@@ -284,10 +302,11 @@ static int cmd_patch(int argc, char **argv)
 		flagged += s.flags != 0;
 	}
 	vc_rewrite_destroy(m);
-	rc = write_atomically(out, img, (size_t)len, mode);
+	const char *what;
+	rc = write_atomically(out, img, (size_t)len, mode, &what);
 	free(img);
 	if (rc)
-		return fail(out, rc);
+		return fail_output(out, rc, what);
 	printf("%s: %zu site%s trapped (%zu with a relocation or an __ex_table/__jump_table "
 	       "entry: see scan), table in .vc.sensitive\n", out, n, n == 1 ? "" : "s", flagged);
 	return 0;
@@ -312,9 +331,10 @@ static int cmd_restore(int argc, char **argv)
 		free(data);
 		return fail(in, (int)olen);
 	}
-	rc = write_atomically(out, data, (size_t)olen, mode);
+	const char *what;
+	rc = write_atomically(out, data, (size_t)olen, mode, &what);
 	free(data);
-	return rc ? fail(out, rc) : 0;
+	return rc ? fail_output(out, rc, what) : 0;
 }
 
 int main(int argc, char **argv)
