@@ -64,8 +64,10 @@ struct vc_pack_create_opts {
  * @param opts NULL for defaults
  * @return 0; -EINVAL bad options (size not a multiple of 512, unknown alignment or flag);
  *         -ENOSPC @c disk_size below the smallest packed disk (1 MiB + 33,280 bytes);
- *         -E2BIG options this library does not know; other -errno from creating the
- *         temporary file.
+ *         -E2BIG options this library does not know; -EISDIR / -EINVAL @p path is (or
+ *         its symlinks lead to) a directory / a device node, FIFO or socket, which is
+ *         never replaced (a symlink is followed: the file it names gets the disk); other
+ *         -errno from creating the temporary file.
  */
 VC_API int vc_pack_writer_open(vc_pack_writer **out, const char *path,
 			  const struct vc_pack_create_opts *opts);
@@ -207,7 +209,8 @@ VC_API int vc_pack_extract_fd(vc_pack *p, unsigned index, int fd);
  * @brief Writes image @p index to the file @p path, through a temporary file renamed at
  *        the end: on any failure (digest mismatch included) @p path is left untouched.
  * @param mode permission bits for a new file; 0 = 0644 (before umask)
- * @return as vc_pack_extract_fd().
+ * @return as vc_pack_extract_fd(); -EISDIR / -EINVAL as vc_pack_writer_open() for a
+ *         @p path that is not a regular file or nothing (symlinks are followed).
  */
 VC_API int vc_pack_extract_path(vc_pack *p, unsigned index, const char *path,
 				unsigned mode);

@@ -70,8 +70,10 @@ VC_API int vc_trust_key_load(vc_trust_key **out, const char *path);
 /**
  * @brief Writes the key as PEM: the private key (mode 0600) to @p private_path if not
  *        NULL (the key must be private), the public key to @p public_path if not NULL.
- *        Both through a temporary file and a rename.
- * @return 0; -EINVAL a public-only key asked for its private half; -errno from writing.
+ *        Both through a temporary file and a rename, through symlinks to the files they
+ *        name; a directory, device node, FIFO or socket there is left as it was.
+ * @return 0; -EINVAL a public-only key asked for its private half, or a path that is a
+ *         device node, FIFO or socket; -EISDIR a directory; -errno from writing.
  */
 VC_API int vc_trust_key_save(const vc_trust_key *key, const char *private_path,
 			     const char *public_path);
@@ -149,8 +151,11 @@ VC_API int vc_trust_list_load(vc_trust_list **out, const void *buf, size_t len,
 VC_API int vc_trust_list_load_path(vc_trust_list **out, const char *path,
 				   const struct vc_trust_load_opts *opts);
 
-/** @brief Writes the serialised list to @p path (temporary file + rename).
- *  @return 0; -ENODATA an empty list; -errno from writing (@p path then untouched). */
+/** @brief Writes the serialised list to @p path (temporary file + rename), through @p path's
+ *  symlinks to the file they name.
+ *  @return 0; -ENODATA an empty list; -EISDIR / -EINVAL @p path is (or leads to) a
+ *          directory / a device node, FIFO or socket, left as it was; -errno from writing
+ *          (@p path then untouched). */
 VC_API int vc_trust_list_save(const vc_trust_list *l, const char *path);
 
 /** @brief Frees a list. NULL is a no-op. */
@@ -309,8 +314,9 @@ VC_API int vc_trust_log_add(vc_trust_log *log, uint32_t pcr, uint32_t type,
  */
 VC_API long vc_trust_log_serialize(const vc_trust_log *log, void *buf, size_t len);
 
-/** @brief Writes the log to @p path (temporary file + rename).
- *  @return 0; -errno from writing (@p path then untouched). */
+/** @brief Writes the log to @p path (temporary file + rename), as vc_trust_list_save() does.
+ *  @return 0; -EISDIR / -EINVAL as vc_trust_list_save(); -errno from writing (@p path then
+ *          untouched). */
 VC_API int vc_trust_log_save(const vc_trust_log *log, const char *path);
 
 /**
