@@ -195,7 +195,7 @@ int vcpu_request_start(struct vm *vm, unsigned index, uint64_t entry)
 	cpu->run->immediate_exit = 1;
 	atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_load(&cpu->thread_running))
-		pthread_kill(cpu->thread, SIGUSR1);
+		pthread_kill(cpu->self, SIGUSR1);
 	return 0;
 }
 
@@ -232,6 +232,8 @@ void *vcpu_thread(void *arg)
 	struct vcpu *cpu = arg;
 	struct vm *vm = cpu->vm;
 
+	/* Its own id: vCPU 0 may ask for this AP's start before pthread_create() returned. */
+	cpu->self = pthread_self();
 	atomic_store(&cpu->thread_running, true);
 	while (!atomic_load_explicit(&vm->stopping, memory_order_seq_cst)) {
 		if (cpu->index > 0 && !start_if_asked(cpu))

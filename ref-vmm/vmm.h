@@ -59,6 +59,7 @@ struct vcpu {
 	 * thread has set it up; `kicked`: KVM_RUN was interrupted for it. */
 	bool start_requested, started;
 	uint32_t start_entry;
+	pthread_t self;       /* the thread's own id, set by it before thread_running */
 	atomic_bool thread_running, kicked;
 };
 
