@@ -29,9 +29,9 @@ ENTRIES_OFFSET = HEADER_OFFSET + 512
 
 
 TARGETS = {
-    "pack": {"dirs": ["lib/pack"], "util": ["crc32.c", "log.c", "strerror.c"],
+    "pack": {"dirs": ["lib/pack"], "util": ["crc32.c", "log.c", "output.c", "strerror.c"],
              "libs": ["-luuid", "-lcrypto", "-lpthread"], "max_len": 131073},
-    "trust": {"dirs": ["lib/trust"], "util": ["log.c", "strerror.c"],
+    "trust": {"dirs": ["lib/trust"], "util": ["log.c", "output.c", "strerror.c"],
               "libs": ["-lcrypto", "-lpthread"], "max_len": 16384},
     "spt": {"dirs": ["lib/spt", "lib/gmem"], "util": ["log.c", "strerror.c"],
             "libs": ["-lpthread"], "max_len": 4096},
