@@ -13,17 +13,6 @@
 #define BATCH 512
 #define HCALLS 64
 
-static uint64_t median(uint64_t *v, int n)
-{
-	for (int i = 1; i < n; i++)
-		for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
-			uint64_t t = v[j];
-			v[j] = v[j - 1];
-			v[j - 1] = t;
-		}
-	return v[n / 2];
-}
-
 /* Tenths of a cycle per read, as "24.3". */
 static void print_tenths(const char *label, uint64_t batch_cycles, uint64_t per)
 {

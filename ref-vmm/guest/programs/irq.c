@@ -192,17 +192,6 @@ static void park(unsigned cpu, int park_it)
 
 /* ---- bench ---- */
 
-static uint64_t median(uint64_t *v, unsigned n)
-{
-	for (unsigned i = 1; i < n; i++)
-		for (unsigned j = i; j > 0 && v[j - 1] > v[j]; j--) {
-			uint64_t t = v[j];
-			v[j] = v[j - 1];
-			v[j - 1] = t;
-		}
-	return v[n / 2];
-}
-
 /* TSC cycles per millisecond by the timer page's clock, over 20 ms (0: no page). */
 static uint64_t cycles_per_ms;
 

@@ -114,6 +114,8 @@ typedef uint64_t (*fault_handler_t)(uint64_t vector, uint64_t error, uint64_t ri
 int on_fault(fault_handler_t handler);
 
 int printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The median of @v[0..@n) (sorts @v in place; n small: insertion sort). */
+uint64_t median(uint64_t *v, unsigned n);
 size_t strlen(const char *s);
 int strcmp(const char *a, const char *b);
 
