@@ -43,7 +43,9 @@ static void usage(FILE *f)
 		"  --trust-key PUB   the public key LIST must be signed by; then every module is\n"
 		"                    verified before the VM starts\n"
 		"  --append CMDLINE  the kernel command line\n"
-		"  --mem SIZE        guest RAM, with an optional K, M or G suffix (default 64M)\n"
+		"  --mem SIZE        guest RAM, 2M to 1T, with an optional K, M, G or T suffix\n"
+		"                    (default 64M; reserved, not allocated: pages are used as\n"
+		"                    the guest touches them)\n"
 		"  --cpus N          number of vCPUs, 1 to %d (default 1)\n"
 		"  --spt-stats       at exit, print the shadow page-table cache's counters (the\n"
 		"                    guest's console writes are read at guest-virtual addresses\n"
@@ -96,6 +98,7 @@ static int parse_size(const char *s, uint64_t *out)
 	case 'k': case 'K': shift = 10; end++; break;
 	case 'm': case 'M': shift = 20; end++; break;
 	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
 	case '\0': break;
 	default: return -EINVAL;
 	}
@@ -104,41 +107,6 @@ static int parse_size(const char *s, uint64_t *out)
 	if (*end || v > (MAX_MEM >> shift))
 		return -EINVAL;
 	*out = (uint64_t)v << shift;
-	return 0;
-}
-
-struct mapped_file {
-	const char *path;
-	const uint8_t *data;
-	size_t size;
-};
-
-static int map_file(const char *path, struct mapped_file *f)
-{
-	f->path = path;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		vmm_err("%s: %s", path, strerror(errno));
-		return -1;
-	}
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		vmm_err("%s: not a regular file", path);
-		close(fd);
-		return -1;
-	}
-	f->size = (size_t)st.st_size;
-	f->data = (const uint8_t *)"";
-	if (f->size) {
-		void *p = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (p == MAP_FAILED) {
-			vmm_err("%s: %s", path, strerror(errno));
-			close(fd);
-			return -1;
-		}
-		f->data = p;
-	}
-	close(fd);
 	return 0;
 }
 
@@ -243,7 +211,7 @@ int main(int argc, char **argv)
 			break;
 		case 'M':
 			if (parse_size(optarg, &cfg.mem) || cfg.mem < MIN_MEM) {
-				vmm_err("--mem %s: expected a size of at least 2M, like 64M or 1G", optarg);
+				vmm_err("--mem %s: expected a size from 2M to 1T, like 64M or 1G", optarg);
 				return 2;
 			}
 			break;
@@ -308,15 +276,20 @@ int main(int argc, char **argv)
 	vm.cfg = &cfg;
 	vm.kvm_fd = vm.vm_fd = -1;
 
-	/* Files first: a typo should not cost a VM. */
-	struct mapped_file kernel, mods[VMM_MAX_MODULES];
-	if (map_file(cfg.kernel_path, &kernel))
-		return 1;
+	/* Files first: a typo should not cost a VM. Each is copied into memory of ours
+	 * before anything parses or verifies it (input.c). */
+	static struct vmm_input kernel, mods[VMM_MAX_MODULES];
+	for (unsigned i = 0; i < VMM_MAX_MODULES; i++)
+		mods[i].fd = -1;
+	kernel.fd = -1;
+	if (vmm_input_read(&kernel, NULL, cfg.kernel_path, cfg.mem, "guest RAM (--mem)"))
+		goto out;
 	for (unsigned i = 0; i < nmods; i++) {
-		if (map_file(module_paths[i], &mods[i]))
-			return 1;
-		vm.mods[vm.nmods++] = (struct vc_pvh_module){base_name(mods[i].path), mods[i].data,
-							     mods[i].size};
+		if (vmm_input_read(&mods[i], NULL, module_paths[i], cfg.mem,
+				   "guest RAM (--mem)"))
+			goto out;
+		vm.mods[vm.nmods++] = (struct vc_pvh_module){base_name(module_paths[i]),
+							     mods[i].data, mods[i].size};
 	}
 	if (vm_parts_create(&vm) || vm_parts_prepare(&vm))
 		goto out;
@@ -374,5 +347,8 @@ out:
 	console_restore();
 	vm_parts_destroy(&vm);
 	vm_destroy(&vm);
+	for (unsigned i = 0; i < nmods; i++)
+		vmm_input_release(&mods[i]);
+	vmm_input_release(&kernel);
 	return status;
 }

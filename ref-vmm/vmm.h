@@ -332,6 +332,29 @@ struct plan {
 /* Prints the plan as text, or with @json as one JSON document; 0, or -1 reported. */
 int plan_print(FILE *f, bool json, const struct plan *p);
 
+/* input.c: the files vc-vmm gives the guest (--kernel, --module, --pack), held in memory
+ * the VMM owns: read once through one descriptor into a sealed memfd, so what is parsed
+ * and verified is byte for byte what the guest gets, whatever happens to the file. */
+struct vmm_input {
+	const uint8_t *data; /* read-only mapping of the copy ("" when empty) */
+	size_t size;
+	int fd;              /* the sealed memfd (-1 when empty): pread() it, map it */
+};
+#define VMM_INPUT_BLOCK 1u /* vmm_input_open(): a block device is acceptable */
+/* Opens @path (messages say "@option @path: ...", or "@path: ..." when @option is NULL):
+ * a regular file (or a block device with
+ * VMM_INPUT_BLOCK), without waiting on a FIFO. The fd, or -1 reported. */
+int vmm_input_open(const char *option, const char *path, unsigned allow);
+/* Copies @size bytes of @src from offset 0 into a new sealed memfd; -1 reported (a file
+ * that ends sooner shrank while it was read). */
+int vmm_input_copy(struct vmm_input *in, const char *option, const char *path, int src,
+		   uint64_t size);
+/* vmm_input_open() and vmm_input_copy() of the whole file, refused when larger than
+ * @limit bytes (@limit_what says what bounds it). 0, or -1 reported. */
+int vmm_input_read(struct vmm_input *in, const char *option, const char *path,
+		   uint64_t limit, const char *limit_what);
+void vmm_input_release(struct vmm_input *in);
+
 /* Messages: "vc-vmm: ..." on stderr. */
 void vmm_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The library's detail of this thread's last failure without the module's @prefix

@@ -110,6 +110,12 @@ Test(pvh, refuses_without_pvh_note)
 	o = good();
 	o.note_type = 1; /* some other Xen note */
 	expect_refused(&o, -ENOEXEC, "no PVH entry note");
+	/* #26: a program (segments at 0, no note) is "not a PVH kernel", not "a segment
+	 * outside guest RAM [0x100000, 0xffffffffffffffff)" */
+	o = good();
+	o.no_note = 1;
+	o.seg[0].paddr = 0;
+	expect_refused(&o, -ENOEXEC, "no PVH entry note");
 	o = good();
 	o.note_descsz = 6;
 	expect_refused(&o, -ENOEXEC, "malformed note");
@@ -152,7 +158,7 @@ Test(pvh, refuses_hostile_segments)
 	o = good();
 	o.seg[0].paddr = 0x7000; /* over the boot information below 1 MiB */
 	o.entry = 0x7000;
-	expect_refused(&o, -EFBIG, "outside guest RAM");
+	expect_refused(&o, -EFBIG, "is below 0x100000, where a PVH kernel's memory starts");
 
 	o = good();
 	o.seg[1].paddr = RAM - 0x1000; /* ends past the end of RAM */

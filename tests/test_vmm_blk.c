@@ -271,6 +271,34 @@ Test(blk, reads_the_images_and_notifies_only_a_dozing_side)
 	cr_assert_eq(s.interrupts, doze.interrupts + late, "the device's count is what came");
 }
 
+/* #26: vc-vmm verifies the disk and gives the guest the same bytes. Before, the modules
+ * came from a MAP_PRIVATE mapping of the file and the block device from the file itself:
+ * an in-place edit after the check reached the guest, a truncation killed vc-vmm. */
+Test(blk, the_guest_gets_the_verified_bytes_whatever_happens_to_the_file)
+{
+	struct guest_q q;
+	uint64_t requests, batches;
+	int fd = open(disk, O_WRONLY);
+	cr_assert_geq(fd, 0);
+	uint8_t junk[4096];
+	memset(junk, 0xa5, sizeof(junk));
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(pwrite(fd, junk, sizeof(junk), (off_t)image_off[i]), (ssize_t)sizeof(junk));
+	cr_assert_eq(ftruncate(fd, (off_t)image_off[0] + 8192), 0);
+	close(fd);
+
+	for (unsigned i = 0; i < 2; i++) {
+		cr_assert_eq(h.vm.mods[i].size, image_size[i]);
+		cr_assert_eq(memcmp(h.vm.mods[i].data, image[i], image_size[i]), 0,
+			     "boot module %u is not the verified image", i);
+	}
+	cr_assert_eq(enable(0, RING_GPA, 0, 0, 0), 1);
+	attach(&q, 0, RING_GPA, false);
+	read_images(&q, 16, &requests, &batches); /* compares with the originals */
+	set(VCG_BLK_REG_QUEUE_SEL, 0);
+	set(VCG_BLK_REG_ENABLE, 0);
+}
+
 Test(blk, refuses_hostile_ring_layouts_and_keeps_running)
 {
 	/* not page-aligned, outside RAM, too long, a bad vector */

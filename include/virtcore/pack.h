@@ -156,8 +156,9 @@ struct vc_pack_info {
  *
  * @param out receives the open disk; close it with vc_pack_close()
  * @param path the disk
- * @return 0; -EBADMSG the disk is not a valid packed disk (detail in the log); -ENOMEM;
- *         -errno from open() or reading.
+ * @return 0; -EBADMSG the disk is not a valid packed disk (detail in the log); -EISDIR /
+ *         -EINVAL @p path is a directory / a FIFO, socket or character device (refused
+ *         without waiting for a FIFO's writer); -ENOMEM; -errno from open() or reading.
  */
 VC_API int vc_pack_open(vc_pack **out, const char *path);
 

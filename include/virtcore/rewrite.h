@@ -59,9 +59,16 @@ struct vc_rewrite_site {
  */
 VC_API int vc_rewrite_load(vc_rewrite **out, const void *data, size_t size);
 
-/** @brief vc_rewrite_load() on a file's contents.
- *  @return as vc_rewrite_load(); -EISDIR a directory; -EINVAL not a regular file;
- *          -errno when the file cannot be read. */
+/** Largest object file vc_rewrite_load_path() reads (1 GiB: Debian's largest kernel
+ *  module is ~1% of it; a relocatable object with full debug information fits). */
+#define VC_REWRITE_MAX_FILE (1ull << 30)
+
+/** @brief vc_rewrite_load() on a file's contents, read into memory the handle owns (a file
+ *  changed or truncated afterwards does not affect it).
+ *  @return as vc_rewrite_load(); -EISDIR a directory; -EINVAL not a regular file (a FIFO,
+ *          device or socket: refused without waiting for a FIFO's writer); -EFBIG larger
+ *          than VC_REWRITE_MAX_FILE; -EIO the file shrank while it was read; -errno when
+ *          the file cannot be read. The log callback names the file and the reason. */
 VC_API int vc_rewrite_load_path(vc_rewrite **out, const char *path);
 
 /** @brief Frees a module. NULL is accepted. */

@@ -50,8 +50,11 @@ VC_API int vc_trust_measure_mem(uint8_t *out, uint32_t alg, const void *data, si
  */
 VC_API int vc_trust_measure_fd(uint8_t *out, uint64_t *out_size, uint32_t alg, int fd);
 
-/** @brief As vc_trust_measure_fd() on the file at @p path.
- *  @return as vc_trust_measure_fd(); -errno from open(). */
+/** @brief As vc_trust_measure_fd() on the file at @p path: a regular file or a block
+ *  device (a FIFO, socket or character device such as /dev/zero is refused: it may never
+ *  end, and a FIFO without a writer would hang the open).
+ *  @return as vc_trust_measure_fd(); -EISDIR / -EINVAL a directory / not a file;
+ *          -errno from open(). */
 VC_API int vc_trust_measure_path(uint8_t *out, uint64_t *out_size, uint32_t alg,
 				 const char *path);
 
@@ -63,7 +66,8 @@ VC_API int vc_trust_key_generate(vc_trust_key **out);
 /**
  * @brief Loads a PEM key: a private key ("PRIVATE KEY", PKCS#8) or a public key
  *        ("PUBLIC KEY", SubjectPublicKeyInfo). Only Ed25519 keys are accepted.
- * @return 0; -ENOENT/-EACCES from open; -EBADMSG not a PEM Ed25519 key.
+ * @return 0; -ENOENT/-EACCES from open; -EISDIR / -EINVAL a directory / a FIFO, socket
+ *         or character device; -EBADMSG not a PEM Ed25519 key.
  */
 VC_API int vc_trust_key_load(vc_trust_key **out, const char *path);
 
@@ -147,7 +151,8 @@ VC_API int vc_trust_list_load(vc_trust_list **out, const void *buf, size_t len,
 			      const struct vc_trust_load_opts *opts);
 
 /** @brief As vc_trust_list_load() on a file (at most 64 KiB).
- *  @return as vc_trust_list_load() (a larger file is -EBADMSG); -errno from reading. */
+ *  @return as vc_trust_list_load() (a larger file is -EBADMSG); -EISDIR / -EINVAL a
+ *          directory / a FIFO, socket or character device; -errno from reading. */
 VC_API int vc_trust_list_load_path(vc_trust_list **out, const char *path,
 				   const struct vc_trust_load_opts *opts);
 
@@ -331,7 +336,8 @@ VC_API int vc_trust_log_save(const vc_trust_log *log, const char *path);
 VC_API int vc_trust_log_load(vc_trust_log **out, const void *buf, size_t len);
 
 /** @brief As vc_trust_log_load() on a file (at most 16 MiB).
- *  @return as vc_trust_log_load() (a larger file is -EBADMSG); -errno from reading. */
+ *  @return as vc_trust_log_load() (a larger file is -EBADMSG); -EISDIR / -EINVAL a
+ *          directory / a FIFO, socket or character device; -errno from reading. */
 VC_API int vc_trust_log_load_path(vc_trust_log **out, const char *path);
 
 /** @brief The log's algorithm. */

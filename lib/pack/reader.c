@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "pack-internal.h"
+#include "util/input.h"
 #include "util/log.h"
 
 static int load(vc_pack *p)
@@ -85,11 +86,14 @@ VC_API int vc_pack_open(vc_pack **out, const char *path)
 
 	if (!path || !out)
 		return -EINVAL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	const char *what;
+	fd = vc__input_open(path, VC__INPUT_BLOCK, &what);
 	if (fd < 0) {
-		rc = -errno;
-		vc__err("pack: cannot open %s: %s", path, vc_strerror(rc));
-		return rc;
+		if (what)
+			vc__err("pack: %s, not a regular file or block device", what);
+		else
+			vc__err("pack: cannot open %s: %s", path, vc_strerror(fd));
+		return fd;
 	}
 	rc = vc_pack_open_fd(out, fd);
 	close(fd);

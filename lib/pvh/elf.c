@@ -107,20 +107,28 @@ static int parse(struct vc_pvh_image *img, const uint8_t *file, size_t size, uin
 	if (!in_file(eh.phoff, (uint64_t)eh.phnum * eh.phentsize, size))
 		return fail(-ENOEXEC, "program headers lie outside the file");
 
+	/* The note first: an ELF that is not a PVH kernel (a program, a Linux bzImage's
+	 * vmlinux without the note) is refused as that, not for where its segments are. */
 	uint64_t entry = 0;
 	int have_entry = 0;
 	for (unsigned i = 0; i < eh.phnum; i++) {
 		struct phdr ph;
 		read_phdr(&eh, file + eh.phoff + (uint64_t)i * eh.phentsize, &ph);
-		if (ph.type == PT_NOTE) {
-			if (!in_file(ph.offset, ph.filesz, size))
-				return fail(-ENOEXEC, "note segment %u lies outside the file", i);
-			int rc = find_entry_note(file + ph.offset, ph.filesz, &entry);
-			if (rc < 0)
-				return fail(-ENOEXEC, "malformed note in segment %u", i);
-			have_entry |= rc;
+		if (ph.type != PT_NOTE)
 			continue;
-		}
+		if (!in_file(ph.offset, ph.filesz, size))
+			return fail(-ENOEXEC, "note segment %u lies outside the file", i);
+		int rc = find_entry_note(file + ph.offset, ph.filesz, &entry);
+		if (rc < 0)
+			return fail(-ENOEXEC, "malformed note in segment %u", i);
+		have_entry |= rc;
+	}
+	if (!have_entry)
+		return fail(-ENOEXEC,
+			    "no PVH entry note (VC_PVH_ELFNOTE_PHYS32_ENTRY): not a PVH kernel");
+	for (unsigned i = 0; i < eh.phnum; i++) {
+		struct phdr ph;
+		read_phdr(&eh, file + eh.phoff + (uint64_t)i * eh.phentsize, &ph);
 		if (ph.type != PT_LOAD || ph.memsz == 0)
 			continue;
 		if (img->nseg == VC_PVH_MAX_SEGMENTS)
@@ -129,7 +137,11 @@ static int parse(struct vc_pvh_image *img, const uint8_t *file, size_t size, uin
 			return fail(-ENOEXEC, "segment %u: file size above memory size", i);
 		if (!in_file(ph.offset, ph.filesz, size))
 			return fail(-ENOEXEC, "segment %u lies outside the file", i);
-		if (ph.paddr < VC_PVH_KERNEL_MIN_GPA || ph.paddr >= ram_end || ph.memsz > ram_end - ph.paddr)
+		if (ph.paddr < VC_PVH_KERNEL_MIN_GPA)
+			return fail(-EFBIG, "segment %u at %#llx is below %#x, where a PVH kernel's "
+				    "memory starts", i, (unsigned long long)ph.paddr,
+				    VC_PVH_KERNEL_MIN_GPA);
+		if (ph.paddr >= ram_end || ph.memsz > ram_end - ph.paddr)
 			return fail(-EFBIG,
 				    "segment %u at %#llx+%#llx is outside guest RAM [%#x, %#llx)", i,
 				    (unsigned long long)ph.paddr, (unsigned long long)ph.memsz,
@@ -143,9 +155,6 @@ static int parse(struct vc_pvh_image *img, const uint8_t *file, size_t size, uin
 	}
 	if (!img->nseg)
 		return fail(-ENOEXEC, "no loadable segments");
-	if (!have_entry)
-		return fail(-ENOEXEC,
-			    "no PVH entry note (VC_PVH_ELFNOTE_PHYS32_ENTRY): not a PVH kernel");
 	img->lowest = UINT64_MAX;
 	int entry_loaded = 0;
 	for (unsigned j = 0; j < img->nseg; j++) {

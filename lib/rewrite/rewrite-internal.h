@@ -18,9 +18,8 @@ struct rw_section {
 };
 
 struct vc_rewrite {
-	uint8_t *data; /* our copy of the object (a private mapping when @mapped) */
+	uint8_t *data; /* our copy of the object (malloc'd) */
 	size_t size;
-	int mapped;
 	void *elf;     /* libelf's handle over @data */
 	size_t shnum, shstrndx;
 	uint64_t shoff;

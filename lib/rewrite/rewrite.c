@@ -4,10 +4,10 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../util/input.h"
 #include "../util/log.h"
 #include "rewrite-internal.h"
 
@@ -74,39 +74,65 @@ VC_API int vc_rewrite_load(vc_rewrite **out, const void *data, size_t size)
 	return open_module(m, out);
 }
 
+/* Reads @size bytes of @fd into @buf: -EIO when the file ends sooner (it shrank). */
+static int read_exactly(int fd, uint8_t *buf, size_t size)
+{
+	size_t got = 0;
+	while (got < size) {
+		ssize_t n = read(fd, buf + got, size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0) {
+			vc__err("rewrite: the file shrank while it was read (%zu of %zu bytes)",
+				got, size);
+			return -EIO;
+		}
+		got += (size_t)n;
+	}
+	return 0;
+}
+
 VC_API int vc_rewrite_load_path(vc_rewrite **out, const char *path)
 {
 	if (!path || !out)
 		return -EINVAL;
 	*out = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
+	const char *what;
+	int fd = vc__input_open(path, 0, &what);
+	if (fd < 0) {
+		if (what)
+			vc__err("rewrite: %s, not an ELF object file", what);
+		return fd;
+	}
 	struct stat st;
-	int e = fstat(fd, &st) < 0 ? -errno : S_ISDIR(st.st_mode) ? -EISDIR :
-		!S_ISREG(st.st_mode) ? -EINVAL : 0;
-	if (e) {
+	if (fstat(fd, &st) < 0) {
+		int rc = -errno;
 		close(fd);
-		return e;
+		return rc;
 	}
-	if (st.st_size == 0) {
+	if ((uint64_t)st.st_size > VC_REWRITE_MAX_FILE) {
+		vc__err("rewrite: %llu bytes; an object file this library rewrites is at most %llu "
+			"(VC_REWRITE_MAX_FILE)", (unsigned long long)st.st_size,
+			(unsigned long long)VC_REWRITE_MAX_FILE);
 		close(fd);
-		return vc_rewrite_load(out, "", 0);
+		return -EFBIG;
 	}
-	/* A private, writable mapping: no copy, and libelf may write (copy-on-write)
-	 * without touching the file. */
-	void *map = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (map == MAP_FAILED)
-		return -errno;
+	/* Read, not mapped: the bytes scanned are the bytes patched even if the file changes
+	 * meanwhile, and a file truncated under us is an error, not SIGBUS. */
 	struct vc_rewrite *m = calloc(1, sizeof(*m));
-	if (!m) {
-		munmap(map, (size_t)st.st_size);
-		return -ENOMEM;
+	int rc = m && (m->data = malloc(st.st_size ? (size_t)st.st_size : 1)) ? 0 : -ENOMEM;
+	if (!rc)
+		rc = read_exactly(fd, m->data, (size_t)st.st_size);
+	close(fd);
+	if (rc) {
+		if (m)
+			free(m->data);
+		free(m);
+		return rc;
 	}
-	m->data = map;
 	m->size = (size_t)st.st_size;
-	m->mapped = 1;
 	return open_module(m, out);
 }
 
@@ -116,10 +142,7 @@ VC_API void vc_rewrite_destroy(vc_rewrite *m)
 		return;
 	vc__rewrite_unload(m);
 	free(m->sites);
-	if (m->mapped)
-		munmap(m->data, m->size);
-	else
-		free(m->data);
+	free(m->data);
 	free(m);
 }
 

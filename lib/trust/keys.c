@@ -47,10 +47,13 @@ VC_API int vc_trust_key_load(vc_trust_key **out, const char *path)
 {
 	if (!path || !out)
 		return -EINVAL;
-	FILE *f = fopen(path, "re");
+	int fd = vc__trust_open(path);
+	if (fd < 0)
+		return fd;
+	FILE *f = fdopen(fd, "r");
 	if (!f) {
 		int rc = -errno;
-		vc__err("trust: cannot open key %s: %s", path, vc_strerror(rc));
+		close(fd);
 		return rc;
 	}
 	bool has_private = true;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "trust-internal.h"
+#include "util/input.h"
 #include "util/log.h"
 
 /* Big enough to amortise read(); small enough to stay in L2 while it is hashed. */
@@ -78,13 +79,13 @@ out:
 
 int vc__trust_open(const char *path)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	const char *what;
+	int fd = vc__input_open(path, VC__INPUT_BLOCK, &what);
 
-	if (fd < 0) {
-		int rc = -errno;
-		vc__err("trust: cannot open %s: %s", path, vc_strerror(rc));
-		return rc;
-	}
+	if (fd < 0 && what)
+		vc__err("trust: %s, not a regular file or block device", what);
+	else if (fd < 0)
+		vc__err("trust: cannot open %s: %s", path, vc_strerror(fd));
 	return fd;
 }
 

@@ -11,15 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "input.h"
 #include "output.h"
 
 #define MAX_LINKS 40
-
-static const char *kind(mode_t m)
-{
-	return S_ISCHR(m) ? "a character device" : S_ISBLK(m) ? "a block device" : S_ISFIFO(m) ? "a FIFO"
-	       : S_ISSOCK(m) ? "a socket" : S_ISDIR(m) ? "a directory" : "not a regular file";
-}
 
 int vc__output_target(const char *path, char **final, const char **what)
 {
@@ -41,7 +36,7 @@ int vc__output_target(const char *path, char **final, const char **what)
 		if (S_ISREG(st.st_mode))
 			break;
 		if (!S_ISLNK(st.st_mode)) {
-			*what = kind(st.st_mode);
+			*what = vc__file_kind(st.st_mode);
 			free(cur);
 			return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
 		}

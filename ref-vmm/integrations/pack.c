@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: MIT
 // Where vc-vmm uses libvirtcore's pack module. --pack DISK: every image of a packed disk
-// becomes a boot module, named after it. The disk's index is validated and every image
-// checked against its SHA-256 before the guest sees a byte of it; the images are then
-// passed straight out of one read-only mapping.
+// becomes a boot module, named after it, and the guest reads the disk through the block
+// device. Through one descriptor from open to copy, the disk is read into a sealed memfd
+// (input.c); its index is validated and every image checked against its SHA-256 on that
+// copy, and the modules and the block device are served from it: the guest gets exactly
+// the bytes that were verified, whatever happens to the file meanwhile.
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
-#include <fcntl.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <virtcore/pack.h>
@@ -16,11 +16,41 @@
 #include "../vmm.h"
 
 struct pack_state {
-	void *base;       /* the disk, mapped read-only: the modules point into it */
-	size_t size;
-	int fd;           /* the same open file, for the block device (-1: none) */
+	struct vmm_input disk; /* the verified copy: the modules point into it */
+	bool held;
 	char names[VMM_MAX_MODULES][VC_PACK_NAME_MAX + 1];
 };
+
+/* Opens the disk's index on @fd; refuses what cannot become boot modules of @vm. */
+static int open_index(struct vm *vm, const char *disk, int fd, vc_pack **p,
+		      struct vc_pack_info *info)
+{
+	int rc = vc_pack_open_fd(p, fd);
+	if (rc) {
+		vmm_err("--pack %s: %s", disk, vmm_lib_detail(rc, "pack: "));
+		return rc;
+	}
+	vc_pack_info(info, *p);
+	uint64_t total = 0;
+	for (unsigned i = 0; i < info->count; i++) {
+		struct vc_pack_image img;
+		vc_pack_get(&img, *p, i);
+		total += img.size;
+	}
+	rc = vm->nmods + info->count > VMM_MAX_MODULES ? -E2BIG :
+	     total > vm->cfg->mem ? -EFBIG : 0;
+	if (rc == -E2BIG)
+		vmm_err("--pack %s: %u images, but at most %u boot modules in all", disk,
+			info->count, VMM_MAX_MODULES);
+	else if (rc)
+		vmm_err("--pack %s: its images total %" PRIu64 " bytes, more than guest RAM "
+			"(--mem, %" PRIu64 " bytes)", disk, total, (uint64_t)vm->cfg->mem);
+	if (rc) {
+		vc_pack_close(*p);
+		*p = NULL;
+	}
+	return rc;
+}
 
 static int pack_prepare(struct vm *vm, void *st)
 {
@@ -30,7 +60,7 @@ static int pack_prepare(struct vm *vm, void *st)
 	struct vc_pack_info info;
 	unsigned bad = 0;
 
-	s->fd = -1;
+	s->disk = (struct vmm_input){.data = (const uint8_t *)"", .fd = -1};
 	if (!disk)
 		return 0;
 	vc_error_clear();
@@ -38,44 +68,36 @@ static int pack_prepare(struct vm *vm, void *st)
 		vmm_err("--pack: %s", vc_error_last());
 		return -EOPNOTSUPP;
 	}
-	int rc = vc_pack_open(&p, disk);
+	/* The file's index says how much to copy (and refuses a disk too big to boot
+	 * before any of it is read); the copy is then checked from scratch. */
+	int fd = vmm_input_open("--pack", disk, VMM_INPUT_BLOCK);
+	if (fd < 0)
+		return -EINVAL;
+	int rc = open_index(vm, disk, fd, &p, &info);
 	if (rc == 0) {
-		rc = vc_pack_verify(&bad, p);
-		vc_pack_info(&info, p);
+		vc_pack_close(p);
+		p = NULL;
+		rc = vmm_input_copy(&s->disk, "--pack", disk, fd, info.disk_size) ? -EIO : 0;
 	}
+	close(fd);
+	if (rc)
+		return rc;
+	s->held = true;
+	rc = open_index(vm, disk, s->disk.fd, &p, &info);
+	if (rc)
+		return rc;
+	rc = vc_pack_verify(&bad, p);
 	if (rc) {
 		vmm_err("--pack %s: %s", disk, vmm_lib_detail(rc, "pack: "));
 		vc_pack_close(p);
 		return rc;
 	}
-	if (vm->nmods + info.count > VMM_MAX_MODULES) {
-		vmm_err("--pack %s: %u images, but at most %u boot modules in all", disk,
-			info.count, VMM_MAX_MODULES);
-		vc_pack_close(p);
-		return -E2BIG;
-	}
-
-	/* Offsets and sizes were validated against the disk size by vc_pack_open(). */
-	int fd = open(disk, O_RDONLY | O_CLOEXEC);
-	void *base = fd < 0 ? MAP_FAILED
-			    : mmap(NULL, info.disk_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (base == MAP_FAILED) {
-		int e = errno;
-		vmm_err("--pack %s: cannot map it: %s", disk, strerror(e));
-		if (fd >= 0)
-			close(fd);
-		vc_pack_close(p);
-		return -e;
-	}
-	s->fd = fd;
-	s->base = base;
-	s->size = info.disk_size;
 	for (unsigned i = 0; i < info.count; i++) {
 		struct vc_pack_image img;
 		char *name = s->names[vm->nmods];
 		vc_pack_get(&img, p, i);
 		memcpy(name, img.name, sizeof(img.name));
-		vm->mods[vm->nmods++] = (struct vc_pvh_module){name, (const uint8_t *)base + img.offset,
+		vm->mods[vm->nmods++] = (struct vc_pvh_module){name, s->disk.data + img.offset,
 							     img.size};
 	}
 	vc_pack_close(p);
@@ -86,24 +108,20 @@ static void pack_exit(struct vm *vm, void *st)
 {
 	struct pack_state *s = st;
 	(void)vm;
-	if (s->base) { /* the mapping and the descriptor come together */
-		munmap(s->base, s->size);
-		close(s->fd);
-	}
-	s->base = NULL;
-	s->fd = -1;
+	if (s->held)
+		vmm_input_release(&s->disk);
+	s->held = false;
 }
 
 int vm_pack_disk(const struct vm *vm, int *fd, uint64_t *size)
 {
 	const struct pack_state *s = vm->part[PART_PACK];
-	if (!s || !s->base || s->fd < 0)
+	if (!s || !s->held || s->disk.fd < 0)
 		return -ENOENT;
-	*fd = s->fd;
-	*size = s->size;
+	*fd = s->disk.fd;
+	*size = s->disk.size;
 	return 0;
 }
-
 const struct vmm_part pack_part = {
 	.name = "pack",
 	.state_size = sizeof(struct pack_state),

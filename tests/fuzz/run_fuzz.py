@@ -29,13 +29,13 @@ ENTRIES_OFFSET = HEADER_OFFSET + 512
 
 
 TARGETS = {
-    "pack": {"dirs": ["lib/pack"], "util": ["crc32.c", "log.c", "output.c", "strerror.c"],
+    "pack": {"dirs": ["lib/pack"], "util": ["crc32.c", "input.c", "log.c", "output.c", "strerror.c"],
              "libs": ["-luuid", "-lcrypto", "-lpthread"], "max_len": 131073},
-    "trust": {"dirs": ["lib/trust"], "util": ["log.c", "output.c", "strerror.c"],
+    "trust": {"dirs": ["lib/trust"], "util": ["input.c", "log.c", "output.c", "strerror.c"],
               "libs": ["-lcrypto", "-lpthread"], "max_len": 16384},
     "spt": {"dirs": ["lib/spt", "lib/gmem"], "util": ["log.c", "strerror.c"],
             "libs": ["-lpthread"], "max_len": 4096},
-    "rewrite": {"dirs": ["lib/rewrite"], "util": ["log.c", "strerror.c"],
+    "rewrite": {"dirs": ["lib/rewrite"], "util": ["input.c", "log.c", "strerror.c"],
                 "libs": ["-lelf", "-lZydis", "-lpthread"], "max_len": 65536},
     "pvh": {"dirs": ["lib/pvh", "lib/gmem"], "util": ["log.c", "strerror.c"],
             "libs": ["-lpthread"], "max_len": 131072},

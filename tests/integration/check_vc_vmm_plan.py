@@ -31,9 +31,12 @@ def check(cond, what):
         print("FAIL " + what)
 
 
-def run(*args, cwd=None):
-    return subprocess.run(list(args), capture_output=True, stdin=subprocess.DEVNULL,
-                          cwd=cwd, timeout=120)
+def run(*args, cwd=None, timeout=120):
+    try:
+        return subprocess.run(list(args), capture_output=True, stdin=subprocess.DEVNULL,
+                              cwd=cwd, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(args, -1, b"", f"timed out after {timeout} s".encode())
 
 
 def vmm(*args):
@@ -178,7 +181,7 @@ def test_plans(work):
 def test_bad_inputs(work):
     """Each refusal has its own message and happens before /dev/kvm is opened."""
     def refused(args, status, needle, what):
-        r = vmm(*args)
+        r = run(VC_VMM, *args, timeout=30)
         err = r.stderr.decode(errors="replace")
         check(r.returncode == status and needle in err and "vc-vmm: /dev/kvm" not in err and
               not r.stdout, f"{what}: exit {r.returncode}, stderr {err!r}")
@@ -219,6 +222,34 @@ def test_bad_inputs(work):
                     f"{what}: not a trust list")
             refused(dry + ["--kernel", GUEST, "--trust-key", script], 2,
                     "--trust-key needs --trust", f"{what}: key without list")
+        # #26: inputs that are not files are refused at once, saying what they are (a
+        # FIFO without a writer hung the open); a program is "not a PVH kernel"; --mem
+        # goes up to 1T, its documented maximum.
+        fifo = os.path.join(work, "in.fifo")
+        if not os.path.exists(fifo):
+            os.mkfifo(fifo)
+        refused(dry + ["--kernel", fifo], 1, f"vc-vmm: {fifo}: a FIFO, not a regular file",
+                f"{what}: FIFO kernel")
+        refused(dry + ["--kernel", "/dev/zero"], 1,
+                "vc-vmm: /dev/zero: a character device, not a regular file", f"{what}: /dev/zero")
+        refused(dry + ["--kernel", GUEST, "--module", fifo], 1, f"{fifo}: a FIFO",
+                f"{what}: FIFO module")
+        refused(dry + ["--kernel", GUEST, "--module", big, "--mem", "3M"], 1,
+                "big.bin: 4194304 bytes does not fit in guest RAM", f"{what}: module > --mem")
+        refused(dry + ["--kernel", "/bin/sh"], 1, "no PVH entry note", f"{what}: a program")
+        if VC_PACK:
+            refused(dry + ["--kernel", GUEST, "--pack", fifo], 1,
+                    f"--pack {fifo}: a FIFO, not a regular file or block device",
+                    f"{what}: FIFO disk")
+        if VC_MEASURE:
+            refused(dry + ["--kernel", GUEST, "--trust", fifo], 1,
+                    f"--trust {fifo}: a FIFO, not a regular file", f"{what}: FIFO list")
+            refused(dry + ["--kernel", GUEST, "--trust", script, "--trust-key", fifo], 1,
+                    f"--trust-key {fifo}: a FIFO, not a regular file", f"{what}: FIFO key")
+    refused(["--kernel", GUEST, "--mem", "2T", "--dry-run"], 2, "--mem 2T: expected a size "
+            "from 2M to 1T", "--mem 2T")
+    p = plan("--kernel", GUEST, "--mem", "1T")
+    check(p is not None, "--mem 1T refused")
     refused(["--kernel", GUEST, "--json"], 2, "--json goes with --dry-run", "--json alone")
     refused([], 2, "--kernel ELF is required", "no kernel")
 

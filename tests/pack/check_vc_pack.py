@@ -32,8 +32,12 @@ def check(cond, what):
         print("FAIL " + what)
 
 
-def run(*args, stdin=None, input_bytes=None):
-    return subprocess.run(list(args), capture_output=True, stdin=stdin, input=input_bytes)
+def run(*args, stdin=None, input_bytes=None, timeout=300):
+    try:
+        return subprocess.run(list(args), capture_output=True, stdin=stdin, input=input_bytes,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(args, -1, b"", f"timed out after {timeout} s".encode())
 
 
 def vcpack(*args, **kw):
@@ -330,6 +334,18 @@ def test_interface(work):
     check(r.returncode == 1 and b"truncated" in r.stderr, f"truncated disk: {r.stderr}")
     r = vcpack("list", "--json", os.path.join(work, "absent.img"))
     check(r.returncode == 1 and b"No such file" in r.stderr, f"absent disk: {r.stderr}")
+
+    # #26: a disk that is a FIFO without a writer is refused at once (the open hung), and
+    # so is a character device.
+    fifo = os.path.join(work, "in.fifo")
+    os.mkfifo(fifo)
+    for path, kind in ((fifo, "a FIFO"), ("/dev/zero", "a character device")):
+        for cmd in (["list", path], ["list", "--json", path], ["verify", path],
+                    ["extract", path, "-C", out]):
+            r = run(VC_PACK, *cmd, timeout=20)
+            check(r.returncode == 1 and r.stderr.decode() == f"vc-pack: {path}: {kind}, not a "
+                  "regular file or block device\n", f"{cmd}: {r.returncode} {r.stderr}")
+    os.unlink(fifo)
 
 
 def main():

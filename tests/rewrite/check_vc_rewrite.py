@@ -26,8 +26,11 @@ def check(cond, what):
         print("FAIL " + what)
 
 
-def vc(*args):
-    return subprocess.run([VC, *args], capture_output=True, text=True)
+def vc(*args, timeout=120):
+    try:
+        return subprocess.run([VC, *args], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(args, -1, "", f"timed out after {timeout} s")
 
 
 def main():
@@ -157,6 +160,26 @@ def main():
         r = vc("patch", objs["driver.c"], "-o", "nodir/out.o")
         check(r.returncode == 1 and r.stderr.startswith("vc-rewrite: nodir/out.o: "),
               f"unwritable output: {r.stderr!r}")
+
+        # #26: inputs that are not files are refused at once, saying what they are (a FIFO
+        # without a writer hung the open; /dev/zero said only "Invalid argument"); an input
+        # larger than any object file is refused before it is read (restore read a sparse
+        # 16 GiB file whole).
+        os.mkfifo("in.fifo")
+        for f, kind in (("in.fifo", "a FIFO"), ("/dev/zero", "a character device")):
+            for cmd in (["scan", f], ["patch", f, "-o", "out.o"], ["restore", f, "-o", "out.o"]):
+                r = vc(*cmd, timeout=20)
+                check(r.returncode == 1 and r.stderr == f"vc-rewrite: {f}: {kind}, not an ELF "
+                      "object file\n", f"{cmd}: {r.returncode} {r.stderr!r}")
+        with open("huge.o", "wb") as h:
+            h.truncate(16 << 30)
+        for cmd in (["scan", "huge.o"], ["patch", "huge.o", "-o", "out.o"],
+                    ["restore", "huge.o", "-o", "out.o"]):
+            r = vc(*cmd, timeout=20)
+            check(r.returncode == 1 and "huge.o" in r.stderr and "at most 1073741824" in r.stderr,
+                  f"{cmd}: {r.returncode} {r.stderr!r}")
+        os.unlink("huge.o")
+        os.unlink("in.fifo")
         leftovers = [f for f in os.listdir(".") if f.startswith("out.o") or "vc-rewrite-" in f]
         check(not leftovers, f"left behind: {leftovers}")
     finally:

@@ -27,8 +27,12 @@ def check(cond, what):
         print("FAIL " + what)
 
 
-def vcm(*args):
-    return subprocess.run([VC] + list(args), capture_output=True, text=True)
+def vcm(*args, timeout=120):
+    try:
+        return subprocess.run([VC] + list(args), capture_output=True, text=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(args, -1, "", f"timed out after {timeout} s")
 
 
 def replay(digests, alg):
@@ -120,7 +124,7 @@ def test_interface(work):
           in r.stdout, f"show: {r.stdout}")
 
     def refused(args, message, label):
-        r = vcm(*args)
+        r = vcm(*args, timeout=20)
         check(r.returncode == 1, f"{label}: exit {r.returncode}")
         check(message in r.stderr, f"{label}: {message!r} not in {r.stderr!r}")
 
@@ -190,6 +194,20 @@ def test_interface(work):
         f.write(data[:-5])
     refused(["verify", "-p", pub, os.path.join(work, "bad"), *ok], "truncated", "truncated")
     refused(["log", lst], "event log: the first event is not an EV_NO_ACTION", "log on a list")
+
+    # #26: where a file is read, a FIFO without a writer is refused at once (the open hung
+    # forever), and so is a character device (make x=/dev/zero hashed forever).
+    fifo = os.path.join(work, "in.fifo")
+    os.mkfifo(fifo)
+    for args in (["show", fifo], ["log", fifo], ["sign", "-k", fifo, lst],
+                 ["verify", "-p", fifo, lst, *ok], ["verify", "-p", pub, fifo, *ok],
+                 ["verify", "-p", pub, lst, f"Stage1={fifo}"], ["make", "-o", "x", f"x={fifo}"]):
+        refused(args, f"{fifo}: a FIFO, not a regular file or block device", f"{args[0]} FIFO")
+    refused(["make", "-o", os.path.join(work, "z"), "z=/dev/zero"],
+            "vc-measure: /dev/zero: a character device, not a regular file or block device",
+            "make from /dev/zero")
+    check(not os.path.exists(os.path.join(work, "z")), "make from /dev/zero left a list")
+    os.unlink(fifo)
 
 
 def main():

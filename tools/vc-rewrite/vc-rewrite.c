@@ -14,6 +14,7 @@
 #include <virtcore/rewrite.h>
 
 #include "error-capture.h"
+#include "input.h"
 #include "output.h"
 
 static const char *prog = "vc-rewrite";
@@ -224,31 +225,46 @@ static int write_atomically(const char *out, const void *data, size_t len, mode_
 	return rc;
 }
 
+/* Reads a patched object whole, bounded as the library bounds what it loads: a sparse
+ * 16 GiB "module" is refused at once, not read into memory. 0, or 1 with the reason on
+ * stderr. */
 static int read_whole(const char *path, void **data, size_t *len, mode_t *mode)
 {
 	*data = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+	const char *what;
+	int fd = vc__input_open(path, 0, &what);
+	if (fd < 0) {
+		if (!what)
+			return fail(path, fd);
+		fprintf(stderr, "%s: %s: %s, not an ELF object file\n", prog, path, what);
+		return 1;
 	}
-	*data = malloc(st.st_size ? (size_t)st.st_size : 1);
+	struct stat st;
+	int rc = fstat(fd, &st) < 0 ? -errno : 0;
+	if (!rc && (uint64_t)st.st_size > VC_REWRITE_MAX_FILE) {
+		fprintf(stderr, "%s: %s: %lld bytes; an object file vc-rewrite reads is at most "
+			"%llu\n", prog, path, (long long)st.st_size, VC_REWRITE_MAX_FILE);
+		close(fd);
+		return 1;
+	}
+	if (!rc && !(*data = malloc(st.st_size ? (size_t)st.st_size : 1)))
+		rc = -ENOMEM;
 	size_t got = 0;
-	while (*data && got < (size_t)st.st_size) {
+	while (!rc && got < (size_t)st.st_size) {
 		ssize_t n = read(fd, (char *)*data + got, (size_t)st.st_size - got);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
+		if (n < 0 && errno != EINTR)
+			rc = -errno;
+		else if (n == 0)
+			rc = -EIO; /* it shrank while we read it */
+		else if (n > 0)
+			got += (size_t)n;
 	}
 	close(fd);
-	if (!*data)
-		return -ENOMEM;
 	*len = got;
 	*mode = st.st_mode;
-	return got == (size_t)st.st_size ? 0 : -EIO;
+	if (rc == -EIO)
+		fprintf(stderr, "%s: %s: shrank while it was read\n", prog, path);
+	return rc == -EIO ? 1 : rc ? fail(path, rc) : 0;
 }
 
 /* patch and restore: MODULE -o OUT. */
@@ -321,9 +337,9 @@ static int cmd_restore(int argc, char **argv)
 	void *data = NULL;
 	size_t len = 0;
 	mode_t mode = 0644;
-	if ((rc = read_whole(in, &data, &len, &mode))) {
+	if (read_whole(in, &data, &len, &mode)) {
 		free(data);
-		return fail(in, rc);
+		return 1;
 	}
 	/* the original is never larger than the rewritten object: restore in place */
 	long olen = vc_rewrite_restore(data, len, data, len);
