@@ -207,14 +207,27 @@ VC_API int vc_pack_find(struct vc_pack_image *out, const vc_pack *p, const char 
 VC_API int vc_pack_extract_fd(vc_pack *p, unsigned index, int fd);
 
 /**
- * @brief Writes image @p index to the file @p path, through a temporary file renamed at
- *        the end: on any failure (digest mismatch included) @p path is left untouched.
+ * @brief Writes image @p index to the file @p path, through a new file renamed at the
+ *        end: on any failure (digest mismatch included) @p path is left untouched. The new
+ *        file is unnamed (O_TMPFILE) until then where the filesystem allows, so a process
+ *        killed meanwhile leaves nothing; elsewhere a hidden ".vcpack-XXXXXXXX.tmp" beside
+ *        @p path is removed on every failure.
  * @param mode permission bits for a new file; 0 = 0644 (before umask)
  * @return as vc_pack_extract_fd(); -EISDIR / -EINVAL as vc_pack_writer_open() for a
- *         @p path that is not a regular file or nothing (symlinks are followed).
+ *         @p path that is not a regular file or nothing (symlinks are followed); -EINVAL
+ *         an empty @p path.
  */
 VC_API int vc_pack_extract_path(vc_pack *p, unsigned index, const char *path,
 				unsigned mode);
+
+/**
+ * @brief As vc_pack_extract_path() with a relative @p path taken relative to the open
+ *        directory @p dirfd (AT_FDCWD: the working directory), as openat() does: a caller
+ *        extracting into a directory it opened once never builds "DIR/NAME" strings.
+ * @return as vc_pack_extract_path().
+ */
+VC_API int vc_pack_extract_at(vc_pack *p, unsigned index, int dirfd, const char *path,
+			      unsigned mode);
 
 /**
  * @brief Extracts every image as DIR/NAME (as vc_pack_extract_path() each), several at a
@@ -223,9 +236,11 @@ VC_API int vc_pack_extract_path(vc_pack *p, unsigned index, const char *path,
  * Stops at the first failure; images already written stay (each is complete and checked),
  * the failed one leaves no file.
  *
- * @param dir an existing directory
+ * @param dir an existing directory, opened once: every image is written relative to it
+ *        (vc_pack_extract_at()); "" is refused (an unset shell variable is not "/")
  * @param mode as vc_pack_extract_path()
- * @return 0; the first error of vc_pack_extract_path(); -EINVAL a NULL argument.
+ * @return 0; the first error of vc_pack_extract_path(); -errno opening @p dir; -EINVAL a
+ *         NULL argument or an empty @p dir.
  */
 VC_API int vc_pack_extract_all(vc_pack *p, const char *dir, unsigned mode);
 

@@ -62,35 +62,38 @@ VC_API int vc_pack_extract_fd(vc_pack *p, unsigned index, int fd)
 	return rc;
 }
 
-VC_API int vc_pack_extract_path(vc_pack *p, unsigned index, const char *path,
-				unsigned mode)
+VC_API int vc_pack_extract_at(vc_pack *p, unsigned index, int dirfd, const char *path,
+			      unsigned mode)
 {
-	char *tmp = NULL, *final = NULL;
-	int fd = -1, rc;
+	struct vc__output out;
 
 	if (!p || !path || mode > 07777)
 		return -EINVAL;
+	if (!*path) {
+		vc__err("pack: an empty output name");
+		return -EINVAL;
+	}
 	if (index >= p->meta.hdr.count)
 		return -ENOENT;
-	fd = vc__pack_open_temp(path, mode ? mode : 0644, &tmp, &final);
-	if (fd < 0) {
-		if (fd != -EINVAL && fd != -EISDIR)
-			vc__err("pack: cannot create %s: %s", path, vc_strerror(fd));
-		return fd;
-	}
-	rc = vc_pack_extract_fd(p, index, fd);
-	if (close(fd) != 0 && !rc)
-		rc = -errno;
-	if (!rc && rename(tmp, final) != 0) {
-		rc = -errno;
-		vc__err("pack: cannot rename the extracted image to %s: %s", path,
-			vc_strerror(rc));
-	}
+	int rc = vc__pack_output_begin(&out, dirfd, path, mode ? mode : 0644);
 	if (rc)
-		unlink(tmp);
-	free(tmp);
-	free(final);
+		return rc;
+	rc = vc_pack_extract_fd(p, index, out.fd);
+	if (rc) {
+		vc__output_abandon(&out);
+		return rc;
+	}
+	rc = vc__output_commit(&out, false);
+	if (rc)
+		vc__err("pack: cannot put the extracted image in place as %s: %s", path,
+			vc_strerror(rc));
 	return rc;
+}
+
+VC_API int vc_pack_extract_path(vc_pack *p, unsigned index, const char *path,
+				unsigned mode)
+{
+	return vc_pack_extract_at(p, index, AT_FDCWD, path, mode);
 }
 
 VC_API int vc_pack_verify(unsigned *bad_index, vc_pack *p)
@@ -111,7 +114,7 @@ VC_API int vc_pack_verify(unsigned *bad_index, vc_pack *p)
 /* Extracting many images: workers take the next index until done or one fails. */
 struct extract_all {
 	vc_pack *p;
-	const char *dir;
+	int dirfd;
 	unsigned mode;
 	pthread_mutex_t lock;
 	unsigned next;
@@ -130,15 +133,13 @@ static void *extract_worker(void *arg)
 		if (stop)
 			return NULL;
 
+		/* Names are one path component (no '/', not "." or ".."): relative to the
+		 * directory opened once, never spliced into a path string. */
 		const struct vc_pack_entry *e = &x->p->meta.ent[i];
-		char *path;
-		int rc;
-		if (asprintf(&path, "%s/%.*s", x->dir, (int)e->name_len, e->name) < 0) {
-			rc = -ENOMEM;
-		} else {
-			rc = vc_pack_extract_path(x->p, i, path, x->mode);
-			free(path);
-		}
+		char name[VC_PACK_NAME_MAX + 1];
+		memcpy(name, e->name, e->name_len);
+		name[e->name_len] = '\0';
+		int rc = vc_pack_extract_at(x->p, i, x->dirfd, name, x->mode);
 		if (rc) {
 			pthread_mutex_lock(&x->lock);
 			if (!x->rc)
@@ -150,7 +151,7 @@ static void *extract_worker(void *arg)
 
 VC_API int vc_pack_extract_all(vc_pack *p, const char *dir, unsigned mode)
 {
-	struct extract_all x = {.p = p, .dir = dir, .mode = mode};
+	struct extract_all x = {.p = p, .mode = mode};
 	pthread_t th[4];
 	unsigned n = 0;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -158,6 +159,16 @@ VC_API int vc_pack_extract_all(vc_pack *p, const char *dir, unsigned mode)
 
 	if (!p || !dir || mode > 07777)
 		return -EINVAL;
+	if (!*dir) { /* an unset shell variable: not "/" and not "." */
+		vc__err("pack: an empty directory name");
+		return -EINVAL;
+	}
+	x.dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (x.dirfd < 0) {
+		int rc = -errno;
+		vc__err("pack: cannot open the directory %s: %s", dir, vc_strerror(rc));
+		return rc;
+	}
 	pthread_mutex_init(&x.lock, NULL);
 	/* The calling thread works too; the others only when there is more than one image. */
 	while (n + 1 < want && n + 1 < p->meta.hdr.count &&
@@ -167,5 +178,6 @@ VC_API int vc_pack_extract_all(vc_pack *p, const char *dir, unsigned mode)
 	for (unsigned i = 0; i < n; i++)
 		pthread_join(th[i], NULL);
 	pthread_mutex_destroy(&x.lock);
+	close(x.dirfd);
 	return x.rc;
 }

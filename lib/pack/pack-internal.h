@@ -84,11 +84,12 @@ int vc__pack_pread_all(int fd, void *buf, size_t len, uint64_t off);
 
 /* --- tempfile.c --- */
 
-/* Creates ".vcpack-XXXXXXXX.tmp" with @mode (umask applies) in the directory of where @path
- * leads through its symlinks: the fd, the temporary name in @tmp_path and the name to
- * rename it to in @final_path (free() both). -EINVAL / -EISDIR (reported) when that is not
- * a regular file or nothing (a device node, FIFO, socket, directory); -errno otherwise. */
-int vc__pack_open_temp(const char *path, unsigned mode, char **tmp_path, char **final_path);
+#include "../util/output.h"
+
+/* vc__output_begin() for a disk or an extracted image at @path (relative to @dirfd), with
+ * @mode (umask applies); errors reported. -EINVAL / -EISDIR when @path leads to something
+ * other than a regular file or nothing (a device node, FIFO, socket, directory). */
+int vc__pack_output_begin(struct vc__output *o, int dirfd, const char *path, unsigned mode);
 
 /* --- reader.c --- */
 

@@ -28,8 +28,9 @@ struct job {
 };
 
 struct vc_pack_writer {
-	char *path, *tmp_path, *final_path; /* as given; the temporary; where it goes */
-	int fd;
+	char *path;             /* as given */
+	struct vc__output out;  /* the disk being written */
+	int fd;                 /* out.fd */
 	struct vc_pack_create_opts opts;
 	uint32_t align;
 	uint64_t fixed_end; /* data end of a fixed-size disk; UINT64_MAX when growing */
@@ -123,12 +124,9 @@ static void writer_free(vc_pack_writer *w)
 	for (uint32_t i = 0; i < w->count; i++)
 		if (w->jobs[i].fd >= 0)
 			close(w->jobs[i].fd);
-	if (w->fd >= 0)
-		close(w->fd);
+	vc__output_abandon(&w->out); /* removes the disk unless committed */
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->cond);
-	free(w->tmp_path);
-	free(w->final_path);
 	free(w->path);
 	free(w);
 }
@@ -164,6 +162,7 @@ VC_API int vc_pack_writer_open(vc_pack_writer **out, const char *path,
 		return -ENOMEM;
 	}
 	w->fd = -1;
+	w->out = (struct vc__output){.fd = -1};
 	w->opts = o;
 	w->align = o.align ? o.align : VC_PACK_ALIGN_4K;
 	w->fixed_end = o.disk_size ? o.disk_size - VC_PACK_BACKUP_SIZE : UINT64_MAX;
@@ -171,16 +170,14 @@ VC_API int vc_pack_writer_open(vc_pack_writer **out, const char *path,
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);
 
-	w->fd = vc__pack_open_temp(path, o.mode ? o.mode : 0644, &w->tmp_path, &w->final_path);
-	rc = w->fd < 0 ? w->fd : 0;
-	if (rc == 0 && o.disk_size && ftruncate(w->fd, (off_t)o.disk_size) != 0)
+	rc = vc__pack_output_begin(&w->out, AT_FDCWD, path, o.mode ? o.mode : 0644);
+	w->fd = w->out.fd;
+	if (rc == 0 && o.disk_size && ftruncate(w->fd, (off_t)o.disk_size) != 0) {
 		rc = -errno;
+		vc__err("pack: %s: cannot make a disk of %llu bytes: %s", path,
+			(unsigned long long)o.disk_size, vc_strerror(rc));
+	}
 	if (rc) {
-		if (rc != -EINVAL && rc != -EISDIR) /* those said why already */
-			vc__err("pack: %s: cannot create the temporary disk: %s", path,
-				vc_strerror(rc));
-		if (w->fd >= 0)
-			unlink(w->tmp_path);
 		writer_free(w);
 		return rc;
 	}
@@ -380,20 +377,6 @@ static int write_index(vc_pack_writer *w)
 	return rc;
 }
 
-/* Makes the rename durable too; best effort (the data itself was synced). */
-static void sync_dir(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir = slash ? strndup(path, (size_t)(slash - path + 1)) : strdup(".");
-	int fd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-	free(dir);
-}
-
 VC_API int vc_pack_writer_commit(vc_pack_writer *w)
 {
 	int rc;
@@ -406,15 +389,17 @@ VC_API int vc_pack_writer_commit(vc_pack_writer *w)
 	rc = wait_jobs(w);
 	if (!rc)
 		rc = write_index(w);
-	if (!rc && rename(w->tmp_path, w->final_path) != 0) {
-		rc = -errno;
-		vc__err("pack: %s: cannot rename the finished disk into place: %s", w->path,
-			vc_strerror(rc));
+	if (!rc) {
+		w->fd = -1; /* closed by the commit, either way */
+		rc = vc__output_commit(&w->out, w->opts.flags & VC_PACK_CREATE_SYNC);
+		if (rc)
+			vc__err("pack: %s: cannot put the finished disk in place: %s", w->path,
+				vc_strerror(rc));
 	}
-	if (!rc && (w->opts.flags & VC_PACK_CREATE_SYNC))
-		sync_dir(w->final_path);
-	if (rc)
-		unlink(w->tmp_path);
+	if (rc) {
+		w->fd = -1;
+		vc__output_abandon(&w->out);
+	}
 	return rc;
 }
 
@@ -425,7 +410,6 @@ VC_API void vc_pack_writer_close(vc_pack_writer *w)
 	if (!w->committed) {
 		atomic_store_explicit(&w->stop, true, memory_order_relaxed);
 		wait_jobs(w);
-		unlink(w->tmp_path);
 	}
 	writer_free(w);
 }

@@ -140,40 +140,27 @@ VC_API void vc_trust_key_destroy(vc_trust_key *key)
 
 int vc__trust_write_file(const char *path, const void *data, size_t len, unsigned mode)
 {
-	char *tmp = NULL, *final;
+	struct vc__output out;
 	const char *what;
-	int rc = vc__output_target(path, &final, &what);
+	int rc = vc__output_begin(&out, AT_FDCWD, path, mode, "vctrust", &what);
 	if (rc == -EINVAL || rc == -EISDIR) {
 		vc__err("trust: %s is %s: only a regular file (or a symlink to one) is written, "
 			"and it was left as it was", path, what);
 		return rc;
 	}
-	if (rc) {
-		vc__err("trust: cannot write %s: %s", path, vc_strerror(rc));
-		return rc;
-	}
-	int fd = vc__output_open_temp(final, mode, "vctrust", &tmp);
-	if (fd < 0) {
-		rc = fd;
-	} else {
-		const uint8_t *p = data;
-		while (len && rc == 0) {
-			ssize_t n = write(fd, p, len);
-			if (n < 0 && errno != EINTR)
-				rc = -errno;
-			else if (n > 0)
-				p += n, len -= (size_t)n;
-		}
-		if (close(fd) != 0 && !rc)
+	const uint8_t *p = data;
+	while (!rc && len) {
+		ssize_t n = write(out.fd, p, len);
+		if (n < 0 && errno != EINTR)
 			rc = -errno;
-		if (!rc && rename(tmp, final) != 0)
-			rc = -errno;
-		if (rc)
-			unlink(tmp);
+		else if (n > 0)
+			p += n, len -= (size_t)n;
 	}
+	if (!rc)
+		rc = vc__output_commit(&out, false);
+	else if (out.fd >= 0)
+		vc__output_abandon(&out);
 	if (rc)
 		vc__err("trust: cannot write %s: %s", path, vc_strerror(rc));
-	free(tmp);
-	free(final);
 	return rc;
 }

@@ -15,9 +15,11 @@ import stat
 import random
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 VC_PACK = os.path.abspath(sys.argv[1])
 SECTOR = 512
@@ -346,6 +348,37 @@ def test_interface(work):
             check(r.returncode == 1 and r.stderr.decode() == f"vc-pack: {path}: {kind}, not a "
                   "regular file or block device\n", f"{cmd}: {r.returncode} {r.stderr}")
     os.unlink(fifo)
+
+    # #26: -C '' (an unset shell variable) is refused; it wrote into / before.
+    name = f"vc-pack-empty-C-{os.getpid()}"
+    named = make(work, name, b"must not reach /")
+    d2 = os.path.join(work, "c.img")
+    check(vcpack("create", d2, named[1]).returncode == 0, "create for -C ''")
+    for cmd in (["extract", d2, "-C", ""], ["extract", d2, name, "-C", ""], ["extract", d2, "-C"]):
+        r = vcpack(*cmd)
+        check(r.returncode == 2 and b"-C needs a DIR" in r.stderr, f"{cmd}: {r.returncode} {r.stderr}")
+    check(not os.path.exists("/" + name), "extract -C '' wrote into /")
+    if os.path.exists("/" + name):
+        os.unlink("/" + name)
+
+    # #26: create interrupted by SIGINT, SIGTERM or SIGHUP while it copies leaves nothing
+    # beside the target (a hidden .vcpack-*.tmp of the disk's size stayed).
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        target = os.path.join(work, "interrupted.img")
+        p = subprocess.Popen([VC_PACK, "create", target, "s=/dev/stdin"], stdin=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        p.stdin.write(b"x" * (4 << 20))
+        p.stdin.flush()
+        time.sleep(0.2)
+        p.send_signal(sig)
+        try:
+            p.stdin.close()
+        except BrokenPipeError:
+            pass
+        p.wait(timeout=30)
+        p.stderr.close()
+        left = [f for f in os.listdir(work) if "vcpack" in f or f == "interrupted.img"]
+        check(p.returncode == -sig and not left, f"{sig.name}: exit {p.returncode}, left {left}")
 
 
 def main():

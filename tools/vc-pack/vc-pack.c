@@ -2,6 +2,7 @@
 // vc-pack: pack images into one GPT-compatible disk, list, extract and verify them.
 // The interface is fixed (scripts depend on it); see `vc-pack --help` and README.md.
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -309,6 +310,10 @@ static int cmd_extract(int argc, char **argv)
 		free(names);
 		return usage_error(usage_extract, "extract needs a DISK%s", "");
 	}
+	if (!*dir) { /* -C "$UNSET": never "/" */
+		free(names);
+		return usage_error(usage_extract, "-C needs a DIR, not an empty name%s", "");
+	}
 
 	vc_pack *p;
 	if (open_disk(disk, &p)) {
@@ -327,21 +332,21 @@ static int cmd_extract(int argc, char **argv)
 		if (err)
 			rc = fail(disk, err);
 	}
+	/* By name: into DIR opened once, each image relative to it (no "DIR/NAME" strings). */
+	int dirfd = rc == 0 && nnames ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	if (rc == 0 && nnames && dirfd < 0) {
+		fprintf(stderr, "%s: %s: %s\n", prog, dir, strerror(errno));
+		rc = 1;
+	}
 	for (int k = 0; rc == 0 && k < nnames; k++) {
 		struct vc_pack_image img;
 		int idx = vc_pack_find(&img, p, names[k]);
-		char *out;
-
-		vc_pack_get(&img, p, (unsigned)idx);
-		if (asprintf(&out, "%s/%s", dir, img.name) < 0) {
-			rc = fail(disk, -ENOMEM);
-			break;
-		}
-		int err = vc_pack_extract_path(p, (unsigned)idx, out, 0);
+		int err = vc_pack_extract_at(p, (unsigned)idx, dirfd, img.name, 0);
 		if (err)
 			rc = fail(disk, err);
-		free(out);
 	}
+	if (dirfd >= 0)
+		close(dirfd);
 	vc_pack_close(p);
 	free(names);
 	return rc;

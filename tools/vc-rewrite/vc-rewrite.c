@@ -190,38 +190,26 @@ static int cmd_scan(int argc, char **argv)
 	return 0;
 }
 
-/* Writes @len bytes to a temporary file beside where @out leads (through symlinks), with
- * @mode, then renames it there: a failure leaves nothing behind, and a device node, FIFO
- * or directory at @out is refused untouched (*what says which). */
+/* Writes @len bytes to a new file beside where @out leads (through symlinks), with @mode,
+ * then renames it there: a failure or an interruption leaves nothing behind, and a device
+ * node, FIFO or directory at @out is refused untouched (*what says which). */
 static int write_atomically(const char *out, const void *data, size_t len, mode_t mode,
 			    const char **what)
 {
-	char *final, *tmp;
-	int rc = vc__output_target(out, &final, what);
-	if (rc)
-		return rc;
-	int fd = vc__output_open_temp(final, 0600, "vc-rewrite", &tmp);
-	if (fd < 0) {
-		free(final);
-		return fd;
-	}
+	struct vc__output o;
+	int rc = vc__output_begin(&o, AT_FDCWD, out, 0600, "vc-rewrite", what);
 	for (size_t done = 0; done < len && !rc;) {
-		ssize_t n = write(fd, (const char *)data + done, len - done);
+		ssize_t n = write(o.fd, (const char *)data + done, len - done);
 		if (n < 0 && errno != EINTR)
 			rc = -errno;
 		else if (n > 0)
 			done += (size_t)n;
 	}
-	if (!rc && fchmod(fd, mode & 07777) < 0)
+	if (!rc && fchmod(o.fd, mode & 07777) < 0)
 		rc = -errno;
-	if (close(fd) < 0 && !rc)
-		rc = -errno;
-	if (!rc && rename(tmp, final) < 0)
-		rc = -errno;
-	if (rc)
-		unlink(tmp);
-	free(tmp);
-	free(final);
+	if (!rc)
+		return vc__output_commit(&o, false);
+	vc__output_abandon(&o);
 	return rc;
 }
 
