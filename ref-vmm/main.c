@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,6 +143,9 @@ int main(int argc, char **argv)
 	int dry_run = 0, json = 0;
 	int opt;
 
+	/* A reader that goes away (`vc-vmm ... | head -1`) must not kill the VM: writes to a
+	 * closed stdout fail with EPIPE instead, and the console drops the guest's output. */
+	signal(SIGPIPE, SIG_IGN);
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'k':

@@ -2,7 +2,9 @@
 // The host side of the guest console: output to stdout (line-buffered unless
 // stdout is a terminal), and the terminal put in raw mode while the guest owns
 // stdin, restored on every way out (normal exit, signals, fatal errors).
+#include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
@@ -19,12 +21,22 @@ static int out_fd = STDOUT_FILENO;
 static struct termios saved;
 static volatile sig_atomic_t raw_active;
 
+static bool out_gone; /* the reader closed stdout (EPIPE): nothing more is written */
+
 static void write_all(const char *p, size_t n)
 {
-	while (n) {
+	while (n && !out_gone) {
 		ssize_t w = write(out_fd, p, n);
-		if (w <= 0)
-			return; /* stdout closed: the guest keeps running, its output is lost */
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN)
+			return; /* a non-blocking reader's full pipe: this output is dropped */
+		if (w <= 0) {
+			/* stdout closed (vc-vmm ignores SIGPIPE): the guest keeps running, its
+			 * output is lost, and the exit status is still the guest's */
+			out_gone = errno == EPIPE;
+			return;
+		}
 		p += w;
 		n -= (size_t)w;
 	}
@@ -69,6 +81,7 @@ void console_set_fd(int fd)
 	console_flush();
 	pthread_mutex_lock(&out_lock);
 	out_fd = fd;
+	out_gone = false;
 	pthread_mutex_unlock(&out_lock);
 }
 

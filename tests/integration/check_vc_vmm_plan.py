@@ -254,6 +254,27 @@ def test_bad_inputs(work):
     refused([], 2, "--kernel ELF is required", "no kernel")
 
 
+def test_closed_stdout():
+    """#26: a reader that went away (`vc-vmm ... | head -1`) does not kill vc-vmm with
+    SIGPIPE (status 141): a boot goes on with its console output dropped and exits with
+    the guest's status; --dry-run, whose output is its result, exits 1 saying so."""
+    r_end, w_end = os.pipe()
+    os.close(r_end)  # every write to w_end fails: EPIPE, or SIGPIPE unless ignored
+    try:
+        for args, status in ((["--dry-run"], 1), ([], 0)):
+            r = subprocess.run([VC_VMM, "--kernel", GUEST, *args], stdout=w_end,
+                               stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=120)
+            err = r.stderr.decode(errors="replace")
+            if not args and "/dev/kvm" in err:
+                print("note: no usable /dev/kvm: a boot with a closed stdout is not checked")
+                continue
+            check(r.returncode == status, f"stdout closed {args}: exit {r.returncode}, {err!r}")
+            if args:
+                check("cannot write the boot plan" in err, f"--dry-run, closed stdout: {err!r}")
+    finally:
+        os.close(w_end)
+
+
 def test_unusable_kvm():
     """A valid boot on a machine without a usable /dev/kvm names it. Where /dev/kvm works,
     a private mount namespace puts /dev/null in its place (present, but no KVM)."""
@@ -281,6 +302,7 @@ def main():
         test_plans(work)
         test_bad_inputs(work)
         test_unusable_kvm()
+        test_closed_stdout()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"vc-vmm plan: {len(failures)} failure(s)")

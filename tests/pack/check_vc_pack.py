@@ -349,6 +349,14 @@ def test_interface(work):
                   "regular file or block device\n", f"{cmd}: {r.returncode} {r.stderr}")
     os.unlink(fifo)
 
+    # #26: a failed write to standard output is an error (list --json > full-fs/out.json
+    # exited 0 with an empty file).
+    with open("/dev/full", "wb") as full:
+        for cmd in (["list", disk], ["list", "--json", disk], ["verify", disk]):
+            r = subprocess.run([VC_PACK, *cmd], stdout=full, stderr=subprocess.PIPE)
+            check(r.returncode == 1 and r.stderr == b"vc-pack: standard output: No space left "
+                  b"on device\n", f"{cmd} > /dev/full: {r.returncode} {r.stderr}")
+
     # #26: -C '' (an unset shell variable) is refused; it wrote into / before.
     name = f"vc-pack-empty-C-{os.getpid()}"
     named = make(work, name, b"must not reach /")

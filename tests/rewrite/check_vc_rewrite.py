@@ -165,6 +165,13 @@ def main():
         # without a writer hung the open; /dev/zero said only "Invalid argument"); an input
         # larger than any object file is refused before it is read (restore read a sparse
         # 16 GiB file whole).
+        with open("/dev/full", "w") as full:
+            for cmd in (["scan", objs["driver.c"]], ["scan", "--json", objs["driver.c"]],
+                        ["patch", objs["driver.c"], "-o", "full.o"]):
+                r = subprocess.run([VC, *cmd], stdout=full, stderr=subprocess.PIPE, text=True)
+                check(r.returncode == 1 and r.stderr == "vc-rewrite: standard output: No space "
+                      "left on device\n", f"{cmd} > /dev/full: {r.returncode} {r.stderr!r}")
+        os.unlink("full.o")
         os.mkfifo("in.fifo")
         for f, kind in (("in.fifo", "a FIFO"), ("/dev/zero", "a character device")):
             for cmd in (["scan", f], ["patch", f, "-o", "out.o"], ["restore", f, "-o", "out.o"]):

@@ -15,6 +15,7 @@ import fcntl
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -184,10 +185,26 @@ def kvm_problem():
     return None
 
 
+def test_refused_once_named():
+    """#26: a refusal says "vc-trace: why" once (it said "vc-trace: vc-trace: why"); an
+    unprivileged run is refused by the kernel on every machine, KVM or not."""
+    setpriv = shutil.which("setpriv")
+    if not setpriv:
+        print("note: no setpriv: the unprivileged refusal is not checked")
+        return
+    r = subprocess.run([setpriv, "--reuid=65534", "--regid=65534", "--clear-groups",
+                        "--inh-caps=-all", VC_TRACE, "--duration", "0.1"],
+                       capture_output=True, text=True, timeout=60)
+    check(r.returncode == 1 and r.stderr.startswith("vc-trace: ") and
+          not r.stderr.startswith("vc-trace: vc-trace") and r.stderr.count("\n") == 1,
+          f"unprivileged: exit {r.returncode}, {r.stderr!r}")
+
+
 def main():
     if os.geteuid() != 0:
         print("SKIP: vc-trace needs root (BPF)")
         return 77
+    test_refused_once_named()
     problem = kvm_problem()
     if problem:
         print(f"SKIP: {problem}: vc-vmm cannot boot the guest here")

@@ -203,6 +203,11 @@ def test_interface(work):
                  ["verify", "-p", fifo, lst, *ok], ["verify", "-p", pub, fifo, *ok],
                  ["verify", "-p", pub, lst, f"Stage1={fifo}"], ["make", "-o", "x", f"x={fifo}"]):
         refused(args, f"{fifo}: a FIFO, not a regular file or block device", f"{args[0]} FIFO")
+    with open("/dev/full", "w") as full:
+        for args in (["show", lst], ["verify", "-p", pub, lst, *ok]):
+            r = subprocess.run([VC, *args], stdout=full, stderr=subprocess.PIPE, text=True)
+            check(r.returncode == 1 and r.stderr == "vc-measure: standard output: No space "
+                  "left on device\n", f"{args[0]} > /dev/full: {r.returncode} {r.stderr!r}")
     refused(["make", "-o", os.path.join(work, "z"), "z=/dev/zero"],
             "vc-measure: /dev/zero: a character device, not a regular file or block device",
             "make from /dev/zero")

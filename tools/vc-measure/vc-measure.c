@@ -12,6 +12,7 @@
 #include <virtcore/trust.h>
 
 #include "error-capture.h"
+#include "stdout-check.h"
 
 static const char *prog = "vc-measure";
 
@@ -366,6 +367,7 @@ static int cmd_log(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	tool_capture_errors("trust: ");
+	tool_check_stdout_at_exit(prog);
 	if (argc < 2)
 		return fputs(usage_main, stderr), 2;
 	const char *cmd = argv[1];

@@ -16,6 +16,7 @@
 #include <virtcore/pack.h>
 
 #include "error-capture.h"
+#include "stdout-check.h"
 
 static const char *prog = "vc-pack";
 
@@ -379,6 +380,7 @@ static int cmd_verify(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	tool_capture_errors("pack: ");
+	tool_check_stdout_at_exit(prog);
 	if (argc < 2) {
 		fputs(usage_main, stderr);
 		return 2;

@@ -14,6 +14,7 @@
 #include <virtcore/rewrite.h>
 
 #include "error-capture.h"
+#include "stdout-check.h"
 #include "input.h"
 #include "output.h"
 
@@ -344,6 +345,7 @@ static int cmd_restore(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	tool_capture_errors("rewrite: ");
+	tool_check_stdout_at_exit(prog);
 	opterr = 0; /* our own message, in our format */
 	if (argc < 2)
 		return usage_error(usage_main, "a command is required");

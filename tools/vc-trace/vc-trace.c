@@ -15,6 +15,7 @@
 #include <virtcore/trace.h>
 
 #include "error-capture.h"
+#include "stdout-check.h"
 
 static const char usage[] =
 	"usage: vc-trace [--pid PID] [--json] [--duration SECONDS]\n"
@@ -209,13 +210,15 @@ int main(int argc, char **argv)
 	}
 
 	tool_capture_errors("trace: ");
+	tool_check_stdout_at_exit("vc-trace");
 	vc_trace *t;
 	int rc = vc_trace_open(&t, &o);
 	if (rc) {
-		char what[32] = "vc-trace";
+		const char *why = tool_last_error() ? tool_last_error() : vc_strerror(rc);
 		if (o.pid)
-			snprintf(what, sizeof(what), "pid %d", o.pid);
-		fprintf(stderr, "vc-trace: %s: %s\n", what, tool_last_error() ? tool_last_error() : vc_strerror(rc));
+			fprintf(stderr, "vc-trace: pid %d: %s\n", o.pid, why);
+		else
+			fprintf(stderr, "vc-trace: %s\n", why);
 		return 1;
 	}
 	struct sigaction sa = {.sa_handler = on_signal};
