@@ -12,6 +12,7 @@
 #include <virtcore/virtcore.h>
 
 #include "util/log.h"
+#include "util/text.h"
 
 /* Codes with a libvirtcore text (docs/error-handling.md lists those the library returns); each
  * must have a specific one. */
@@ -239,4 +240,23 @@ Test(error_last, each_thread_has_its_own)
 		     a.mismatches, b.mismatches);
 	vc_error_clear();
 	cr_assert_str_eq(vc_error_last(), "", "the main thread's detail is its own");
+}
+
+/* #26: a message naming something from a file or a caller stays one line and drives no
+ * terminal: controls and bytes that are not UTF-8 are escaped, UTF-8 is kept, and a cut
+ * never splits a character or an escape. */
+Test(common, messages_escape_controls_and_stray_bytes)
+{
+	vc__err("x: \"%s\"", "a\nb\x1b[2J\xc2\x85\xff\\ \xc3\xa4");
+	cr_assert_str_eq(vc_error_last(), "x: \"a\\x0ab\\x1b[2J\\xc2\\x85\\xff\\x5c \xc3\xa4\"");
+
+	char out[12];
+	vc__escape("\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4", 10, out, sizeof(out));
+	cr_assert_str_eq(out, "\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4", "fits whole");
+	vc__escape("\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4\xc3\xa4", 10, out, 10);
+	cr_assert_str_eq(out, "\xc3\xa4\xc3\xa4\xc3\xa4...");
+	vc__escape("ab\ncd", 5, out, 8);
+	cr_assert_str_eq(out, "ab...");
+	vc__escape("abc", 3, out, 4);
+	cr_assert_str_eq(out, "abc");
 }

@@ -563,3 +563,27 @@ Test(trust, chain_logs_every_stage_presented)
 	vc_trust_log_destroy(log384);
 	vc_trust_list_destroy(l);
 }
+
+/* #26: stage names are UTF-8 without controls (docs/trust-format.md): C1 controls and bytes
+ * that are not UTF-8 were accepted by list_add and by the parser. */
+Test(trust, stage_names_are_utf8_without_controls)
+{
+	vc_trust_list *l = three_stage_list(VC_TRUST_ALG_SHA256), *got;
+	uint8_t d[32] = {0}, buf[16384];
+	cr_assert_eq(vc_trust_list_add(l, "St\xc2\x85x", VC_TRUST_ROLE_STAGE, d, 1), -EINVAL);
+	cr_assert_eq(vc_trust_list_add(l, "St\xffx", VC_TRUST_ROLE_STAGE, d, 1), -EINVAL);
+	cr_assert_eq(vc_trust_list_add(l, "St\xc0\xafx", VC_TRUST_ROLE_STAGE, d, 1), -EINVAL,
+		     "an overlong '/'");
+	cr_assert_eq(vc_trust_list_add(l, "St\xc3\xa4ge", VC_TRUST_ROLE_STAGE, d, 1), 0);
+	VC_OPTS(vc_trust_load_opts, unverified, .flags = VC_TRUST_LOAD_UNVERIFIED);
+	long n = vc_trust_list_serialize(l, buf, sizeof(buf));
+	cr_assert_gt(n, 0);
+	cr_assert_eq(vc_trust_list_load(&got, buf, (size_t)n, &unverified), 0);
+	vc_trust_list_destroy(got);
+	cr_assert_eq(memcmp(buf + 64 + 128, "Start", 5), 0, "the second entry's name");
+	memcpy(buf + 64 + 128, "St\xc2\x85t", 5);
+	cr_assert_eq(vc_trust_list_load(&got, buf, (size_t)n, &unverified), -EBADMSG);
+	struct vc_trust_view v;
+	cr_assert_eq(vc_trust_abi_parse(&v, buf, (size_t)n), VC_TRUST_ERR_BADMSG);
+	vc_trust_list_destroy(l);
+}

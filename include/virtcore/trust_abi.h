@@ -19,9 +19,9 @@
 /** Format version; a reader refuses any other. */
 #define VC_TRUST_VERSION 1u
 /**
- * Longest stage name in bytes (the field holds it NUL-terminated). Names have no spaces,
- * control characters or '=' (they appear in `NAME=FILE` arguments and the text form);
- * other bytes, UTF-8 included, are allowed.
+ * Longest stage name in bytes (the field holds it NUL-terminated). Names are UTF-8
+ * (shortest form) without spaces, control characters (C0, DEL, C1) or '=': they appear in
+ * `NAME=FILE` arguments, the text form and messages (vc_trust_abi_name_ok()).
  */
 #define VC_TRUST_NAME_MAX 47u
 /** Stages in one list. */
@@ -318,6 +318,45 @@ struct vc_trust_view {
 	size_t total_size;                /* body + signature */
 };
 
+/**
+ * Whether the @p len bytes at @p s are a valid stage name (VC_TRUST_NAME_MAX): 1 to 47
+ * bytes of shortest-form UTF-8, no U+0000..U+0020, U+007F..U+009F or '='.
+ */
+static inline int vc_trust_abi_name_ok(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	if (len == 0 || len > VC_TRUST_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < len;) {
+		unsigned c = p[i], n, cp, min;
+		if (c < 0x80) {
+			if (c <= 0x20 || c == 0x7f || c == '=')
+				return 0;
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			n = 2, cp = c & 0x1f, min = 0x80;
+		else if (c >= 0xe0 && c <= 0xef)
+			n = 3, cp = c & 0x0f, min = 0x800;
+		else if (c >= 0xf0 && c <= 0xf4)
+			n = 4, cp = c & 0x07, min = 0x10000;
+		else
+			return 0;
+		if (len - i < n)
+			return 0;
+		for (unsigned k = 1; k < n; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (p[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || cp < 0xa0)
+			return 0; /* overlong, beyond Unicode, a surrogate, a C1 control */
+		i += n;
+	}
+	return 1;
+}
+
 static inline int vc__trust_zero(const uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -363,13 +402,9 @@ static inline int vc_trust_abi_parse(struct vc_trust_view *v, const void *buf, s
 	for (uint32_t i = 0; i < h->count; i++) {
 		const struct vc_trust_entry *x = &e[i];
 		size_t nlen = 0;
-		while (nlen < sizeof(x->name) && x->name[nlen]) {
-			unsigned char c = (unsigned char)x->name[nlen];
-			if (c <= 0x20 || c == 0x7f || c == '=')
-				return VC_TRUST_ERR_BADMSG; /* see VC_TRUST_NAME_MAX */
+		while (nlen < sizeof(x->name) && x->name[nlen])
 			nlen++;
-		}
-		if (nlen == 0 || nlen > VC_TRUST_NAME_MAX ||
+		if (!vc_trust_abi_name_ok(x->name, nlen) ||
 		    !vc__trust_zero((const uint8_t *)x->name + nlen, sizeof(x->name) - nlen) ||
 		    x->role > VC_TRUST_ROLE_MAX || x->alg != h->alg || x->digest_size != dsize ||
 		    !vc__trust_zero(x->digest + dsize, sizeof(x->digest) - dsize))

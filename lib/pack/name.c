@@ -4,41 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "../util/text.h"
 #include "pack-internal.h"
-
-/* Decodes one UTF-8 sequence at @s (@n bytes left): the code point, or -1 if the bytes
- * are not a shortest-form encoding of a Unicode scalar value. @used gets its length. */
-static long utf8_next(const unsigned char *s, size_t n, size_t *used)
-{
-	unsigned char c = s[0];
-	size_t len;
-	long cp, min;
-
-	if (c < 0x80) {
-		*used = 1;
-		return c;
-	}
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2, cp = c & 0x1f, min = 0x80;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3, cp = c & 0x0f, min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4, cp = c & 0x07, min = 0x10000;
-	} else {
-		return -1; /* continuation byte, 0xc0/0xc1 (overlong) or 0xf5.. */
-	}
-	if (n < len)
-		return -1;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return -1;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return -1;
-	*used = len;
-	return cp;
-}
 
 int vc__pack_check_name(const char *name, size_t len, const char **why)
 {
@@ -59,14 +26,14 @@ int vc__pack_check_name(const char *name, size_t len, const char **why)
 	}
 	for (size_t i = 0; i < len;) {
 		size_t used;
-		long cp = utf8_next(s + i, len - i, &used);
+		long cp = vc__utf8_next(s + i, len - i, &used);
 
 		if (cp < 0) {
 			*why = "the name is not valid UTF-8";
 			return -EILSEQ;
 		}
 		/* C0, DEL and C1 controls: a name is printed by tools and becomes a file name. */
-		if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) {
+		if (vc__is_control(cp)) {
 			*why = "the name has a control character";
 			return -EILSEQ;
 		}
@@ -87,7 +54,7 @@ void vc__pack_gpt_name(const char *name, size_t len, uint16_t out[36])
 	memset(out, 0, 36 * sizeof(out[0]));
 	for (size_t i = 0; i < len;) {
 		size_t used;
-		long cp = utf8_next(s + i, len - i, &used);
+		long cp = vc__utf8_next(s + i, len - i, &used);
 
 		if (cp < 0)
 			return; /* checked names only; stop rather than guess */

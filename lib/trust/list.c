@@ -45,14 +45,10 @@ VC_API int vc_trust_list_add(vc_trust_list *l, const char *name, enum vc_trust_r
 {
 	size_t len = name ? strlen(name) : 0;
 
-	bool name_ok = len > 0 && len <= VC_TRUST_NAME_MAX;
-	for (size_t i = 0; name_ok && i < len; i++) {
-		unsigned char c = (unsigned char)name[i];
-		name_ok = c > 0x20 && c != 0x7f && c != '=';
-	}
+	bool name_ok = vc_trust_abi_name_ok(name ? name : "", len);
 	if (!l || !digest || !name_ok || (unsigned)role > VC_TRUST_ROLE_MAX) {
-		vc__err("trust: stage name \"%s\" must be 1 to %u bytes without spaces, control "
-			"characters or '='", name ? name : "", VC_TRUST_NAME_MAX);
+		vc__err("trust: stage name \"%s\" must be 1 to %u bytes of UTF-8 without spaces, "
+			"control characters or '='", name ? name : "", VC_TRUST_NAME_MAX);
 		return -EINVAL;
 	}
 	for (uint32_t i = 0; i < l->count; i++)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "text.h"
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static vc_log_fn log_fn;
@@ -54,8 +55,12 @@ void vc__vlog(enum vc_log_level level, const char *fmt, va_list ap)
 	if (!fn && level != VC_LOG_ERROR)
 		return;
 
-	char msg[sizeof(last_error)];
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* Names in messages come from files and callers (an ELF section, an image, a stage):
+	 * controls and bytes that are not UTF-8 are escaped, so a message stays one line and
+	 * cannot drive a terminal. */
+	char raw[sizeof(last_error)], msg[sizeof(last_error)];
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	vc__escape(raw, strlen(raw), msg, sizeof(msg));
 	if (level == VC_LOG_ERROR)
 		memcpy(last_error, msg, sizeof(msg));
 	if (fn)

@@ -29,17 +29,17 @@ ENTRIES_OFFSET = HEADER_OFFSET + 512
 
 
 TARGETS = {
-    "pack": {"dirs": ["lib/pack"], "util": ["crc32.c", "input.c", "log.c", "output.c", "strerror.c"],
+    "pack": {"dirs": ["lib/pack"], "util": ["crc32.c", "input.c", "log.c", "text.c", "output.c", "strerror.c"],
              "libs": ["-luuid", "-lcrypto", "-lpthread"], "max_len": 131073},
-    "trust": {"dirs": ["lib/trust"], "util": ["input.c", "log.c", "output.c", "strerror.c"],
+    "trust": {"dirs": ["lib/trust"], "util": ["input.c", "log.c", "text.c", "output.c", "strerror.c"],
               "libs": ["-lcrypto", "-lpthread"], "max_len": 16384},
-    "spt": {"dirs": ["lib/spt", "lib/gmem"], "util": ["log.c", "strerror.c"],
+    "spt": {"dirs": ["lib/spt", "lib/gmem"], "util": ["log.c", "text.c", "strerror.c"],
             "libs": ["-lpthread"], "max_len": 4096},
-    "rewrite": {"dirs": ["lib/rewrite"], "util": ["input.c", "log.c", "strerror.c"],
+    "rewrite": {"dirs": ["lib/rewrite"], "util": ["input.c", "log.c", "text.c", "strerror.c"],
                 "libs": ["-lelf", "-lZydis", "-lpthread"], "max_len": 65536},
-    "pvh": {"dirs": ["lib/pvh", "lib/gmem"], "util": ["log.c", "strerror.c"],
+    "pvh": {"dirs": ["lib/pvh", "lib/gmem"], "util": ["log.c", "text.c", "strerror.c"],
             "libs": ["-lpthread"], "max_len": 131072},
-    "blk": {"dirs": ["lib/ring", "lib/gmem"], "util": ["log.c", "strerror.c"],
+    "blk": {"dirs": ["lib/ring", "lib/gmem"], "util": ["log.c", "text.c", "strerror.c"],
             "extra": ["ref-vmm/devices/blk.c"], "include": ["ref-vmm"],
             "libs": ["-lpthread"], "max_len": 4096},
 }

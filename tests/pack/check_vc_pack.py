@@ -357,6 +357,14 @@ def test_interface(work):
             check(r.returncode == 1 and r.stderr == b"vc-pack: standard output: No space left "
                   b"on device\n", f"{cmd} > /dev/full: {r.returncode} {r.stderr}")
 
+    # #26: names are echoed escaped: an error stays one line, no ESC reaches the terminal.
+    r = vcpack("extract", disk, "a\nb\x1b[31m")
+    check(r.returncode == 1 and r.stderr == f'vc-pack: {disk}: no image named "a\\x0ab\\x1b[31m"\n'.encode(),
+          f"unknown name echoed: {r.stderr}")
+    r = vcpack("create", os.path.join(work, "esc.img"), "bad\nname=" + a[1])
+    check(r.returncode == 1 and r.stderr.count(b"\n") == 1 and b'"bad\\x0aname": the name has a '
+          b"control character" in r.stderr, f"refused name echoed: {r.stderr}")
+
     # #26: -C '' (an unset shell variable) is refused; it wrote into / before.
     name = f"vc-pack-empty-C-{os.getpid()}"
     named = make(work, name, b"must not reach /")

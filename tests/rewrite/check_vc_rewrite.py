@@ -165,6 +165,17 @@ def main():
         # without a writer hung the open; /dev/zero said only "Invalid argument"); an input
         # larger than any object file is refused before it is read (restore read a sparse
         # 16 GiB file whole).
+        # #26: a section name is printed escaped: an ESC sequence in the file does not
+        # reach the terminal, and a line stays a line.
+        data = bytearray(open(objs["sensitive.S"], "rb").read())
+        at = data.find(b".text\x00")
+        data[at:at + 5] = b"\x1b[2J\n"
+        open("esc.o", "wb").write(data)
+        r = vc("scan", "esc.o")
+        lines = r.stdout.splitlines()
+        check(r.returncode == 0 and "\x1b" not in r.stdout and len(lines) > 2 and
+              lines[1].startswith("\\x1b[2J\\x0a "), f"scan with an ESC section name: {lines[:2]}")
+        os.unlink("esc.o")
         with open("/dev/full", "w") as full:
             for cmd in (["scan", objs["driver.c"]], ["scan", "--json", objs["driver.c"]],
                         ["patch", objs["driver.c"], "-o", "full.o"]):

@@ -203,6 +203,18 @@ def test_interface(work):
                  ["verify", "-p", fifo, lst, *ok], ["verify", "-p", pub, fifo, *ok],
                  ["verify", "-p", pub, lst, f"Stage1={fifo}"], ["make", "-o", "x", f"x={fifo}"]):
         refused(args, f"{fifo}: a FIFO, not a regular file or block device", f"{args[0]} FIFO")
+    # #26: stage names are UTF-8 without controls (docs/trust-format.md): a C1 control or
+    # bytes that are not UTF-8 are refused, echoed escaped on one line; UTF-8 is accepted.
+    for bad, shown in ((b"st\xc2\x85x", "st\\xc2\\x85x"), (b"st\xffx", "st\\xffx"),
+                       (b"st\nx", "st\\x0ax")):
+        r = subprocess.run([VC.encode(), b"make", b"-o", os.path.join(work, "nl").encode(),
+                            bad + b"=" + a.encode()], capture_output=True)
+        err = r.stderr.decode()
+        check(r.returncode == 1 and err.count("\n") == 1 and f'stage name "{shown}" must be' in err,
+              f"stage name {bad!r}: {r.returncode} {err!r}")
+    r = vcm("make", "-o", os.path.join(work, "utf8"), f"St\u00e4ge={a}")
+    check(r.returncode == 0 and "St\u00e4ge" in vcm("show", os.path.join(work, "utf8")).stdout,
+          f"a UTF-8 stage name: {r.stderr}")
     with open("/dev/full", "w") as full:
         for args in (["show", lst], ["verify", "-p", pub, lst, *ok]):
             r = subprocess.run([VC, *args], stdout=full, stderr=subprocess.PIPE, text=True)

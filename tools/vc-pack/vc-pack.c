@@ -17,6 +17,7 @@
 
 #include "error-capture.h"
 #include "stdout-check.h"
+#include "text.h"
 
 static const char *prog = "vc-pack";
 
@@ -324,7 +325,9 @@ static int cmd_extract(int argc, char **argv)
 	/* Every name must exist before anything is written. */
 	for (int i = 0; i < nnames; i++) {
 		if (vc_pack_find(NULL, p, names[i]) < 0) {
-			fprintf(stderr, "%s: %s: no image named \"%s\"\n", prog, disk, names[i]);
+			char name[VC__ESCAPED_SIZE(64)];
+			vc__escape(names[i], strlen(names[i]), name, sizeof(name));
+			fprintf(stderr, "%s: %s: no image named \"%s\"\n", prog, disk, name);
 			rc = 1;
 		}
 	}

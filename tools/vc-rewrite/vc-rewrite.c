@@ -15,6 +15,7 @@
 
 #include "error-capture.h"
 #include "stdout-check.h"
+#include "text.h"
 #include "input.h"
 #include "output.h"
 
@@ -177,7 +178,10 @@ static int cmd_scan(int argc, char **argv)
 			       s.section, (unsigned long long)s.offset, s.length, s.mnemonic,
 			       vc_rewrite_class_name(s.cls), flags, bytes);
 		} else {
-			printf("%-20s %#10llx %3u  %-17s %-9s %-9s %s\n", s.section_name,
+			/* a section name is the file's: no control reaches the terminal */
+			char name[VC__ESCAPED_SIZE(64)];
+			vc__escape(s.section_name, strlen(s.section_name), name, sizeof(name));
+			printf("%-20s %#10llx %3u  %-17s %-9s %-9s %s\n", name,
 			       (unsigned long long)s.offset, s.length, vc_rewrite_class_name(s.cls),
 			       s.mnemonic, flags, bytes);
 		}
