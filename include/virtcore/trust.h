@@ -74,10 +74,12 @@ VC_API int vc_trust_key_load(vc_trust_key **out, const char *path);
 /**
  * @brief Writes the key as PEM: the private key (mode 0600) to @p private_path if not
  *        NULL (the key must be private), the public key to @p public_path if not NULL.
- *        Both through a temporary file and a rename, through symlinks to the files they
- *        name; a directory, device node, FIFO or socket there is left as it was.
- * @return 0; -EINVAL a public-only key asked for its private half, or a path that is a
- *         device node, FIFO or socket; -EISDIR a directory; -errno from writing.
+ *        Both through a new file and a rename, through symlinks to the files they name;
+ *        a directory, device node, FIFO or socket there is left as it was. Both files are
+ *        created (unnamed) before either is written: when one cannot be, neither appears.
+ * @return 0; -EINVAL a public-only key asked for its private half, both paths leading to
+ *         the same file, or a path that is a device node, FIFO or socket; -EISDIR a
+ *         directory; -errno from writing.
  */
 VC_API int vc_trust_key_save(const vc_trust_key *key, const char *private_path,
 			     const char *public_path);

@@ -93,30 +93,94 @@ static int pem_bytes(const vc_trust_key *key, bool private_half, char **data, si
 	return 0;
 }
 
-VC_API int vc_trust_key_save(const vc_trust_key *key, const char *private_path,
-			     const char *public_path)
+/* Starts writing @path (errors reported). */
+static int begin_output(struct vc__output *o, const char *path, unsigned mode)
+{
+	const char *what;
+	int rc = vc__output_begin(o, AT_FDCWD, path, mode, "vctrust", &what);
+	if (rc == -EINVAL || rc == -EISDIR)
+		vc__err("trust: %s is %s: only a regular file (or a symlink to one) is written, "
+			"and it was left as it was", path, what);
+	else if (rc)
+		vc__err("trust: cannot write %s: %s", path, vc_strerror(rc));
+	return rc;
+}
+
+static int write_output(struct vc__output *o, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	while (len) {
+		ssize_t n = write(o->fd, p, len);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n > 0)
+			p += n, len -= (size_t)n;
+	}
+	return 0;
+}
+
+int vc__trust_write_file(const char *path, const void *data, size_t len, unsigned mode)
+{
+	struct vc__output out;
+	int rc = begin_output(&out, path, mode);
+	if (rc)
+		return rc;
+	rc = write_output(&out, data, len);
+	if (!rc)
+		rc = vc__output_commit(&out, false);
+	else
+		vc__output_abandon(&out);
+	if (rc)
+		vc__err("trust: cannot write %s: %s", path, vc_strerror(rc));
+	return rc;
+}
+
+/* One key file: its PEM bytes into a begun output. */
+static int write_pem(struct vc__output *o, const vc_trust_key *key, bool private_part)
 {
 	char *data;
 	size_t len;
+	int rc = pem_bytes(key, private_part, &data, &len);
+	if (rc)
+		return rc;
+	rc = write_output(o, data, len);
+	if (private_part)
+		OPENSSL_cleanse(data, len);
+	free(data);
+	return rc;
+}
+
+VC_API int vc_trust_key_save(const vc_trust_key *key, const char *private_path,
+			     const char *public_path)
+{
+	struct vc__output priv = {.dirfd = AT_FDCWD, .fd = -1};
+	struct vc__output pub = {.dirfd = AT_FDCWD, .fd = -1};
 	int rc = 0;
 
 	if (!key || (private_path && !key->has_private))
 		return -EINVAL;
-	if (private_path) {
-		rc = pem_bytes(key, true, &data, &len);
-		if (!rc) {
-			rc = vc__trust_write_file(private_path, data, len, 0600);
-			OPENSSL_cleanse(data, len);
-			free(data);
-		}
+	/* Both outputs exist (unnamed) before either is written and both are checked: a
+	 * public path that cannot be written leaves no private key behind, and one path for
+	 * both would have the public key replace the private one. */
+	if (private_path)
+		rc = begin_output(&priv, private_path, 0600);
+	if (!rc && public_path)
+		rc = begin_output(&pub, public_path, 0644);
+	if (!rc && private_path && public_path && vc__output_same_place(&priv, &pub)) {
+		vc__err("trust: %s and %s are the same file: the public key would replace the "
+			"private one", private_path, public_path);
+		rc = -EINVAL;
 	}
-	if (!rc && public_path) {
-		rc = pem_bytes(key, false, &data, &len);
-		if (!rc) {
-			rc = vc__trust_write_file(public_path, data, len, 0644);
-			free(data);
-		}
-	}
+	if (!rc && private_path)
+		rc = write_pem(&priv, key, true);
+	if (!rc && public_path)
+		rc = write_pem(&pub, key, false);
+	if (!rc && private_path && (rc = vc__output_commit(&priv, false)))
+		vc__err("trust: cannot write %s: %s", private_path, vc_strerror(rc));
+	if (!rc && public_path && (rc = vc__output_commit(&pub, false)))
+		vc__err("trust: cannot write %s: %s", public_path, vc_strerror(rc));
+	vc__output_abandon(&priv);
+	vc__output_abandon(&pub);
 	return rc;
 }
 
@@ -138,29 +202,3 @@ VC_API void vc_trust_key_destroy(vc_trust_key *key)
 	free(key);
 }
 
-int vc__trust_write_file(const char *path, const void *data, size_t len, unsigned mode)
-{
-	struct vc__output out;
-	const char *what;
-	int rc = vc__output_begin(&out, AT_FDCWD, path, mode, "vctrust", &what);
-	if (rc == -EINVAL || rc == -EISDIR) {
-		vc__err("trust: %s is %s: only a regular file (or a symlink to one) is written, "
-			"and it was left as it was", path, what);
-		return rc;
-	}
-	const uint8_t *p = data;
-	while (!rc && len) {
-		ssize_t n = write(out.fd, p, len);
-		if (n < 0 && errno != EINTR)
-			rc = -errno;
-		else if (n > 0)
-			p += n, len -= (size_t)n;
-	}
-	if (!rc)
-		rc = vc__output_commit(&out, false);
-	else if (out.fd >= 0)
-		vc__output_abandon(&out);
-	if (rc)
-		vc__err("trust: cannot write %s: %s", path, vc_strerror(rc));
-	return rc;
-}

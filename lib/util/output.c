@@ -198,3 +198,25 @@ void vc__output_abandon(struct vc__output *o)
 	free(o->final);
 	*o = (struct vc__output){.dirfd = AT_FDCWD, .fd = -1};
 }
+
+/* @o's directory (as stat) and the name in it. */
+static int place_of(const struct vc__output *o, struct stat *dir, const char **base)
+{
+	const char *slash = strrchr(o->final, '/');
+	char *d = slash ? strndup(o->final, (size_t)(slash - o->final + 1)) : strdup(".");
+	if (!d)
+		return -ENOMEM;
+	int rc = fstatat(o->dirfd, d, dir, 0) < 0 ? -errno : 0;
+	free(d);
+	*base = slash ? slash + 1 : o->final;
+	return rc;
+}
+
+bool vc__output_same_place(const struct vc__output *a, const struct vc__output *b)
+{
+	struct stat da, db;
+	const char *na, *nb;
+	if (place_of(a, &da, &na) || place_of(b, &db, &nb))
+		return strcmp(a->final, b->final) == 0;
+	return da.st_dev == db.st_dev && da.st_ino == db.st_ino && strcmp(na, nb) == 0;
+}

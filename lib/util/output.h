@@ -46,4 +46,8 @@ int vc__output_commit(struct vc__output *o, bool sync);
 /* Closes and removes the new file; releases @o. Safe on a released @o. */
 void vc__output_abandon(struct vc__output *o);
 
+/* Whether two begun outputs would land on the same file (same directory, by inode, and
+ * the same name in it): "k.pem" and "./k.pem" do, whether or not the file exists yet. */
+bool vc__output_same_place(const struct vc__output *a, const struct vc__output *b);
+
 #endif /* VC_UTIL_OUTPUT_H */

@@ -215,6 +215,29 @@ def test_interface(work):
     r = vcm("make", "-o", os.path.join(work, "utf8"), f"St\u00e4ge={a}")
     check(r.returncode == 0 and "St\u00e4ge" in vcm("show", os.path.join(work, "utf8")).stdout,
           f"a UTF-8 stage name: {r.stderr}")
+    # #26: destructive commands are refused before anything is written: one file for both
+    # keys (the private key was lost), a public path that cannot be written (the private
+    # key was left alone), an output that is one of the inputs (make -o STAGEFILE, verify
+    # --log LIST).
+    same = os.path.join(work, "same.pem")
+    refused(["keygen", same, os.path.join(work, ".", "same.pem")], "are the same file",
+            "keygen same same")
+    check(not os.path.exists(same), "keygen same same left a file")
+    lone = os.path.join(work, "lone.pem")
+    refused(["keygen", lone, os.path.join(work, "nodir", "k.pub")], "nodir", "keygen nodir")
+    check(not os.path.exists(lone), "keygen with an unwritable public path left the private key")
+    stage = os.path.join(work, "stage-file")
+    with open(stage, "wb") as f:
+        f.write(b"stage bytes")
+    refused(["make", "-o", stage, f"S={stage}"], f"-o {stage}: that is also an input",
+            "make -o STAGEFILE")
+    check(open(stage, "rb").read() == b"stage bytes", "make -o STAGEFILE overwrote the stage")
+    before = open(lst, "rb").read()
+    refused(["verify", "--log", lst, "-p", pub, lst, *ok], f"--log {lst}: that is also an input",
+            "verify --log LIST")
+    refused(["verify", "--log", a, "-p", pub, lst, *ok], f"--log {a}: that is also an input",
+            "verify --log STAGEFILE")
+    check(open(lst, "rb").read() == before, "verify --log LIST overwrote the list")
     with open("/dev/full", "w") as full:
         for args in (["show", lst], ["verify", "-p", pub, lst, *ok]):
             r = subprocess.run([VC, *args], stdout=full, stderr=subprocess.PIPE, text=True)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <virtcore/trust.h>
 
@@ -108,6 +109,33 @@ static bool split_stage(char *arg, char **name, char **file)
 	return true;
 }
 
+/* Whether @a and @b are one existing file (through links and other names). */
+static bool same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
+}
+
+/* An output must not be one of the command's inputs: the stage FILEs of the @n NAME=FILE
+ * @args, and the @nextra @extra files. Checked before anything is read or written; 0, or 1
+ * with the reason printed. */
+static int output_is_not_an_input(const char *out, const char *option, char **args, int n,
+				  const char *const *extra, int nextra)
+{
+	for (int i = 0; i < n + nextra; i++) {
+		const char *in = i < n ? strchr(args[i], '=') : extra[i - n];
+		if (i < n && in)
+			in++;
+		if (in && *in && same_file(out, in)) {
+			fprintf(stderr, "%s: %s %s: that is also an input (%s): it would be "
+				"overwritten; choose another file\n", prog, option, out, in);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 static void hex(const uint8_t *p, unsigned n, char *out)
 {
 	for (unsigned i = 0; i < n; i++)
@@ -157,6 +185,8 @@ static int cmd_make(int argc, char **argv)
 		return usage_error(usage_make, "make needs -o LIST");
 	if (optind == argc)
 		return usage_error(usage_make, "make needs at least one NAME=FILE");
+	if (output_is_not_an_input(out, "-o", argv + optind, argc - optind, NULL, 0))
+		return 1;
 
 	vc_trust_list *l;
 	int rc = vc_trust_list_create(&l, alg);
@@ -237,6 +267,10 @@ static int cmd_verify(int argc, char **argv)
 	if (argc - optind < 1)
 		return usage_error(usage_verify, "verify needs a LIST");
 	const char *list_path = argv[optind++];
+	const char *const inputs[] = {list_path, pub};
+	if (log_path && output_is_not_an_input(log_path, "--log", argv + optind, argc - optind,
+					       inputs, pub ? 2 : 1))
+		return 1;
 
 	vc_trust_key *k = NULL;
 	vc_trust_list *l = NULL;
