@@ -254,7 +254,7 @@ int vc__pack_copy_stream(int src, int dst, uint64_t dst_off, uint64_t max, uint6
 		if (n == 0)
 			break;
 		if ((uint64_t)n > max - pos) {
-			rc = -ENOSPC;
+			rc = -EFBIG; /* past @max; -ENOSPC stays the filesystem's */
 			break;
 		}
 		EVP_DigestUpdate(c.md, c.buf, (size_t)n);

@@ -71,7 +71,7 @@ int vc__pack_copy(int src, uint64_t src_off, int dst, int64_t dst_off, uint64_t 
 /* Reads @src to its end and writes it to @dst at @dst_off; at most @max bytes (-ENOSPC
  * beyond). Gives the length and SHA-256. */
 int vc__pack_copy_stream(int src, int dst, uint64_t dst_off, uint64_t max, uint64_t *len,
-			 uint8_t sha256[32]);
+			 uint8_t sha256[32]); /* -EFBIG: more than @max bytes */
 
 /* A read-only descriptor of the same file with its own file offset (reopened through
  * /proc/self/fd), so that seeking for holes never moves the caller's offset. */

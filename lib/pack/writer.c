@@ -25,6 +25,7 @@ struct job {
 	int fd;
 	uint64_t size;
 	int rc;
+	const char *why; /* with @rc: what went wrong, logged by the thread that waits */
 };
 
 struct vc_pack_writer {
@@ -63,9 +64,11 @@ static int run_job(vc_pack_writer *w, uint32_t i)
 		why = "it changed size while being packed";
 	if (why)
 		rc = -EIO;
-	if (rc && rc != -ECANCELED)
-		vc__err("pack: %s: copying image %.*s failed: %s", w->path, (int)e->name_len,
-			e->name, why ? why : vc_strerror(rc));
+	else if (rc == -ENOSPC || rc == -EDQUOT)
+		why = "the filesystem is full";
+	/* Not logged here: the error detail is per thread, and the caller's thread is the
+	 * one that reports it (wait_jobs()). */
+	j->why = why;
 	close(j->fd);
 	j->fd = -1;
 	return rc;
@@ -112,9 +115,19 @@ static int wait_jobs(vc_pack_writer *w)
 	for (unsigned i = 0; i < w->nworkers; i++)
 		pthread_join(w->workers[i], NULL);
 	w->nworkers = 0;
-	for (uint32_t i = 0; i < w->count; i++)
-		if (w->jobs[i].rc)
-			return w->jobs[i].rc;
+	for (uint32_t i = 0; i < w->count; i++) {
+		const struct job *j = &w->jobs[i];
+		const struct vc_pack_entry *e = &w->meta.ent[i];
+		if (!j->rc)
+			continue;
+		if (j->rc != -ECANCELED && j->why && j->rc != -EIO)
+			vc__err("pack: %s: copying image %.*s failed: %s: %s", w->path,
+				(int)e->name_len, e->name, j->why, vc_strerror(j->rc));
+		else if (j->rc != -ECANCELED)
+			vc__err("pack: %s: copying image %.*s failed: %s", w->path,
+				(int)e->name_len, e->name, j->why ? j->why : vc_strerror(j->rc));
+		return j->rc;
+	}
 	return 0;
 }
 
@@ -268,14 +281,20 @@ static int add_stream(vc_pack_writer *w, const char *name, int fd)
 
 	rc = vc__pack_copy_stream(fd, w->fd, e->offset, room, &len, e->sha256);
 	if (rc == 0 && vc__pack_span(len, w->align) > room)
-		rc = -ENOSPC; /* even an empty image takes one unit */
+		rc = -EFBIG; /* even an empty image takes one unit */
 	if (rc) {
 		/* Give the space back (and keep the disk sparse). */
 		fallocate(w->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)e->offset,
 			  (off_t)(len + VC_PACK_SECTOR));
-		vc__err("pack: %s: reading \"%s\" failed: %s", w->path, name,
-			rc == -ENOSPC ? "it does not fit in the disk" : vc_strerror(rc));
-		return rc;
+		if (rc == -EFBIG)
+			vc__err("pack: %s: \"%s\" does not fit in the fixed-size disk", w->path,
+				name);
+		else if (rc == -ENOSPC || rc == -EDQUOT)
+			vc__err("pack: %s: writing \"%s\": the filesystem is full: %s", w->path,
+				name, vc_strerror(rc));
+		else
+			vc__err("pack: %s: copying \"%s\" failed: %s", w->path, name, vc_strerror(rc));
+		return rc == -EFBIG ? -ENOSPC : rc; /* the API's code for a full fixed disk */
 	}
 	commit(w, -1, len);
 	return 0;

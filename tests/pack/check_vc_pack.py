@@ -365,6 +365,27 @@ def test_interface(work):
     check(r.returncode == 1 and r.stderr.count(b"\n") == 1 and b'"bad\\x0aname": the name has a '
           b"control character" in r.stderr, f"refused name echoed: {r.stderr}")
 
+    # #26: a full filesystem is reported as that (it was "it does not fit in the disk", or
+    # no detail at all when a worker thread hit it), and leaves nothing.
+    small = os.path.join(work, "small")
+    os.mkdir(small)
+    if os.geteuid() == 0 and run("mount", "-t", "tmpfs", "-o", "size=2M", "tmpfs", small).returncode == 0:
+        try:
+            big = make(work, "big.bin", os.urandom(3 << 20))
+            target = os.path.join(small, "d.img")
+            r = vcpack("create", target, big[1])
+            check(r.returncode == 1 and b"copying image big.bin failed: the filesystem is full"
+                  in r.stderr, f"full filesystem, file: {r.stderr}")
+            with open(big[1], "rb") as src:
+                r = vcpack("create", target, "s=/dev/stdin", input_bytes=src.read())  # a pipe
+            check(r.returncode == 1 and b'writing "s": the filesystem is full' in r.stderr and
+                  b"does not fit" not in r.stderr, f"full filesystem, stream: {r.stderr}")
+            check(os.listdir(small) == [], f"a full filesystem kept {os.listdir(small)}")
+        finally:
+            run("umount", small)
+    else:
+        print("note: not root or no tmpfs: the full-filesystem messages are not checked")
+
     # #26: -C '' (an unset shell variable) is refused; it wrote into / before.
     name = f"vc-pack-empty-C-{os.getpid()}"
     named = make(work, name, b"must not reach /")
