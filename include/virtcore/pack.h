@@ -246,11 +246,15 @@ VC_API int vc_pack_extract_at(vc_pack *p, unsigned index, int dirfd, const char 
 VC_API int vc_pack_extract_all(vc_pack *p, const char *dir, unsigned mode);
 
 /**
- * @brief Re-reads every image and checks it against its digest; the metadata was checked
- *        by vc_pack_open() already.
- * @param out_bad if not NULL, receives the first image that failed (unchanged if none)
- * @return 0 all images match; -EBADMSG an image does not match (detail in the log);
- *         -errno from reading.
+ * @brief Checks the whole disk: every image against its digest, and every other byte
+ *        against what the index renders to (the protective MBR whole, so a hybrid MBR is
+ *        refused; the GPT header sectors' reserved bytes; the index region's gaps) or
+ *        zero (each image's padding up to its span, which a guest reading the partition
+ *        sees, and any space between images). vc_pack_open() checked the structures.
+ * @param out_bad if not NULL, receives the image that failed, digest or padding
+ *        (unchanged when none did, or when the failure is not an image's)
+ * @return 0 all of it is right; -EBADMSG something is not (the byte and what it belongs
+ *         to in the log); -errno from reading.
  */
 VC_API int vc_pack_verify(unsigned *out_bad, vc_pack *p);
 

@@ -108,7 +108,7 @@ VC_API int vc_pack_verify(unsigned *bad_index, vc_pack *p)
 			return rc;
 		}
 	}
-	return 0;
+	return vc__pack_verify_layout(p, bad_index);
 }
 
 /* Extracting many images: workers take the next index until done or one fails. */

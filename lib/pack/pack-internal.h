@@ -82,6 +82,14 @@ int vc__pack_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
 /* Reads all of @len bytes at @off; -ENODATA at end of file. */
 int vc__pack_pread_all(int fd, void *buf, size_t len, uint64_t off);
 
+/* --- verify.c --- */
+
+/* Checks everything of open disk @p that is not image data (the whole front and back
+ * against the rendered index, zeros in every gap and padding): 0, or -EBADMSG (logged;
+ * @bad_index gets the image whose padding or preceding gap is wrong) or -errno. */
+struct vc_pack;
+int vc__pack_verify_layout(struct vc_pack *p, unsigned *bad_index);
+
 /* --- tempfile.c --- */
 
 #include "../util/output.h"

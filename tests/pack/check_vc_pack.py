@@ -330,6 +330,29 @@ def test_interface(work):
     r = vcpack("extract", bad, "renamed", "-C", out)
     check(r.returncode == 1 and not os.path.exists(os.path.join(out, "renamed")),
           "a corrupt image is not extracted")
+    # #26: verify covers the whole disk, not only the structures and the digests: each
+    # of these passed before (list still opens them: it needs only the structures).
+    first = listing[0]
+    pad_at = first["offset"] + first["size"]  # the padding after the first image
+    cases = [(446 + 16 + 4, 0x83, "the MBR's partition table (a hybrid MBR?)"),
+             (446 + 16, 0x80, "the MBR's partition table (a hybrid MBR?)"),
+             (200, 0x01, "the MBR's boot code area"),
+             (512 + 300, 0x01, "the reserved bytes of a GPT header sector"),
+             (os.path.getsize(disk) - 100, 0x01, "the reserved bytes of a GPT header sector"),
+             (40000, 0x01, "the index region between its structures"),
+             (300000, 0x01, "the index region past the entries"),
+             (pad_at, 0x01, f"the padding after image {first['name']}")]
+    for off, val, says in cases:
+        shutil.copy(disk, bad)
+        with open(bad, "r+b") as f:
+            f.seek(off)
+            f.write(bytes([val]))
+        r = vcpack("verify", bad)
+        check(r.returncode == 1 and says.encode() in r.stderr and f"byte {off:#x}".encode()
+              in r.stderr, f"verify, byte {off:#x} set: {r.returncode} {r.stderr}")
+        check(vcpack("list", bad).returncode == 0, f"list refused byte {off:#x}")
+    check(vcpack("verify", disk).returncode == 0, "verify on the good disk")
+
     shutil.copy(disk, bad)
     os.truncate(bad, os.path.getsize(disk) - 4096)
     r = vcpack("list", bad)
