@@ -83,7 +83,8 @@ VC_API int vc_pack_writer_open(vc_pack_writer **out, const char *path,
  * @return 0; -EEXIST the name is taken; -EILSEQ the name is not valid UTF-8 or has a
  *         character names may not have; -ENAMETOOLONG name over 255 bytes; -E2BIG
  *         already VC_PACK_MAX_IMAGES images; -ENOSPC the image does not fit in the fixed
- *         disk size, or the filesystem holding the disk is full (the detail says which);
+ *         disk size, or the filesystem holding the disk is full (the detail says which;
+ *         -EDQUOT: over quota);
  *         -errno from opening or reading the file. After an error the writer
  *         can go on (the image is not added) unless the error came from writing the disk,
  *         in which case vc_pack_writer_commit() returns it.

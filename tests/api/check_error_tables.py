@@ -16,7 +16,9 @@ import sys
 MODULES = ["gmem", "spt", "irq", "ring", "timerpage", "pack", "trust", "rewrite", "trace",
            "prefetch", "pvh"]
 # Codes that shared helpers return for every module that uses them.
-SHARED = {"util/opts.h": {"EINVAL", "E2BIG"}}
+SHARED = {"util/opts.h": {"EINVAL", "E2BIG"},
+          "util/input.h": {"EISDIR", "EINVAL"},  # vc__input_open(): a directory, not a file
+          "util/output.h": {"EISDIR", "EINVAL"}}  # vc__output_begin(): the same for outputs
 
 # Documented, and returned as the system's errno passed through (-errno).
 FROM_SYSTEM = {
@@ -32,6 +34,7 @@ INTERNAL = {
         "ENOSYS": "copy_file_range() refusing: read/write instead",
         "EOPNOTSUPP": "copy_file_range() refusing: read/write instead",
         "EXDEV": "copy_file_range() refusing: read/write instead",
+        "EFBIG": "vc__pack_copy_stream(): past a fixed disk's room, reported as -ENOSPC",
     },
     "trace": {"EACCES": "reported as -EPERM"},
     "pvh": {"EBADMSG": "find_entry_note(): a malformed note, reported as -ENOEXEC"},
