@@ -905,3 +905,33 @@ Test(pack, extract_into_a_directory_fd_and_refuse_an_empty_one)
 	}
 	cr_assert(!temp_files_left());
 }
+
+/* A failure in one of extract_all's worker threads is reported with its detail in the
+ * caller's thread (error detail is per thread: it used to stay in the worker's). */
+Test(pack, extract_all_reports_a_workers_failure_in_the_callers_thread)
+{
+	const struct spec s[] = {{"i0", 70000, RANDOM}, {"i1", 70000, RANDOM},
+				 {"i2", 70000, RANDOM}, {"i3", 70000, RANDOM}};
+	vc_pack_writer *w;
+	cr_assert_eq(vc_pack_writer_open(&w, th_path("disk.img"), NULL), 0);
+	for (int i = 0; i < 4; i++) {
+		make_image(&s[i], 50 + (uint64_t)i);
+		char src[64];
+		snprintf(src, sizeof(src), "src/%s", s[i].name);
+		cr_assert_eq(vc_pack_writer_add_path(w, NULL, th_path(src)), 0);
+	}
+	cr_assert_eq(vc_pack_writer_commit(w), 0);
+	vc_pack_writer_close(w);
+	vc_pack *p;
+	cr_assert_eq(vc_pack_open(&p, th_path("disk.img")), 0);
+	cr_assert_eq(mkdir(th_path("out"), 0755), 0);
+	cr_assert_eq(mkfifo(th_path("out/i3"), 0600), 0);
+	for (int round = 0; round < 20; round++) {
+		th_last_log[0] = 0;
+		vc_error_clear();
+		cr_assert_eq(vc_pack_extract_all(p, th_path("out"), 0), -EINVAL);
+		cr_assert(strstr(vc_error_last(), "is a FIFO"), "round %d: \"%s\"", round,
+			  vc_error_last());
+	}
+	vc_pack_close(p);
+}

@@ -119,6 +119,7 @@ struct extract_all {
 	pthread_mutex_t lock;
 	unsigned next;
 	int rc;
+	char why[512]; /* the failing worker's detail: error detail is per thread */
 };
 
 static void *extract_worker(void *arg)
@@ -142,8 +143,10 @@ static void *extract_worker(void *arg)
 		int rc = vc_pack_extract_at(x->p, i, x->dirfd, name, x->mode);
 		if (rc) {
 			pthread_mutex_lock(&x->lock);
-			if (!x->rc)
+			if (!x->rc) {
 				x->rc = rc;
+				snprintf(x->why, sizeof(x->why), "%s", vc__log_last_error());
+			}
 			pthread_mutex_unlock(&x->lock);
 		}
 	}
@@ -179,5 +182,7 @@ VC_API int vc_pack_extract_all(vc_pack *p, const char *dir, unsigned mode)
 		pthread_join(th[i], NULL);
 	pthread_mutex_destroy(&x.lock);
 	close(x.dirfd);
+	if (x.rc && x.why[0])
+		vc__err("%s", x.why); /* in the caller's thread, where it looks */
 	return x.rc;
 }

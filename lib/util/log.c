@@ -31,6 +31,11 @@ VC_API const char *vc_error_last(void)
 	return last_error;
 }
 
+const char *vc__log_last_error(void)
+{
+	return last_error;
+}
+
 VC_API void vc_error_clear(void)
 {
 	last_error[0] = '\0';
