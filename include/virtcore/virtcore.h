@@ -14,6 +14,7 @@
 #include <virtcore/pvh_abi.h>
 #include <virtcore/rewrite.h>
 #include <virtcore/rewrite_format.h>
+#include <virtcore/rewrite_emu.h>
 #include <virtcore/ring.h>
 #include <virtcore/ring_abi.h>
 #include <virtcore/spt.h>
