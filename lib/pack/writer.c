@@ -30,8 +30,7 @@ struct job {
 
 struct vc_pack_writer {
 	char *path;             /* as given */
-	struct vc__output out;  /* the disk being written */
-	int fd;                 /* out.fd */
+	struct vc__output out;  /* the disk being written (out.fd) */
 	struct vc_pack_create_opts opts;
 	uint32_t align;
 	uint64_t fixed_end; /* data end of a fixed-size disk; UINT64_MAX when growing */
@@ -55,7 +54,7 @@ static int run_job(vc_pack_writer *w, uint32_t i)
 	struct vc_pack_entry *e = &w->meta.ent[i];
 	struct job *j = &w->jobs[i];
 	struct stat st;
-	int rc = vc__pack_copy(j->fd, 0, w->fd, (int64_t)e->offset, j->size, e->sha256, &w->stop);
+	int rc = vc__pack_copy(j->fd, 0, w->out.fd, (int64_t)e->offset, j->size, e->sha256, &w->stop);
 
 	/* A file that shrank reads as a hole past its end (or ends early: -ENODATA); one that
 	 * grew was cut. Either way the caller hears -EIO, as documented. */
@@ -174,7 +173,6 @@ VC_API int vc_pack_writer_open(vc_pack_writer **out, const char *path,
 		free(w);
 		return -ENOMEM;
 	}
-	w->fd = -1;
 	w->out = (struct vc__output){.fd = -1};
 	w->opts = o;
 	w->align = o.align ? o.align : VC_PACK_ALIGN_4K;
@@ -184,8 +182,7 @@ VC_API int vc_pack_writer_open(vc_pack_writer **out, const char *path,
 	pthread_cond_init(&w->cond, NULL);
 
 	rc = vc__pack_output_begin(&w->out, AT_FDCWD, path, o.mode ? o.mode : 0644);
-	w->fd = w->out.fd;
-	if (rc == 0 && o.disk_size && ftruncate(w->fd, (off_t)o.disk_size) != 0) {
+	if (rc == 0 && o.disk_size && ftruncate(w->out.fd, (off_t)o.disk_size) != 0) {
 		rc = -errno;
 		vc__err("pack: %s: cannot make a disk of %llu bytes: %s", path,
 			(unsigned long long)o.disk_size, vc_strerror(rc));
@@ -279,12 +276,12 @@ static int add_stream(vc_pack_writer *w, const char *name, int fd)
 	uint64_t room = limit > e->offset ? (limit - e->offset) / w->align * w->align : 0;
 	uint64_t len = 0;
 
-	rc = vc__pack_copy_stream(fd, w->fd, e->offset, room, &len, e->sha256);
+	rc = vc__pack_copy_stream(fd, w->out.fd, e->offset, room, &len, e->sha256);
 	if (rc == 0 && vc__pack_span(len, w->align) > room)
 		rc = -EFBIG; /* even an empty image takes one unit */
 	if (rc) {
 		/* Give the space back (and keep the disk sparse). */
-		fallocate(w->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)e->offset,
+		fallocate(w->out.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)e->offset,
 			  (off_t)(len + VC_PACK_SECTOR));
 		if (rc == -EFBIG)
 			vc__err("pack: %s: \"%s\" does not fit in the fixed-size disk", w->path,
@@ -382,13 +379,13 @@ static int write_index(vc_pack_writer *w)
 	uuid_generate_random(disk_uuid);
 	vc__pack_seal(&w->meta, disk_size, w->align, w->count, disk_uuid);
 	vc__pack_render(&w->meta, front, front + VC__PACK_FRONT_SIZE);
-	rc = ftruncate(w->fd, (off_t)disk_size) ? -errno : 0;
+	rc = ftruncate(w->out.fd, (off_t)disk_size) ? -errno : 0;
 	if (!rc)
-		rc = vc__pack_pwrite_all(w->fd, front, VC__PACK_FRONT_SIZE, 0);
+		rc = vc__pack_pwrite_all(w->out.fd, front, VC__PACK_FRONT_SIZE, 0);
 	if (!rc)
-		rc = vc__pack_pwrite_all(w->fd, front + VC__PACK_FRONT_SIZE, VC_PACK_BACKUP_SIZE,
+		rc = vc__pack_pwrite_all(w->out.fd, front + VC__PACK_FRONT_SIZE, VC_PACK_BACKUP_SIZE,
 					 disk_size - VC_PACK_BACKUP_SIZE);
-	if (!rc && (w->opts.flags & VC_PACK_CREATE_SYNC) && fsync(w->fd) != 0)
+	if (!rc && (w->opts.flags & VC_PACK_CREATE_SYNC) && fsync(w->out.fd) != 0)
 		rc = -errno;
 	free(front);
 	if (rc)
@@ -408,17 +405,14 @@ VC_API int vc_pack_writer_commit(vc_pack_writer *w)
 	rc = wait_jobs(w);
 	if (!rc)
 		rc = write_index(w);
-	if (!rc) {
-		w->fd = -1; /* closed by the commit, either way */
+	if (!rc) { /* closes the disk and releases w->out, either way */
 		rc = vc__output_commit(&w->out, w->opts.flags & VC_PACK_CREATE_SYNC);
 		if (rc)
 			vc__err("pack: %s: cannot put the finished disk in place: %s", w->path,
 				vc_strerror(rc));
 	}
-	if (rc) {
-		w->fd = -1;
-		vc__output_abandon(&w->out);
-	}
+	if (rc)
+		vc__output_abandon(&w->out); /* a no-op once the commit released it */
 	return rc;
 }
 

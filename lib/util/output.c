@@ -16,7 +16,11 @@
 
 #define MAX_LINKS 40
 
-int vc__output_target(int dirfd, const char *path, char **final, const char **what)
+/* Follows @path's symlinks (relative ones against their own directory, at most 40) to the
+ * path the new file takes (@final, malloc'd), accepting only a regular file or nothing
+ * there: 0; -EISDIR; -EINVAL (a device node, FIFO or socket: @what names which); -ELOOP;
+ * -ENOMEM; -errno of fstatat/readlinkat. */
+static int output_target(int dirfd, const char *path, char **final, const char **what)
 {
 	char *cur = strdup(path);
 	*final = NULL;
@@ -119,7 +123,7 @@ int vc__output_begin(struct vc__output *o, int dirfd, const char *path, unsigned
 		     const char *tag, const char **what)
 {
 	*o = (struct vc__output){.dirfd = dirfd, .fd = -1, .tag = tag};
-	int rc = vc__output_target(dirfd, path, &o->final, what);
+	int rc = output_target(dirfd, path, &o->final, what);
 	if (rc)
 		return rc;
 	o->fd = open_unnamed(dirfd, o->final, mode);

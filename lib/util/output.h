@@ -13,25 +13,21 @@
  * own directory, at most 40) to the path the new file takes, and accept only a regular
  * file or nothing there. @dirfd: what relative names are relative to (AT_FDCWD, or an
  * open directory: a writer into a directory never builds "DIR/NAME" strings).
- *
- * @final receives that path (malloc'd; the caller frees it). 0; -EISDIR (a directory);
- * -EINVAL (a device node, FIFO or socket: @what names which); -ELOOP; -ENOMEM; -errno of
- * fstatat/readlinkat.
  */
-int vc__output_target(int dirfd, const char *path, char **final, const char **what);
 
 /* One output being written. */
 struct vc__output {
 	int dirfd;       /* relative names are relative to this */
 	int fd;          /* the new file, read-write */
-	char *final;     /* where it goes (vc__output_target()) */
+	char *final;     /* where it goes: @path through its symlinks */
 	char *tmp;       /* its temporary name beside @final; NULL while it has none */
 	const char *tag; /* in temporary names: ".TAG-XXXXXXXX.tmp" */
 };
 
 /*
- * Starts @o: resolves @path (vc__output_target(), @what as there) and creates the new file
- * with @mode (umask applies) in @final's directory. Where the filesystem can, the file is
+ * Starts @o: resolves @path as above (@what names what is there when it is refused:
+ * -EISDIR a directory, -EINVAL a device node, FIFO or socket; -ELOOP past 40 links) and
+ * creates the new file with @mode (umask applies) in @final's directory. Where the filesystem can, the file is
  * unnamed (O_TMPFILE) until vc__output_commit(): a process killed meanwhile, even by
  * SIGKILL, leaves nothing. Elsewhere it is ".@tag-XXXXXXXX.tmp" (random, O_EXCL). 0, or
  * -errno with @o released.
