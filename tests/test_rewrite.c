@@ -263,6 +263,44 @@ Test(rewrite, tables_and_relocations_are_flagged, .init = begin, .fini = end)
 	vc_rewrite_destroy(m);
 }
 
+/* Which sites a loader may later replace by a jump, and how many bytes that borrows. */
+Test(rewrite, promotion_verdicts, .init = begin, .fini = end)
+{
+	vc_rewrite *m = open_object(build_object("promote.S"));
+	static const struct {
+		const char *mnemonic;
+		enum vc_rewrite_promote promote;
+		unsigned displaced;
+	} want[] = {
+		{"cli", VC_REWRITE_PROMOTE_YES, 7},
+		{"sti", VC_REWRITE_PROMOTE_UNMOVABLE, 0},
+		{"pushf", VC_REWRITE_PROMOTE_UNMOVABLE, 0},
+		{"popf", VC_REWRITE_PROMOTE_TARGET, 0},
+		{"wbinvd", VC_REWRITE_PROMOTE_UNMOVABLE, 0},
+		{"hlt", VC_REWRITE_PROMOTE_UNMOVABLE, 0}, /* mov %rax,%cr3 is a site */
+		{"mov", VC_REWRITE_PROMOTE_YES, 2},
+		{"invlpg", VC_REWRITE_PROMOTE_TABLE, 0},
+		{"out", VC_REWRITE_PROMOTE_YES, 3},
+		{"rdmsr", VC_REWRITE_PROMOTE_TARGET, 0},
+		{"sgdt", VC_REWRITE_PROMOTE_YES, 0},
+		{"rdtsc", VC_REWRITE_PROMOTE_END, 0},
+	};
+	const size_t n = sizeof(want) / sizeof(want[0]);
+	cr_assert_eq(vc_rewrite_count(m), n);
+	for (size_t i = 0; i < n; i++) {
+		struct vc_rewrite_site s;
+		cr_assert_eq(vc_rewrite_get(&s, m, i), 0);
+		cr_assert_str_eq(s.mnemonic, want[i].mnemonic);
+		cr_assert_eq(s.promote, want[i].promote, "%s: %s", s.mnemonic,
+			     vc_rewrite_promote_name(s.promote));
+		cr_assert_eq(s.displaced, want[i].displaced, "%s: displaced %u", s.mnemonic,
+			     s.displaced);
+	}
+	cr_assert_str_eq(vc_rewrite_promote_name(VC_REWRITE_PROMOTE_YES), "yes");
+	cr_assert_str_eq(vc_rewrite_promote_name(VC_REWRITE_PROMOTE_END + 1), "unknown");
+	vc_rewrite_destroy(m);
+}
+
 Test(rewrite, find_by_address, .init = begin, .fini = end)
 {
 	vc_rewrite *m = open_object(build_object("sensitive.S"));
@@ -341,7 +379,11 @@ static void check_patched(const char *obj)
 		struct vc_rewrite_site s;
 		vc_rewrite_get(&s, m, i);
 		cr_assert(e[i].section == s.section && e[i].offset == s.offset &&
-			  e[i].length == s.length && e[i].cls == s.cls && e[i].flags == s.flags);
+			  e[i].length == s.length && e[i].cls == s.cls &&
+			  (e[i].flags & 0xff & ~VC_REWRITE_SITE_PROMOTABLE) == s.flags);
+		/* the promotion verdict travels with the site */
+		cr_assert_eq(!!(e[i].flags & VC_REWRITE_SITE_PROMOTABLE), s.promote == VC_REWRITE_PROMOTE_YES);
+		cr_assert_eq(VC_REWRITE_SITE_DISPLACED(e[i].flags), s.displaced);
 		cr_assert_eq(memcmp(e[i].original, s.bytes, s.length), 0);
 		Elf64_Shdr code;
 		memcpy(&code, orig + orig_shoff + s.section * sizeof(code), sizeof(code));

@@ -8,6 +8,11 @@
  * section `.vc.sensitive` (<virtcore/rewrite_format.h>); `vc_rewrite_restore()` gives
  * back the original object byte for byte.
  *
+ * Each site also says whether it may be promoted: a loader that counts traps may replace
+ * a hot site by a `jmp` to a stub that does the work in place (the `promote` and
+ * `displaced` fields; in the table, VC_REWRITE_SITE_PROMOTABLE and
+ * VC_REWRITE_SITE_DISPLACED()).
+ *
  * Every executable section is decoded linearly (Zydis), restarting at each symbol that
  * starts inside it (as objdump does). Sites that a relocation reaches into, or that
  * `__ex_table` / `__jump_table` name, are reported with flags: the VMM must apply the
@@ -33,6 +38,22 @@ VC_BEGIN_DECLS
 /** Opaque: a scanned module. */
 typedef struct vc_rewrite vc_rewrite;
 
+/** Whether a loader may replace a hot site by a 5-byte `jmp` to a stub that does the
+ *  same work without a trap, and if not, why (docs/rewrite.md, "Promotion"). */
+enum vc_rewrite_promote {
+	VC_REWRITE_PROMOTE_YES = 0,   /**< it may: the site and the `displaced` bytes after
+				       *   it are entered only at the site's first byte */
+	VC_REWRITE_PROMOTE_TARGET,    /**< a symbol, direct branch or relocation points at
+				       *   a byte the jump would cover, other than the first */
+	VC_REWRITE_PROMOTE_TABLE,     /**< __ex_table or __jump_table names the site */
+	VC_REWRITE_PROMOTE_UNMOVABLE, /**< an instruction the jump would displace cannot run
+				       *   elsewhere: relative (branch, call, RIP-relative
+				       *   operand), an interrupt or system instruction, or
+				       *   another site */
+	VC_REWRITE_PROMOTE_END,       /**< the code ends (section end, undecodable bytes)
+				       *   before 5 bytes */
+};
+
 /** One sensitive instruction. */
 struct vc_rewrite_site {
 	uint32_t section;      /**< ELF section index */
@@ -46,6 +67,10 @@ struct vc_rewrite_site {
 				*   loaded module holds the relocated value there) */
 	const char *mnemonic;  /**< as objdump spells it ("insl", "iretq", "mov"), static */
 	uint8_t bytes[15];     /**< the instruction */
+	enum vc_rewrite_promote promote; /**< may it become a jump once hot */
+	unsigned displaced;    /**< when it may: bytes after the site the jump borrows (the
+				*   stub runs them before jumping back; 0 when the site has 5
+				*   bytes or more) */
 };
 
 /**
@@ -121,6 +146,10 @@ VC_API long vc_rewrite_restore(const void *data, size_t size, void *buf, size_t 
 /** @brief The class's name as the JSON output spells it ("io", "control-register"...);
  *  "unknown" outside the enum. */
 VC_API const char *vc_rewrite_class_name(enum vc_rewrite_class cls);
+
+/** @brief The verdict's name as the JSON output spells it ("yes", "branch-target",
+ *  "table", "unmovable", "code-end"); "unknown" outside the enum. */
+VC_API const char *vc_rewrite_promote_name(enum vc_rewrite_promote p);
 
 VC_END_DECLS
 

@@ -150,6 +150,26 @@ static enum vc_rewrite_class classify(const ZydisDecodedInstruction *in, const c
 #undef IS
 }
 
+int vc__rewrite_movable(const struct rw_decoder *d, const uint8_t *p, size_t avail,
+			unsigned *len)
+{
+	ZydisDecodedInstruction in;
+	if (!ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&d->full, NULL, p, avail, &in))) {
+		*len = 0;
+		return 0;
+	}
+	*len = in.length;
+	if (in.attributes & ZYDIS_ATTRIB_IS_RELATIVE)
+		return 0;
+	switch (in.meta.category) {
+	case ZYDIS_CATEGORY_CALL: case ZYDIS_CATEGORY_COND_BR: case ZYDIS_CATEGORY_UNCOND_BR:
+	case ZYDIS_CATEGORY_INTERRUPT: case ZYDIS_CATEGORY_SYSCALL: case ZYDIS_CATEGORY_SYSTEM:
+		return 0;
+	default:
+		return 1;
+	}
+}
+
 unsigned vc__rewrite_decode(const struct rw_decoder *d, const uint8_t *p, size_t avail,
 			    enum vc_rewrite_class *cls, const char **mnemonic)
 {

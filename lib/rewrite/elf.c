@@ -296,10 +296,24 @@ static int mark_section(struct vc_rewrite *m, size_t i)
 		if (code && size)
 			mark_field(m, (uint32_t)s->info, r.r_offset, size);
 		GElf_Sym sym;
-		if (!flag || !gelf_getsym(sd, (int)GELF_R_SYM(r.r_info), &sym) ||
+		if (!sd || !gelf_getsym(sd, (int)GELF_R_SYM(r.r_info), &sym) ||
 		    sym.st_shndx == SHN_UNDEF || sym.st_shndx >= m->shnum)
 			continue;
-		long at = vc__rewrite_site_at(m, sym.st_shndx, sym.st_value + (uint64_t)r.r_addend);
+		const uint64_t where = sym.st_value + (uint64_t)r.r_addend;
+		/* Loaded data or code pointing into code: control may arrive there. A table's
+		 * pointer (absolute, or `.long x - .`) names S + A; a 32-bit relative field in
+		 * code ends its instruction (a call, a jump, a RIP-relative lea), which names
+		 * S + A + 4. Debugging sections are not loaded: they do not count. */
+		const unsigned type = (unsigned)GELF_R_TYPE(r.r_info);
+		const int at_end = code && (type == R_X86_64_PC32 || type == R_X86_64_PLT32);
+		if ((target->flags & SHF_ALLOC) && (m->sec[sym.st_shndx].flags & SHF_EXECINSTR)) {
+			int rc = vc__rewrite_add_target(m, sym.st_shndx, where + (at_end ? 4 : 0));
+			if (rc)
+				return rc;
+		}
+		if (!flag)
+			continue;
+		long at = vc__rewrite_site_at(m, sym.st_shndx, where);
 		if (at >= 0)
 			m->sites[at].flags |= flag;
 	}
@@ -337,6 +351,7 @@ void vc__rewrite_unload(struct vc_rewrite *m)
 	if (m->elf)
 		elf_end(m->elf);
 	free(m->sec);
+	free(m->targets);
 }
 
 static int cmp_start(const void *a, const void *b)

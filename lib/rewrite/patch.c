@@ -90,7 +90,9 @@ VC_API long vc_rewrite_patch(const vc_rewrite *m, void *buf, size_t len)
 			.section = s->section,
 			.length = (uint8_t)s->length,
 			.cls = (uint8_t)s->cls,
-			.flags = (uint16_t)s->flags,
+			.flags = (uint16_t)(s->flags | (s->promote == VC_REWRITE_PROMOTE_YES
+					? VC_REWRITE_SITE_PROMOTABLE |
+					  s->displaced << VC_REWRITE_SITE_DISPLACED_SHIFT : 0)),
 		};
 		memcpy(e.original, s->bytes, s->length);
 		memcpy(o + table_off + sizeof(h) + i * sizeof(e), &e, sizeof(e));

@@ -27,6 +27,13 @@ struct vc_rewrite {
 	struct vc_rewrite_site *sites; /* sorted by section, then offset */
 	size_t nsites;
 	int table_section; /* index of .vc.sensitive, or 0 */
+	struct rw_start *targets; /* where control may arrive in code (promote.c) */
+	size_t ntargets, targets_cap;
+};
+
+struct rw_start {
+	uint32_t section;
+	uint64_t offset;
 };
 
 /* elf.c: reads and checks the object's headers and sections. */
@@ -40,10 +47,6 @@ int vc__rewrite_mark(struct vc_rewrite *m);
 long vc__rewrite_site_at(const struct vc_rewrite *m, uint32_t section, uint64_t off);
 /* Where decoding restarts: offset 0 of every code section and every symbol inside one,
  * sorted by section then offset, unique. Read once per object. */
-struct rw_start {
-	uint32_t section;
-	uint64_t offset;
-};
 int vc__rewrite_symbol_starts(const struct vc_rewrite *m, struct rw_start **out, size_t *n);
 
 /* scan.c: decodes every executable section and fills m->sites. */
@@ -60,5 +63,20 @@ struct rw_decoder *vc__rewrite_decoder_new(void);
 void vc__rewrite_decoder_free(struct rw_decoder *d);
 unsigned vc__rewrite_decode(const struct rw_decoder *d, const uint8_t *p, size_t avail,
 			    enum vc_rewrite_class *cls, const char **mnemonic);
+
+/* decode.c: 1 if the instruction at @p (of *@len bytes) still means the same when it runs
+ * at another address: no relative operand (branch, RIP-relative memory), no call, no
+ * branch, no interrupt; 0 otherwise or when it does not decode. */
+int vc__rewrite_movable(const struct rw_decoder *d, const uint8_t *p, size_t avail,
+			unsigned *len);
+
+/* promote.c: where a 5-byte jump may replace a site once it is hot. */
+/* Records that control may arrive at byte @off of code section @section. */
+int vc__rewrite_add_target(struct vc_rewrite *m, uint32_t section, uint64_t off);
+/* The target of the direct (relative) branch or call of @len bytes at @p, as a distance
+ * from its end: 1 and *@rel, or 0 when it is not one. */
+int vc__rewrite_relative_branch(const uint8_t *p, unsigned len, int64_t *rel);
+/* After scan and mark (which record the targets): each site's promote and displaced. */
+int vc__rewrite_promote(struct vc_rewrite *m);
 
 #endif /* VC_REWRITE_INTERNAL_H */

@@ -48,6 +48,8 @@ static int open_module(struct vc_rewrite *m, vc_rewrite **out)
 		rc = vc__rewrite_scan(m);
 	if (!rc)
 		rc = vc__rewrite_mark(m);
+	if (!rc)
+		rc = vc__rewrite_promote(m);
 	if (rc) {
 		vc_rewrite_destroy(m);
 		return rc;

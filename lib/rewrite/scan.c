@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The sweep: every executable section decoded linearly, restarting at each symbol that
 // starts inside it (as objdump does: code after data or padding resynchronises there);
-// an undecodable byte is skipped. Each sensitive instruction becomes a site, in order.
+// an undecodable byte is skipped. Each sensitive instruction becomes a site, in order;
+// each direct branch's target is recorded for promote.c.
 #include <elf.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -47,6 +48,10 @@ static int scan_section(struct vc_rewrite *m, const struct rw_decoder *d, uint32
 			}
 			if (cls)
 				rc = add_site(m, cap, i, at, len, cls, mn);
+			int64_t rel;
+			if (!rc && vc__rewrite_relative_branch(code + at, len, &rel) &&
+			    (int64_t)(at + len) + rel >= 0 && (uint64_t)((int64_t)(at + len) + rel) < s->size)
+				rc = vc__rewrite_add_target(m, i, (uint64_t)((int64_t)(at + len) + rel));
 			at += len;
 		}
 	}
@@ -59,6 +64,10 @@ int vc__rewrite_scan(struct vc_rewrite *m)
 	struct rw_start *st = NULL;
 	size_t nst = 0, cap = 0;
 	int rc = d ? vc__rewrite_symbol_starts(m, &st, &nst) : -ENOMEM;
+
+	/* every restart point is somewhere control may arrive (promote.c) */
+	for (size_t k = 0; !rc && k < nst; k++)
+		rc = vc__rewrite_add_target(m, st[k].section, st[k].offset);
 
 	/* the starts come grouped by section, in section order */
 	for (size_t k = 0; !rc && k < nst;) {

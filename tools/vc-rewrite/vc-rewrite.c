@@ -40,9 +40,12 @@ static const char usage_scan[] =
 	"usage: vc-rewrite scan [--json] MODULE\n"
 	"Lists each sensitive instruction: section, offset in it, length, class, mnemonic (as\n"
 	"objdump spells it), flags and bytes. Flags: reloc (a relocation fills bytes inside\n"
-	"it), ex_table / jump_table (__ex_table or __jump_table names it). --json prints a JSON\n"
-	"array of objects with the keys section, section_index, offset, length, mnemonic,\n"
-	"class, flags (an array of strings) and bytes (hex).\n";
+	"it), ex_table / jump_table (__ex_table or __jump_table names it). PROMOTE: whether a\n"
+	"loader may replace the site by a 5-byte jump once it is hot (yes+N: borrowing the N\n"
+	"bytes after it), or why not: branch-target, table, unmovable, code-end. --json\n"
+	"prints a JSON array of objects with the keys section, section_index, offset, length,\n"
+	"mnemonic, class, flags (an array of strings), promote (one of those words),\n"
+	"displaced (N) and bytes (hex).\n";
 
 static const char usage_patch[] =
 	"usage: vc-rewrite patch MODULE -o OUT\n"
@@ -161,8 +164,8 @@ static int cmd_scan(int argc, char **argv)
 	if (json)
 		putchar('[');
 	else
-		printf("%-20s %10s %3s  %-17s %-9s %-9s %s\n", "SECTION", "OFFSET", "LEN", "CLASS",
-		       "MNEMONIC", "FLAGS", "BYTES");
+		printf("%-20s %10s %3s  %-17s %-9s %-9s %-13s %s\n", "SECTION", "OFFSET", "LEN",
+		       "CLASS", "MNEMONIC", "FLAGS", "PROMOTE", "BYTES");
 	for (size_t i = 0; i < n; i++) {
 		struct vc_rewrite_site s;
 		char flags[64], bytes[48];
@@ -174,16 +177,21 @@ static int cmd_scan(int argc, char **argv)
 			printf("%s\n{\"section\":", i ? "," : "");
 			json_string(s.section_name);
 			printf(",\"section_index\":%u,\"offset\":%llu,\"length\":%u,\"mnemonic\":\"%s\","
-			       "\"class\":\"%s\",\"flags\":[%s],\"bytes\":\"%s\"}",
+			       "\"class\":\"%s\",\"flags\":[%s],\"promote\":\"%s\",\"displaced\":%u,"
+			       "\"bytes\":\"%s\"}",
 			       s.section, (unsigned long long)s.offset, s.length, s.mnemonic,
-			       vc_rewrite_class_name(s.cls), flags, bytes);
+			       vc_rewrite_class_name(s.cls), flags, vc_rewrite_promote_name(s.promote),
+			       s.displaced, bytes);
 		} else {
 			/* a section name is the file's: no control reaches the terminal */
 			char name[VC__ESCAPED_SIZE(64)];
 			vc__escape(s.section_name, strlen(s.section_name), name, sizeof(name));
-			printf("%-20s %#10llx %3u  %-17s %-9s %-9s %s\n", name,
+			char promote[24];
+			snprintf(promote, sizeof(promote), s.promote == VC_REWRITE_PROMOTE_YES ?
+				 "%s+%u" : "%s", vc_rewrite_promote_name(s.promote), s.displaced);
+			printf("%-20s %#10llx %3u  %-17s %-9s %-9s %-13s %s\n", name,
 			       (unsigned long long)s.offset, s.length, vc_rewrite_class_name(s.cls),
-			       s.mnemonic, flags, bytes);
+			       s.mnemonic, flags, promote, bytes);
 		}
 	}
 	if (json)
@@ -304,11 +312,12 @@ static int cmd_patch(int argc, char **argv)
 		vc_rewrite_destroy(m);
 		return fail(in, (int)len);
 	}
-	size_t n = vc_rewrite_count(m), flagged = 0;
+	size_t n = vc_rewrite_count(m), flagged = 0, promotable = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct vc_rewrite_site s;
 		vc_rewrite_get(&s, m, i);
 		flagged += s.flags != 0;
+		promotable += s.promote == VC_REWRITE_PROMOTE_YES;
 	}
 	vc_rewrite_destroy(m);
 	const char *what;
@@ -317,7 +326,8 @@ static int cmd_patch(int argc, char **argv)
 	if (rc)
 		return fail_output(out, rc, what);
 	printf("%s: %zu site%s trapped (%zu with a relocation or an __ex_table/__jump_table "
-	       "entry: see scan), table in .vc.sensitive\n", out, n, n == 1 ? "" : "s", flagged);
+	       "entry: see scan; %zu promotable), table in .vc.sensitive\n", out, n,
+	       n == 1 ? "" : "s", flagged, promotable);
 	return 0;
 }
 
