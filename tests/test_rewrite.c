@@ -276,8 +276,8 @@ Test(rewrite, promotion_verdicts, .init = begin, .fini = end)
 		{"sti", VC_REWRITE_PROMOTE_UNMOVABLE, 0},
 		{"pushf", VC_REWRITE_PROMOTE_UNMOVABLE, 0},
 		{"popf", VC_REWRITE_PROMOTE_TARGET, 0},
-		{"wbinvd", VC_REWRITE_PROMOTE_UNMOVABLE, 0},
-		{"hlt", VC_REWRITE_PROMOTE_UNMOVABLE, 0}, /* mov %rax,%cr3 is a site */
+		{"wbinvd", VC_REWRITE_PROMOTE_YES, 4}, /* hlt and mov %rax,%cr3: sites, in turn */
+		{"hlt", VC_REWRITE_PROMOTE_YES, 5},
 		{"mov", VC_REWRITE_PROMOTE_YES, 2},
 		{"invlpg", VC_REWRITE_PROMOTE_TABLE, 0},
 		{"out", VC_REWRITE_PROMOTE_YES, 3},

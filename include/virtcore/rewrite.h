@@ -48,8 +48,8 @@ enum vc_rewrite_promote {
 	VC_REWRITE_PROMOTE_TABLE,     /**< __ex_table or __jump_table names the site */
 	VC_REWRITE_PROMOTE_UNMOVABLE, /**< an instruction the jump would displace cannot run
 				       *   elsewhere: relative (branch, call, RIP-relative
-				       *   operand), an interrupt or system instruction, or
-				       *   another site */
+				       *   operand), an interrupt or a system instruction (a
+				       *   site among them is fine: the stub does its work) */
 	VC_REWRITE_PROMOTE_END,       /**< the code ends (section end, undecodable bytes)
 				       *   before 5 bytes */
 };

@@ -52,9 +52,10 @@ enum vc_rewrite_class {
 #define VC_REWRITE_SITE_EX_TABLE (1u << 1)   /**< __ex_table names it (a fixup on fault) */
 #define VC_REWRITE_SITE_JUMP_TABLE (1u << 2) /**< __jump_table names it (a static key) */
 /** A loader may replace the site's first 5 bytes by `jmp rel32` to a stub that does the
- *  work of the site, then runs the VC_REWRITE_SITE_DISPLACED() bytes that followed it (no
- *  symbol, branch, relocation or table enters them; none is relative, a branch or a site)
- *  and jumps back to the end of those bytes. Objects rewritten before this flag existed
+ *  work of the site, then the work of the VC_REWRITE_SITE_DISPLACED() bytes that followed
+ *  it (no symbol, branch, relocation or table enters them; none is relative or a branch;
+ *  sites among them are emulated in turn, the rest run as they are) and jumps back to the
+ *  end of those bytes. Objects rewritten before this flag existed
  *  never carry it: their sites stay traps. */
 #define VC_REWRITE_SITE_PROMOTABLE (1u << 3)
 /** Bytes after a promotable site that its jump covers (bits 8-12 of the flags, 0-18). */

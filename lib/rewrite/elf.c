@@ -295,8 +295,11 @@ static int mark_section(struct vc_rewrite *m, size_t i)
 		}
 		if (code && size)
 			mark_field(m, (uint32_t)s->info, r.r_offset, size);
+		/* The symbol, only when something needs it: a table's entry, or a target
+		 * that may fall near a site (promotion). */
+		const int loaded = m->nsites && (target->flags & SHF_ALLOC);
 		GElf_Sym sym;
-		if (!sd || !gelf_getsym(sd, (int)GELF_R_SYM(r.r_info), &sym) ||
+		if (!sd || (!flag && !loaded) || !gelf_getsym(sd, (int)GELF_R_SYM(r.r_info), &sym) ||
 		    sym.st_shndx == SHN_UNDEF || sym.st_shndx >= m->shnum)
 			continue;
 		const uint64_t where = sym.st_value + (uint64_t)r.r_addend;
@@ -306,7 +309,7 @@ static int mark_section(struct vc_rewrite *m, size_t i)
 		 * S + A + 4. Debugging sections are not loaded: they do not count. */
 		const unsigned type = (unsigned)GELF_R_TYPE(r.r_info);
 		const int at_end = code && (type == R_X86_64_PC32 || type == R_X86_64_PLT32);
-		if ((target->flags & SHF_ALLOC) && (m->sec[sym.st_shndx].flags & SHF_EXECINSTR)) {
+		if (loaded && (m->sec[sym.st_shndx].flags & SHF_EXECINSTR)) {
 			int rc = vc__rewrite_add_target(m, sym.st_shndx, where + (at_end ? 4 : 0));
 			if (rc)
 				return rc;
@@ -322,6 +325,7 @@ static int mark_section(struct vc_rewrite *m, size_t i)
 
 int vc__rewrite_mark(struct vc_rewrite *m)
 {
+	m->sites_final = 1;
 	for (size_t i = 1; i < m->shnum; i++) {
 		if (m->sec[i].type != SHT_RELA && m->sec[i].type != SHT_REL)
 			continue;

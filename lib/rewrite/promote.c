@@ -33,40 +33,29 @@ VC_API const char *vc_rewrite_promote_name(enum vc_rewrite_promote p)
 	return promote_names[p];
 }
 
+int vc__rewrite_near_site(const struct vc_rewrite *m, uint32_t section, uint64_t off)
+{
+	size_t lo = 0, hi = m->nsites;
+	uint64_t from = off > VC__REWRITE_WINDOW_MAX ? off - VC__REWRITE_WINDOW_MAX : 0;
+	while (lo < hi) { /* the first site at or after (section, from) */
+		size_t mid = lo + (hi - lo) / 2;
+		const struct vc_rewrite_site *s = &m->sites[mid];
+		if (s->section < section || (s->section == section && s->offset < from))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < m->nsites && m->sites[lo].section == section && m->sites[lo].offset < off;
+}
+
 int vc__rewrite_add_target(struct vc_rewrite *m, uint32_t section, uint64_t off)
 {
+	/* once the sites are final (mark and after), keep only what can matter */
+	if (m->sites_final && !vc__rewrite_near_site(m, section, off))
+		return 0;
 	if (vc__grow((void **)&m->targets, &m->targets_cap, m->ntargets + 1, sizeof(*m->targets)))
 		return -ENOMEM;
 	m->targets[m->ntargets++] = (struct rw_start){section, off};
-	return 0;
-}
-
-int vc__rewrite_relative_branch(const uint8_t *p, unsigned len, int64_t *rel)
-{
-	unsigned i = 0;
-	/* legacy prefixes, then REX */
-	while (i < len && (p[i] == 0x66 || p[i] == 0x67 || p[i] == 0xf0 || p[i] == 0xf2 ||
-			   p[i] == 0xf3 || p[i] == 0x2e || p[i] == 0x3e || p[i] == 0x26 ||
-			   p[i] == 0x36 || p[i] == 0x64 || p[i] == 0x65))
-		i++;
-	if (i < len && (p[i] & 0xf0) == 0x40)
-		i++;
-	if (i >= len)
-		return 0;
-	const uint8_t op = p[i];
-	int rel8 = (op >= 0x70 && op <= 0x7f) || (op >= 0xe0 && op <= 0xe3) || op == 0xeb;
-	int rel32 = op == 0xe8 || op == 0xe9 ||
-		    (op == 0x0f && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x8f);
-	if (rel8 && len == i + 2) {
-		*rel = (int8_t)p[i + 1];
-		return 1;
-	}
-	if (rel32 && len == i + 1 + (op == 0x0f) + 4) {
-		const uint8_t *f = p + len - 4;
-		*rel = (int32_t)((uint32_t)f[0] | (uint32_t)f[1] << 8 | (uint32_t)f[2] << 16 |
-				 (uint32_t)f[3] << 24);
-		return 1;
-	}
 	return 0;
 }
 
@@ -108,10 +97,15 @@ static enum vc_rewrite_promote judge(const struct vc_rewrite *m, const struct rw
 		unsigned len;
 		if (end >= sec->size)
 			return VC_REWRITE_PROMOTE_END;
+		long next = vc__rewrite_site_at(m, s->section, end);
+		if (next >= 0) { /* another site: the stub does its work too, in turn */
+			end += m->sites[next].length;
+			continue;
+		}
 		int movable = vc__rewrite_movable(d, code + end, (size_t)(sec->size - end), &len);
 		if (!len)
 			return VC_REWRITE_PROMOTE_END;
-		if (!movable || vc__rewrite_site_at(m, s->section, end) >= 0)
+		if (!movable)
 			return VC_REWRITE_PROMOTE_UNMOVABLE;
 		end += len;
 	}
@@ -128,6 +122,12 @@ int vc__rewrite_promote(struct vc_rewrite *m)
 	struct rw_decoder *d = vc__rewrite_decoder_new();
 	if (!d)
 		return -ENOMEM;
+	/* the scan recorded targets before it knew the sites: drop those far from any */
+	size_t keep = 0;
+	for (size_t i = 0; i < m->ntargets; i++)
+		if (vc__rewrite_near_site(m, m->targets[i].section, m->targets[i].offset))
+			m->targets[keep++] = m->targets[i];
+	m->ntargets = keep;
 	qsort(m->targets, m->ntargets, sizeof(*m->targets), cmp_target);
 	for (size_t i = 0; i < m->nsites; i++) {
 		struct vc_rewrite_site *s = &m->sites[i];

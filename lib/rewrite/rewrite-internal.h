@@ -29,6 +29,7 @@ struct vc_rewrite {
 	int table_section; /* index of .vc.sensitive, or 0 */
 	struct rw_start *targets; /* where control may arrive in code (promote.c) */
 	size_t ntargets, targets_cap;
+	int sites_final; /* set by mark: targets far from every site are not kept */
 };
 
 struct rw_start {
@@ -71,11 +72,45 @@ int vc__rewrite_movable(const struct rw_decoder *d, const uint8_t *p, size_t ava
 			unsigned *len);
 
 /* promote.c: where a 5-byte jump may replace a site once it is hot. */
+/* A window ends at most this far past its site's first byte: under 5 bytes, then one
+ * more instruction of at most 15. Only targets that close after a site matter. */
+#define VC__REWRITE_WINDOW_MAX (5 - 1 + 15)
+/* 1 if a site of @section starts in [@off - VC__REWRITE_WINDOW_MAX, @off). */
+int vc__rewrite_near_site(const struct vc_rewrite *m, uint32_t section, uint64_t off);
 /* Records that control may arrive at byte @off of code section @section. */
 int vc__rewrite_add_target(struct vc_rewrite *m, uint32_t section, uint64_t off);
 /* The target of the direct (relative) branch or call of @len bytes at @p, as a distance
- * from its end: 1 and *@rel, or 0 when it is not one. */
-int vc__rewrite_relative_branch(const uint8_t *p, unsigned len, int64_t *rel);
+ * from its end: 1 and *@rel, or 0 when it is not one. Inline: the scan asks it of every
+ * instruction. */
+static inline int vc__rewrite_relative_branch(const uint8_t *p, unsigned len, int64_t *rel)
+{
+	unsigned i = 0;
+	/* legacy prefixes, then REX */
+	while (i < len && (p[i] == 0x66 || p[i] == 0x67 || p[i] == 0xf0 || p[i] == 0xf2 ||
+			   p[i] == 0xf3 || p[i] == 0x2e || p[i] == 0x3e || p[i] == 0x26 ||
+			   p[i] == 0x36 || p[i] == 0x64 || p[i] == 0x65))
+		i++;
+	if (i < len && (p[i] & 0xf0) == 0x40)
+		i++;
+	if (i >= len)
+		return 0;
+	const uint8_t op = p[i];
+	int rel8 = (op >= 0x70 && op <= 0x7f) || (op >= 0xe0 && op <= 0xe3) || op == 0xeb;
+	int rel32 = op == 0xe8 || op == 0xe9 ||
+		    (op == 0x0f && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x8f);
+	if (rel8 && len == i + 2) {
+		*rel = (int8_t)p[i + 1];
+		return 1;
+	}
+	if (rel32 && len == i + 1 + (op == 0x0f) + 4) {
+		const uint8_t *f = p + len - 4;
+		*rel = (int32_t)((uint32_t)f[0] | (uint32_t)f[1] << 8 | (uint32_t)f[2] << 16 |
+				 (uint32_t)f[3] << 24);
+		return 1;
+	}
+	return 0;
+}
+
 /* After scan and mark (which record the targets): each site's promote and displaced. */
 int vc__rewrite_promote(struct vc_rewrite *m);
 

@@ -49,9 +49,13 @@ static int scan_section(struct vc_rewrite *m, const struct rw_decoder *d, uint32
 			if (cls)
 				rc = add_site(m, cap, i, at, len, cls, mn);
 			int64_t rel;
-			if (!rc && vc__rewrite_relative_branch(code + at, len, &rel) &&
-			    (int64_t)(at + len) + rel >= 0 && (uint64_t)((int64_t)(at + len) + rel) < s->size)
-				rc = vc__rewrite_add_target(m, i, (uint64_t)((int64_t)(at + len) + rel));
+			if (!rc && vc__rewrite_relative_branch(code + at, len, &rel)) {
+				const int64_t to = (int64_t)(at + len) + rel;
+				/* behind us every site is known: keep only targets near one */
+				if (to >= 0 && (uint64_t)to < s->size &&
+				    ((uint64_t)to > at || vc__rewrite_near_site(m, i, (uint64_t)to)))
+					rc = vc__rewrite_add_target(m, i, (uint64_t)to);
+			}
 			at += len;
 		}
 	}

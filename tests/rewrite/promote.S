@@ -16,7 +16,7 @@ cases:
 2:	inc	%eax
 	cmp	$3, %eax
 	jne	2b
-	wbinvd				/* unmovable: another site follows */
+	wbinvd				/* yes+4: hlt and mov to CR3 are sites: the stub does them */
 	hlt
 	mov	%rax, %cr3		/* yes+2: 3 + xor (2) */
 	xor	%eax, %eax
