@@ -32,6 +32,9 @@
 #define SYS_CONTROL        22  /* (line, len): one vc-vmm control line (VCG_HC_CONTROL) */
 #define SYS_IRQ_COUNTERS   23  /* (buf): struct vcg_irq_counters; sets up the test sources'
 				* indicator on first use; 0, -ENODEV (the VMM has none) */
+#define SYS_KMOD_LOAD      24  /* (struct kmod_load *): load a boot module's object into this
+				* task's module area (kmod_abi.h); 0 or -errno, the reason in
+				* the request's error */
 
 #ifndef __ASSEMBLER__
 #include <stdint.h>

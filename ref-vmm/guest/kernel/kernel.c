@@ -5,7 +5,8 @@
 // programs by name, or `module<N>` for boot module N as a flat binary loaded at
 // USER_BASE) and the CPU each runs on (default: the CPUs in turn); `iopl` lets tasks issue port I/O themselves (hardware KVM; kvm_pvm
 // ignores IOPL); `crash=triple|int3` fails on purpose; `kbench=N` times N hypercalls from CPL0 first; `quiet` skips the
-// banner.
+// banner; `kmod0=N[:bench=ITER]` runs boot module N (an ELF object) at CPL0 first, unrewritten
+// (kmod.c; at CPL3 a module runs in the `kmod` program: run=kmod:N).
 #include <virtcore/timerpage_abi.h>
 
 #include "kernel.h"
@@ -233,6 +234,9 @@ void kmain(uint64_t start_info_paddr)
 	const char *kb = cmdline_value(cmdline, "kbench=", &len);
 	if (kb)
 		kernel_bench(kb, len);
+	const char *k0 = cmdline_value(cmdline, "kmod0=", &len);
+	if (k0)
+		kmod_run_cpl0(k0, len);
 
 	const char *run = cmdline_value(cmdline, "run=", &len);
 	if (!run) {

@@ -99,6 +99,7 @@ void *memset(void *dst, int c, size_t n);
 int memcmp(const void *a, const void *b, size_t n);
 size_t strlen(const char *s);
 int strncmp(const char *a, const char *b, size_t n);
+int strcmp(const char *a, const char *b);
 
 /* ---- console.c ---- */
 void console_init(void);
@@ -117,6 +118,11 @@ void *page_alloc(void); /* zeroed 4 KiB page, identity-mapped; panics when out *
 uint64_t mm_free_bytes(void);
 /* Is [@pa, @pa + @len) RAM in the boot memory map (not a device's page)? */
 int mm_is_ram(uint64_t pa, uint64_t len);
+/* @n zeroed pages one after the other (the allocator is a bump allocator). */
+void *page_alloc_run(unsigned n);
+/* The page table (4 KiB pages) for the 2 MiB around @va under @pml4, with the levels
+ * above made as needed (user-accessible with @user). */
+uint64_t *mm_page_table(uint64_t *pml4, uint64_t va, int user);
 
 /* ---- lapic.c ---- */
 void lapic_init(void);
@@ -200,6 +206,20 @@ int task_runnable_others(void);
  * write it and it is RAM; 0 if not. */
 uint64_t user_phys_writable(uint64_t va);
 int copy_from_user(void *dst, uint64_t uaddr, size_t len);
+/* The current task's top-level page table. */
+uint64_t *task_pml4(void);
+/* 1 if the current task may read (and with @write, write) [@va, +@len) at CPL3: every page
+ * present and user at every level of its page tables (any address, the module area too). */
+int task_user_ok(uint64_t va, uint64_t len, int write);
+
+/* ---- kmod.c: loadable modules (kmod_abi.h) ---- */
+/* SYS_KMOD_LOAD for the current task. 0, or -errno with the reason in the request. */
+int64_t kmod_load_syscall(uint64_t ureq);
+/* A #BP of the current task: 1 if it was a module's site (emulated, or the task ended),
+ * 0 if not (an ordinary int3). */
+int kmod_trap(struct trapframe *tf);
+/* kmod0=N[:bench=ITER]: runs boot module N at CPL0, unrewritten (the baseline). */
+void kmod_run_cpl0(const char *spec, size_t len);
 
 /* ---- syscall.c ---- */
 void syscall_dispatch(struct trapframe *tf);

@@ -57,3 +57,28 @@ uint64_t mm_free_bytes(void)
 {
 	return limit - next_page;
 }
+
+/* The next level's table behind entry @e, made when absent. */
+static uint64_t *next_level(uint64_t *e, uint64_t flags)
+{
+	if (!(*e & PTE_P))
+		*e = (uint64_t)(uintptr_t)page_alloc() | flags;
+	return (uint64_t *)(uintptr_t)(*e & 0x000ffffffffff000ull);
+}
+
+uint64_t *mm_page_table(uint64_t *pml4, uint64_t va, int user)
+{
+	const uint64_t flags = PTE_P | PTE_W | (user ? PTE_U : 0);
+	uint64_t *pdpt = next_level(&pml4[(va >> 39) & 511], flags);
+	uint64_t *pd = next_level(&pdpt[(va >> 30) & 511], flags);
+	return next_level(&pd[(va >> 21) & 511], flags);
+}
+
+void *page_alloc_run(unsigned n)
+{
+	uint8_t *first = page_alloc();
+	for (unsigned i = 1; i < n; i++)
+		if ((uint8_t *)page_alloc() != first + (uint64_t)i * 4096)
+			panic("page_alloc_run: pages not contiguous");
+	return first;
+}

@@ -141,6 +141,9 @@ void syscall_dispatch(struct trapframe *tf)
 	case SYS_IRQ_COUNTERS:
 		ret = irqtest_counters(tf->rdi);
 		break;
+	case SYS_KMOD_LOAD:
+		ret = kmod_load_syscall(tf->rdi);
+		break;
 	case SYS_TIMERPAGE:
 		ret = timerpage_gpa ? (int64_t)USER_TIMERPAGE_VA : -19;
 		break;

@@ -236,6 +236,8 @@ void task_fault(struct trapframe *tf)
 
 	if (syscall_from_fault(tf))
 		return;
+	if (tf->vector == 3 && kmod_trap(tf))
+		return;
 
 	if (t->fault_handler && !t->in_fault) {
 		/* Like a signal: run the handler on the task's stack; its return value (a
@@ -292,6 +294,28 @@ static void *user_range(uint64_t va, size_t len)
 		if (!(cur()->pt[(p - USER_BASE) >> 12] & PTE_P))
 			return NULL;
 	return (void *)(uintptr_t)va; /* the task's CR3 is live: its mapping is ours too */
+}
+
+uint64_t *task_pml4(void)
+{
+	return (uint64_t *)(uintptr_t)cur()->cr3;
+}
+
+int task_user_ok(uint64_t va, uint64_t len, int write)
+{
+	const uint64_t need = PTE_P | PTE_U | (write ? PTE_W : 0);
+	if (!len || va + len < va)
+		return 0;
+	for (uint64_t p = va & ~0xfffull; p < va + len; p += 4096) {
+		const uint64_t *table = task_pml4();
+		for (int shift = 39; shift >= 12; shift -= 9) {
+			uint64_t e = table[(p >> shift) & 511];
+			if ((e & need) != need || (shift > 12 && (e & PTE_PS)))
+				return 0;
+			table = (const uint64_t *)(uintptr_t)(e & 0x000ffffffffff000ull);
+		}
+	}
+	return 1;
 }
 
 int task_swap_pages(uint64_t va1, uint64_t va2)
