@@ -208,6 +208,103 @@ Test(vmm, console_reads_guest_virtual_memory_through_the_shadow_cache)
 	cr_assert_geq(inval, 4, "each swap invalidates the printed page's entry: %s", s);
 }
 
+/* ---- loadable modules (#24): a rewritten module runs deprivileged, traps emulated ---- */
+
+static const char *kmod_path(const char *var)
+{
+	const char *v = getenv(var);
+	if (!v || !*v)
+		cr_skip_test("%s is not set: this build has no rewriter (-Drewriter=disabled)", var);
+	return v;
+}
+
+Test(vmm, a_rewritten_module_runs_deprivileged_and_sees_its_virtual_cpu)
+{
+	need_kvm();
+	run(&r, "--kernel", env("VC_GUEST"), "--module", kmod_path("VC_KMOD_WHY_PATCHED"),
+	    "--append", "quiet run=kmod:0", NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	assert_has(r.out, "8 sites (7 promotable), rewritten");
+	assert_has(r.out, "why: 6 of 6 right");
+	assert_has(r.out, "kmod: flags                   6 traps");
+	assert_has(r.out, "kmod: machine-status          1 traps");
+	assert_has(r.out, "kmod: descriptor-table        1 traps");
+}
+
+/* The same module, not rewritten: at CPL3 its sensitive instructions run as they are and
+ * are silently wrong (popf drops IF and IOPL, smsw and sgdt show the real CPU's). */
+Test(vmm, an_unrewritten_module_is_silently_wrong_at_cpl3)
+{
+	need_kvm();
+	run(&r, "--kernel", env("VC_GUEST"), "--module", kmod_path("VC_KMOD_WHY"), "--append",
+	    "quiet run=kmod:0", NULL);
+	cr_assert_eq(r.status, 1, "%s%s", r.out, r.err);
+	assert_has(r.out, "0 sites (0 promotable), not rewritten");
+	assert_has(r.out, "why: popf IF=0, then pushf: IF          WRONG (got 200, want 0)");
+	assert_has(r.out, "why: popf IOPL=3, then pushf: IOPL      WRONG (got 0, want 3000)");
+	assert_has(r.out, "why: smsw: the machine status word      WRONG");
+	assert_has(r.out, "why: sgdt: the GDT's base               WRONG");
+	assert_has(r.out, "kmod: init_module() returned 1");
+}
+
+static long long bench_result(const char *out)
+{
+	const char *p = strstr(out, ", result ");
+	cr_assert_not_null(p, "no result in:\n%s", out);
+	return atoll(p + 9);
+}
+
+/* The driver-like module at CPL0 unrewritten, at CPL3 trapping every site, at CPL3 with its
+ * sites promoted to stubs: the same result every way; promoted, no traps are left. */
+Test(vmm, promotion_keeps_results_exactly)
+{
+	need_kvm();
+	run(&r, "--kernel", env("VC_GUEST"), "--module", kmod_path("VC_KMOD_BENCH"), "--append",
+	    "quiet kmod0=0:bench=300 run=exit", NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	assert_has(r.out, "kmod0: 300 iterations at CPL0, unrewritten");
+	long long cpl0 = bench_result(r.out);
+	run(&r, "--kernel", env("VC_GUEST"), "--module", kmod_path("VC_KMOD_BENCH_PATCHED"),
+	    "--append", "quiet run=kmod:0:promote=0:bench=300", NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	assert_has(r.out, "6.00 traps/iteration");
+	cr_assert_eq(bench_result(r.out), cpl0, "%s", r.out);
+	run(&r, "--kernel", env("VC_GUEST"), "--module", kmod_path("VC_KMOD_BENCH_PATCHED"),
+	    "--append", "quiet run=kmod:0:promote=4:bench=300", NULL);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	assert_has(r.out, "0.00 traps/iteration");
+	assert_has(r.out, "kmod: flags                   0 traps,   2 sites promoted");
+	assert_has(r.out, "kmod: io                      0 traps,   1 sites promoted");
+	assert_has(r.out, "null port: 600 writes");
+	cr_assert_eq(bench_result(r.out), cpl0, "%s", r.out);
+}
+
+/* A module importing a name the kernel does not export is refused with that name; the
+ * guest's other tasks run on. */
+Test(vmm, a_hostile_module_is_refused_and_the_guest_runs_on)
+{
+	need_kvm();
+	FILE *f = fopen(kmod_path("VC_KMOD_WHY_PATCHED"), "rb");
+	cr_assert_not_null(f);
+	static char obj[65536];
+	size_t n = fread(obj, 1, sizeof(obj), f);
+	fclose(f);
+	char *at = NULL;
+	for (size_t i = 0; i + 8 <= n && !at; i++)
+		if (!memcmp(obj + i, "\0printk\0", 8))
+			at = obj + i + 1;
+	cr_assert_not_null(at, "no printk symbol name in the object");
+	memcpy(at, "prantk", 6);
+	const char *path = write_temp(obj, n);
+	run(&r, "--kernel", env("VC_GUEST"), "--module", path, "--append", "quiet run=kmod:0,hello",
+	    NULL);
+	unlink(path);
+	cr_assert_eq(r.status, 1, "%s%s", r.out, r.err);
+	assert_has(r.out, "kmod: module 0 refused: undefined symbol \"prantk\": the kernel exports no "
+			  "such name");
+	assert_has(r.out, "hello: task 1 running at CPL3");
+}
+
 Test(vmm, cpl3_exception_recovered_or_fatal)
 {
 	need_kvm();
