@@ -53,6 +53,9 @@ struct kmod {
 
 static struct kmod kmods[KMOD_MAX];
 static int nkmods;
+/* Tasks that asked for a module, loaded or refused: one request each, so a task cannot
+ * exhaust the kernel's pages (never freed) by asking again and again. */
+static uint64_t asked;
 static struct kmod_elf elf; /* the object being loaded (or last loaded) */
 
 static struct kmod *current_kmod(void)
@@ -209,8 +212,9 @@ int64_t kmod_load_syscall(uint64_t ureq)
 	r.init = r.bench = 0;
 	r.sites = r.promotable = 0;
 	const struct vc_pvh_modlist_entry *mod = module_get((int)r.module);
-	if (current_kmod()) {
-		sfmt(r.error, sizeof(r.error), "this task has a module already");
+	const uint64_t me = 1ull << (task_current_id() & 63);
+	if (asked & me) {
+		sfmt(r.error, sizeof(r.error), "this task has asked for a module already");
 		rc = -EBUSY;
 	} else if (nkmods == KMOD_MAX) {
 		sfmt(r.error, sizeof(r.error), "%d modules are loaded: no room for more", KMOD_MAX);
@@ -222,6 +226,7 @@ int64_t kmod_load_syscall(uint64_t ureq)
 		sfmt(r.error, sizeof(r.error), "the export table: at most 32 entries, readable");
 		rc = -EINVAL;
 	}
+	asked |= me;
 	for (uint32_t i = 0; !rc && i < r.nexports; i++) {
 		uint64_t n = 0;
 		while (n < sizeof(names[i]) && !copy_from_user(&names[i][n], exports[i].name + n, 1) && names[i][n])
@@ -498,12 +503,17 @@ static uint64_t promote(struct kmod *m, uint32_t i)
 	const struct code_range *r = range_of(m, s->section);
 	const uint64_t site = r->va + s->offset;
 	const uint64_t end = site + s->length + VC_REWRITE_SITE_DISPLACED(s->flags);
+	if (end - site < 5 || end > r->va + r->size) { /* the table is the object's: check it */
+		m->state[i] = SITE_STAYS;
+		return 0;
+	}
 	uint32_t last = i;
 	while (last + 1 < m->nsites && m->sites[last + 1].section == s->section &&
 	       r->va + m->sites[last + 1].offset < end)
 		last++;
-	/* room: a segment is at most 47 bytes (popf inline); the copies and the jump 23 */
-	if (m->stub_used + (last - i + 1) * 48 + 24 > KMOD_STUB_BYTES ||
+	/* room: a segment is at most 47 bytes (popf inline); the copies (at most 31 bytes)
+	 * and the jump back */
+	if (m->stub_used + (last - i + 1) * 48 + 40 > KMOD_STUB_BYTES ||
 	    m->nsegs + (last - i + 1) > KMOD_SEG_MAX)
 		return 0;
 	for (uint32_t j = i + 1; j <= last; j++)
