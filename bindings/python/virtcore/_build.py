@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Generates the C source of virtcore._native, the cffi extension (API mode) the Python
+package is built on. meson runs it and compiles the output against the installed
+headers, so the C compiler checks every declaration below against libvirtcore's
+headers: a field, type or prototype that drifted fails the build (the import check
+that meson runs right after catches a struct whose size or offsets changed).
+
+Usage: _build.py OUT.c
+"""
+import sys
+
+import cffi
+
+# Only what the Python modules use, spelled as the headers spell it. Structs are
+# declared field for field (no `...;`): cffi then verifies their layout.
+CDEF = r"""
+/* common.h */
+const char *vc_strerror(int err);
+unsigned long vc_version(void);
+const char *vc_version_string(void);
+int vc_has_module(const char *name);
+const char *vc_error_last(void);
+void vc_error_clear(void);
+
+/* gmem.h */
+typedef struct vc_gmem vc_gmem;
+enum vc_gmem_flags { VC_GMEM_READONLY = 1 };
+struct vc_gmem_region_info {
+	uint64_t gpa;
+	uint64_t size;
+	void *hva;
+	unsigned flags;
+};
+int vc_gmem_create(vc_gmem **out);
+void vc_gmem_destroy(vc_gmem *gm);
+int vc_gmem_add(vc_gmem *gm, uint64_t gpa, uint64_t size, void *hva, unsigned flags);
+int vc_gmem_remove(vc_gmem *gm, uint64_t gpa);
+int vc_gmem_read(const vc_gmem *gm, uint64_t gpa, void *dst, size_t len);
+int vc_gmem_write(const vc_gmem *gm, uint64_t gpa, const void *src, size_t len);
+int vc_gmem_region(struct vc_gmem_region_info *out, const vc_gmem *gm, unsigned index);
+unsigned vc_gmem_region_count(const vc_gmem *gm);
+
+/* pack.h */
+#define VC_PACK_NAME_MAX 255
+#define VC_PACK_ALIGN_4K 4096
+#define VC_PACK_ALIGN_1M 1048576
+typedef struct vc_pack_writer vc_pack_writer;
+typedef struct vc_pack vc_pack;
+enum vc_pack_create_flags { VC_PACK_CREATE_SYNC = 1, VC_PACK_CREATE_SERIAL = 2 };
+struct vc_pack_create_opts {
+	size_t sz;
+	uint64_t disk_size;
+	uint32_t align;
+	uint32_t flags;
+	uint32_t mode;
+	uint32_t pad;
+};
+struct vc_pack_image {
+	char name[256];
+	uint64_t offset;
+	uint64_t size;
+	uint8_t sha256[32];
+	uint8_t uuid[16];
+	uint32_t index;
+};
+struct vc_pack_info {
+	uint64_t disk_size;
+	uint64_t data_start;
+	uint64_t data_end;
+	uint64_t used;
+	uint32_t align;
+	uint32_t count;
+	uint8_t disk_uuid[16];
+};
+int vc_pack_writer_open(vc_pack_writer **out, const char *path, const struct vc_pack_create_opts *opts);
+int vc_pack_writer_add_path(vc_pack_writer *w, const char *name, const char *path);
+int vc_pack_writer_add_fd(vc_pack_writer *w, const char *name, int fd);
+int vc_pack_writer_commit(vc_pack_writer *w);
+void vc_pack_writer_close(vc_pack_writer *w);
+int vc_pack_open(vc_pack **out, const char *path);
+void vc_pack_close(vc_pack *p);
+int vc_pack_info(struct vc_pack_info *out, const vc_pack *p);
+unsigned vc_pack_count(const vc_pack *p);
+int vc_pack_get(struct vc_pack_image *out, const vc_pack *p, unsigned index);
+int vc_pack_find(struct vc_pack_image *out, const vc_pack *p, const char *name);
+int vc_pack_extract_path(vc_pack *p, unsigned index, const char *path, unsigned mode);
+int vc_pack_extract_all(vc_pack *p, const char *dir, unsigned mode);
+int vc_pack_verify(unsigned *out_bad, vc_pack *p);
+
+/* rewrite.h, rewrite_format.h */
+typedef struct vc_rewrite vc_rewrite;
+enum vc_rewrite_class {
+	VC_REWRITE_INTERRUPT_FLAG = 1, VC_REWRITE_FLAGS, VC_REWRITE_HALT, VC_REWRITE_IO,
+	VC_REWRITE_MSR, VC_REWRITE_CONTROL_REG, VC_REWRITE_DEBUG_REG,
+	VC_REWRITE_DESCRIPTOR_TABLE, VC_REWRITE_MACHINE_STATUS, VC_REWRITE_TLB,
+	VC_REWRITE_CACHE, VC_REWRITE_CPUID, VC_REWRITE_TIMESTAMP, VC_REWRITE_PERF_COUNTER,
+	VC_REWRITE_SWAPGS, VC_REWRITE_SYSTEM_RETURN, VC_REWRITE_XCR,
+	VC_REWRITE_SEGMENT_CHECK, VC_REWRITE_SEGMENT_REG, VC_REWRITE_CLASS_COUNT
+};
+enum vc_rewrite_promote {
+	VC_REWRITE_PROMOTE_YES = 0, VC_REWRITE_PROMOTE_TARGET, VC_REWRITE_PROMOTE_TABLE,
+	VC_REWRITE_PROMOTE_UNMOVABLE, VC_REWRITE_PROMOTE_END
+};
+#define VC_REWRITE_SITE_RELOC 1
+#define VC_REWRITE_SITE_EX_TABLE 2
+#define VC_REWRITE_SITE_JUMP_TABLE 4
+struct vc_rewrite_site {
+	uint32_t section;
+	const char *section_name;
+	uint64_t offset;
+	unsigned length;
+	enum vc_rewrite_class cls;
+	unsigned flags;
+	unsigned reloc_mask;
+	const char *mnemonic;
+	uint8_t bytes[15];
+	enum vc_rewrite_promote promote;
+	unsigned displaced;
+};
+int vc_rewrite_load(vc_rewrite **out, const void *data, size_t size);
+int vc_rewrite_load_path(vc_rewrite **out, const char *path);
+void vc_rewrite_destroy(vc_rewrite *m);
+size_t vc_rewrite_count(const vc_rewrite *m);
+int vc_rewrite_get(struct vc_rewrite_site *out, const vc_rewrite *m, size_t i);
+long vc_rewrite_find(const vc_rewrite *m, uint32_t section, uint64_t offset);
+int vc_rewrite_is_patched(const vc_rewrite *m);
+long vc_rewrite_patch(const vc_rewrite *m, void *buf, size_t len);
+long vc_rewrite_restore(const void *data, size_t size, void *buf, size_t len);
+const char *vc_rewrite_class_name(enum vc_rewrite_class cls);
+const char *vc_rewrite_promote_name(enum vc_rewrite_promote p);
+"""
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    ffi = cffi.FFI()
+    ffi.cdef(CDEF)
+    ffi.set_source('virtcore._native', '#include <virtcore/virtcore.h>\n')
+    ffi.emit_c_code(sys.argv[1])
+
+
+if __name__ == '__main__':
+    main()

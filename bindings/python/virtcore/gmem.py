@@ -1,0 +1,89 @@
+# SPDX-License-Identifier: MIT
+"""Guest-physical memory maps (docs/gmem.md): regions of host memory at guest-physical
+addresses, read and written by address with bounds checked.
+
+    with virtcore.gmem.Map() as m:
+        ram = mmap.mmap(-1, 1 << 20)
+        m.add(0, ram)
+        m.write(0x1000, b'hello')
+        assert m.read(0x1000, 5) == b'hello'
+"""
+from ._errors import check
+from ._native import ffi, lib
+
+__all__ = ['Map', 'READONLY']
+
+READONLY = lib.VC_GMEM_READONLY
+
+
+class Map:
+    """A map of guest-physical regions. Each region's buffer (a mmap, bytearray, or any
+    writable buffer) is kept alive by the map while it is added."""
+
+    def __init__(self):
+        out = ffi.new('vc_gmem **')
+        check(lib.vc_gmem_create(out), 'gmem')
+        self._gm = out[0]
+        self._buffers = {}
+
+    def close(self):
+        if getattr(self, '_gm', None) is not None:
+            lib.vc_gmem_destroy(self._gm)
+            self._gm = None
+            self._buffers.clear()
+
+    __del__ = close
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _handle(self):
+        if self._gm is None:
+            raise ValueError('the map is closed')
+        return self._gm
+
+    def add(self, gpa, buffer, readonly=False):
+        """Maps @buffer (writable, whole) at guest-physical @gpa."""
+        cbuf = ffi.from_buffer(buffer, require_writable=True)
+        check(lib.vc_gmem_add(self._handle(), gpa, len(cbuf), cbuf, READONLY if readonly else 0),
+              'gmem: add at %#x' % gpa)
+        self._buffers[gpa] = (buffer, cbuf)
+
+    def remove(self, gpa):
+        """Unmaps the region that starts at @gpa."""
+        check(lib.vc_gmem_remove(self._handle(), gpa), 'gmem: remove %#x' % gpa)
+        self._buffers.pop(gpa, None)
+
+    def read(self, gpa, length):
+        """@length bytes at @gpa (they may span adjacent regions; all must be mapped)."""
+        buf = ffi.new('unsigned char[]', max(length, 1))
+        check(lib.vc_gmem_read(self._handle(), gpa, buf, length), 'gmem: read %#x' % gpa)
+        return ffi.buffer(buf, length)[:]
+
+    def read_into(self, gpa, out):
+        """Fills the writable buffer @out from @gpa (no new object: the fast path)."""
+        cbuf = ffi.from_buffer(out, require_writable=True)
+        check(lib.vc_gmem_read(self._handle(), gpa, cbuf, len(cbuf)), 'gmem: read %#x' % gpa)
+
+    def write(self, gpa, data):
+        """Writes @data at @gpa (read-only regions refuse)."""
+        cbuf = ffi.from_buffer(data)
+        check(lib.vc_gmem_write(self._handle(), gpa, cbuf, len(cbuf)), 'gmem: write %#x' % gpa)
+
+    def regions(self):
+        """[(gpa, size, readonly)] in address order."""
+        out = []
+        info = ffi.new('struct vc_gmem_region_info *')
+        for i in range(lib.vc_gmem_region_count(self._handle())):
+            check(lib.vc_gmem_region(info, self._gm, i), 'gmem')
+            out.append((info.gpa, info.size, bool(info.flags & READONLY)))
+        return out
+
+    def __repr__(self):
+        if self._gm is None:
+            return '<virtcore.gmem.Map (closed)>'
+        return '<virtcore.gmem.Map %s>' % ', '.join(
+            '%#x+%#x%s' % (g, s, ' ro' if ro else '') for g, s, ro in self.regions())
