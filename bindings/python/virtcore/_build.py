@@ -129,6 +129,101 @@ long vc_rewrite_patch(const vc_rewrite *m, void *buf, size_t len);
 long vc_rewrite_restore(const void *data, size_t size, void *buf, size_t len);
 const char *vc_rewrite_class_name(enum vc_rewrite_class cls);
 const char *vc_rewrite_promote_name(enum vc_rewrite_promote p);
+
+/* ring.h */
+#define VC_RING_PRODUCER 1
+#define VC_RING_CONSUMER 2
+#define VC_RING_ALWAYS_NOTIFY 1
+#define VC_RING_MODE_EVENT_IDX 1
+#define VC_RING_MODE_FLAG 2
+typedef struct vc_ring vc_ring;
+struct vc_ring_notifier {
+	int (*notify)(void *ctx);
+	int (*wait)(void *ctx, int64_t timeout_ns);
+	void *ctx;
+};
+struct vc_ring_format_opts {
+	size_t sz;
+	uint32_t slot_count;
+	uint32_t slot_size;
+	uint32_t mode;
+	uint32_t pad;
+};
+struct vc_ring_attach_opts {
+	size_t sz;
+	uint32_t role;
+	uint32_t flags;
+	int64_t spin_max_ns;
+	struct vc_ring_notifier notifier;
+};
+struct vc_ring_stats {
+	uint64_t messages, publishes, notifications, suppressed, notify_errors, dozes,
+		doze_aborts, wakeups, spurious_wakeups, spin_hits, timeouts;
+	int64_t spin_ns, spin_max_ns;
+};
+size_t vc_ring_size(uint32_t slot_count, uint32_t slot_size);
+int vc_ring_format(void *mem, size_t len, const struct vc_ring_format_opts *opts);
+int vc_ring_attach(vc_ring **out, void *mem, size_t len, const struct vc_ring_attach_opts *opts);
+void vc_ring_detach(vc_ring *r);
+uint32_t vc_ring_slot_size(const vc_ring *r);
+uint32_t vc_ring_slot_count(const vc_ring *r);
+int vc_ring_push(vc_ring *r, const void *msg, size_t len);
+int vc_ring_pop(vc_ring *r, void *msg, size_t len);
+int vc_ring_wait(vc_ring *r, int64_t timeout_ns);
+int vc_ring_is_broken(const vc_ring *r);
+int vc_ring_get_stats(const vc_ring *r, struct vc_ring_stats *stats, size_t size);
+int vc_ring_eventfd_notifier(struct vc_ring_notifier *out, int fd);
+
+/* timerpage.h, timerpage_abi.h */
+#define VC_TIMERPAGE_SIZE 4096
+#define VC_TIMERPAGE_MAGIC 0x50544356
+struct vc_timerpage_abi {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t seq;
+	uint32_t flags;
+	uint64_t base_tsc;
+	uint64_t base_ns;
+	uint32_t base_frac;
+	uint32_t tsc_mul;
+	int32_t tsc_shift;
+	uint32_t pad0;
+	uint64_t tick_count;
+	uint64_t tick_period_ns;
+	uint64_t tsc_hz;
+	uint64_t rebase_count;
+	uint32_t clock_id;
+	uint32_t page_size;
+	uint32_t pad1[10];
+	uint8_t reserved[3968];
+};
+struct vc_timerpage_abi_watch {
+	uint64_t ticks;
+	uint64_t tsc;
+	uint32_t armed;
+	uint32_t pad;
+};
+typedef struct vc_timerpage vc_timerpage;
+struct vc_timerpage_opts {
+	size_t sz;
+	uint32_t tick_hz;
+	uint32_t flags;
+	uint32_t clock_id;
+	uint32_t rebase_ms;
+	uint32_t max_slew_ppm;
+	uint32_t pad;
+	uint64_t tsc_hz;
+};
+int vc_timerpage_create_memfd(vc_timerpage **out, const struct vc_timerpage_opts *opts);
+void vc_timerpage_destroy(vc_timerpage *tp);
+int vc_timerpage_update(vc_timerpage *tp);
+int vc_timerpage_start(vc_timerpage *tp);
+int vc_timerpage_stop(vc_timerpage *tp);
+int vc_timerpage_fd(const vc_timerpage *tp);
+int vc_timerpage_check(const void *page, size_t len);
+int vc_timerpage_read(uint64_t *out, const struct vc_timerpage_abi *page);
+uint64_t vc_timerpage_ticks(const struct vc_timerpage_abi *page);
+int vc_timerpage_stale(const struct vc_timerpage_abi *page, struct vc_timerpage_abi_watch *watch, uint32_t max_ms);
 """
 
 

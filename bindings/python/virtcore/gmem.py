@@ -59,14 +59,28 @@ class Map:
 
     def read(self, gpa, length):
         """@length bytes at @gpa (they may span adjacent regions; all must be mapped)."""
-        buf = ffi.new('unsigned char[]', max(length, 1))
-        check(lib.vc_gmem_read(self._handle(), gpa, buf, length), 'gmem: read %#x' % gpa)
-        return ffi.buffer(buf, length)[:]
+        buf = ffi.new('char[]', length or 1)
+        rc = lib.vc_gmem_read(self._gm, gpa, buf, length)
+        if rc:
+            self._fail(rc, 'read', gpa)
+        return ffi.unpack(buf, length)
 
     def read_into(self, gpa, out):
-        """Fills the writable buffer @out from @gpa (no new object: the fast path)."""
-        cbuf = ffi.from_buffer(out, require_writable=True)
-        check(lib.vc_gmem_read(self._handle(), gpa, cbuf, len(cbuf)), 'gmem: read %#x' % gpa)
+        """Fills @out from @gpa: a writable buffer (bytearray, memoryview, mmap) or, fastest,
+        a buffer from buffer(). No new object: the hot path."""
+        buf = out if isinstance(out, ffi.CData) else ffi.from_buffer(out, require_writable=True)
+        rc = lib.vc_gmem_read(self._gm, gpa, buf, len(buf))
+        if rc:
+            self._fail(rc, 'read', gpa)
+
+    @staticmethod
+    def buffer(size):
+        """A reusable C buffer of @size bytes for read_into() (bytes(b) copies it out)."""
+        return ffi.new('unsigned char[]', size)
+
+    def _fail(self, rc, op, gpa):
+        self._handle()  # a closed map says so
+        check(rc, 'gmem: %s %#x' % (op, gpa))
 
     def write(self, gpa, data):
         """Writes @data at @gpa (read-only regions refuse)."""
