@@ -224,6 +224,101 @@ int vc_timerpage_check(const void *page, size_t len);
 int vc_timerpage_read(uint64_t *out, const struct vc_timerpage_abi *page);
 uint64_t vc_timerpage_ticks(const struct vc_timerpage_abi *page);
 int vc_timerpage_stale(const struct vc_timerpage_abi *page, struct vc_timerpage_abi_watch *watch, uint32_t max_ms);
+
+/* trust.h, trust_abi.h */
+#define VC_TRUST_ALG_SHA256 0x000B
+#define VC_TRUST_ALG_SHA384 0x000C
+#define VC_TRUST_EV_IPL 0x0000000D
+#define VC_TRUST_PCR_DEFAULT 9
+enum vc_trust_role {
+	VC_TRUST_ROLE_STAGE = 0, VC_TRUST_ROLE_FIRMWARE = 1, VC_TRUST_ROLE_KERNEL = 2,
+	VC_TRUST_ROLE_INITRD = 3, VC_TRUST_ROLE_MODULE = 4, VC_TRUST_ROLE_CONFIG = 5,
+	VC_TRUST_ROLE_MAX = 5
+};
+enum vc_trust_load_flags { VC_TRUST_LOAD_UNVERIFIED = 1 };
+enum vc_trust_refusal {
+	VC_TRUST_OK = 0, VC_TRUST_UNKNOWN_STAGE, VC_TRUST_OUT_OF_ORDER, VC_TRUST_SIZE_MISMATCH,
+	VC_TRUST_DIGEST_MISMATCH, VC_TRUST_CHAIN_BROKEN, VC_TRUST_MISSING_STAGE
+};
+typedef struct vc_trust_list vc_trust_list;
+typedef struct vc_trust_key vc_trust_key;
+typedef struct vc_trust_chain vc_trust_chain;
+typedef struct vc_trust_log vc_trust_log;
+struct vc_trust_load_opts {
+	size_t sz;
+	const vc_trust_key *key;
+	uint32_t flags;
+	uint32_t pad;
+};
+struct vc_trust_stage {
+	char name[48];
+	enum vc_trust_role role;
+	uint32_t alg;
+	unsigned digest_size;
+	uint8_t digest[48];
+	uint64_t size;
+};
+struct vc_trust_verdict {
+	enum vc_trust_refusal refusal;
+	int index;
+	int expected_index;
+	char name[48];
+	unsigned digest_size;
+	uint8_t expected[48];
+	uint8_t actual[48];
+	uint64_t expected_size, actual_size;
+};
+struct vc_trust_event {
+	uint32_t pcr;
+	uint32_t type;
+	unsigned digest_size;
+	uint8_t digest[48];
+	uint32_t data_size;
+	const uint8_t *data;
+};
+unsigned vc_trust_digest_size(uint32_t alg);
+int vc_trust_measure_mem(uint8_t *out, uint32_t alg, const void *data, size_t len);
+int vc_trust_measure_path(uint8_t *out, uint64_t *out_size, uint32_t alg, const char *path);
+int vc_trust_key_generate(vc_trust_key **out);
+int vc_trust_key_load(vc_trust_key **out, const char *path);
+int vc_trust_key_save(const vc_trust_key *key, const char *private_path, const char *public_path);
+void vc_trust_key_id(uint8_t out[32], const vc_trust_key *key);
+void vc_trust_key_destroy(vc_trust_key *key);
+int vc_trust_list_create(vc_trust_list **out, uint32_t alg);
+int vc_trust_list_add(vc_trust_list *l, const char *name, enum vc_trust_role role, const uint8_t *digest, uint64_t size);
+int vc_trust_list_add_path(vc_trust_list *l, const char *name, enum vc_trust_role role, const char *path);
+int vc_trust_list_sign(vc_trust_list *l, const vc_trust_key *key);
+long vc_trust_list_serialize(const vc_trust_list *l, void *buf, size_t len);
+int vc_trust_list_load(vc_trust_list **out, const void *buf, size_t len, const struct vc_trust_load_opts *opts);
+int vc_trust_list_load_path(vc_trust_list **out, const char *path, const struct vc_trust_load_opts *opts);
+int vc_trust_list_save(const vc_trust_list *l, const char *path);
+void vc_trust_list_destroy(vc_trust_list *l);
+unsigned vc_trust_list_count(const vc_trust_list *l);
+uint32_t vc_trust_list_alg(const vc_trust_list *l);
+int vc_trust_list_signed(const vc_trust_list *l);
+int vc_trust_list_get(struct vc_trust_stage *out, const vc_trust_list *l, unsigned index);
+long vc_trust_list_text(const vc_trust_list *l, char *buf, size_t len);
+const char *vc_trust_role_name(enum vc_trust_role role);
+int vc_trust_chain_create(vc_trust_chain **out, const vc_trust_list *list);
+int vc_trust_chain_verify_digest(struct vc_trust_verdict *out, vc_trust_chain *c, const char *name, const uint8_t *digest, uint64_t size);
+int vc_trust_chain_verify_mem(struct vc_trust_verdict *out, vc_trust_chain *c, const char *name, const void *data, size_t len);
+int vc_trust_chain_verify_path(struct vc_trust_verdict *out, vc_trust_chain *c, const char *name, const char *path);
+int vc_trust_chain_finish(struct vc_trust_verdict *out, vc_trust_chain *c);
+unsigned vc_trust_chain_pcr(uint8_t *out, const vc_trust_chain *c);
+unsigned vc_trust_chain_position(const vc_trust_chain *c);
+void vc_trust_chain_destroy(vc_trust_chain *c);
+int vc_trust_chain_set_log(vc_trust_chain *c, vc_trust_log *log, uint32_t pcr);
+int vc_trust_log_create(vc_trust_log **out, uint32_t alg);
+int vc_trust_log_add(vc_trust_log *log, uint32_t pcr, uint32_t type, const uint8_t *digest, const void *data, uint32_t data_size);
+long vc_trust_log_serialize(const vc_trust_log *log, void *buf, size_t len);
+int vc_trust_log_save(const vc_trust_log *log, const char *path);
+int vc_trust_log_load(vc_trust_log **out, const void *buf, size_t len);
+int vc_trust_log_load_path(vc_trust_log **out, const char *path);
+uint32_t vc_trust_log_alg(const vc_trust_log *log);
+unsigned vc_trust_log_count(const vc_trust_log *log);
+int vc_trust_log_event(struct vc_trust_event *out, const vc_trust_log *log, unsigned index);
+unsigned vc_trust_log_pcr(uint8_t *out, const vc_trust_log *log, uint32_t pcr);
+void vc_trust_log_destroy(vc_trust_log *log);
 """
 
 
