@@ -319,6 +319,111 @@ unsigned vc_trust_log_count(const vc_trust_log *log);
 int vc_trust_log_event(struct vc_trust_event *out, const vc_trust_log *log, unsigned index);
 unsigned vc_trust_log_pcr(uint8_t *out, const vc_trust_log *log, uint32_t pcr);
 void vc_trust_log_destroy(vc_trust_log *log);
+
+/* spt.h: the reference walker */
+enum vc_spt_mode { VC_SPT_MODE_32 = 1, VC_SPT_MODE_PAE = 2, VC_SPT_MODE_LONG4 = 3, VC_SPT_MODE_LONG5 = 4 };
+enum vc_spt_access { VC_SPT_READ = 0, VC_SPT_WRITE = 1, VC_SPT_USER = 2, VC_SPT_FETCH = 4, VC_SPT_IMPLICIT = 8 };
+struct vc_spt_cpu {
+	enum vc_spt_mode mode;
+	uint64_t cr3;
+	unsigned wp : 1;
+	unsigned nxe : 1;
+	unsigned pse : 1;
+	unsigned smep : 1;
+	unsigned smap : 1;
+	unsigned ac : 1;
+	unsigned pke : 1;
+	unsigned amd : 1;
+	unsigned no_1g : 1;
+	unsigned maxphyaddr;
+};
+struct vc_spt_walk {
+	int fault;
+	uint32_t error_code;
+	int noncanonical;
+	uint64_t gpa;
+	uint64_t page_size;
+	unsigned levels;
+	uint64_t entry_gpa[5];
+	uint64_t entry[5];
+	int writable, user, executable;
+};
+int vc_spt_walk(struct vc_spt_walk *out, const vc_gmem *gm, const struct vc_spt_cpu *cpu, uint64_t gva, unsigned access, unsigned flags);
+
+/* irq.h */
+#define VC_IRQ_CPU_NONE 4294967295
+#define VC_IRQ_VM_NONE 4294967295
+#define VC_IRQ_OPT_STRICT_VM 1
+enum vc_irq_mode { VC_IRQ_DEDICATED = 1, VC_IRQ_SHARED = 2 };
+typedef struct vc_irq vc_irq;
+typedef struct vc_irq_indicator vc_irq_indicator;
+struct vc_irq_route {
+	uint32_t device;
+	uint32_t cpu;
+	uint32_t path;
+	uint32_t irq;
+	uint32_t requester;
+};
+struct vc_irq_change {
+	struct vc_irq_route old_route;
+	struct vc_irq_route new_route;
+};
+struct vc_irq_opts {
+	size_t sz;
+	uint32_t flags;
+	uint32_t pad;
+};
+int vc_irq_create(vc_irq **out, const struct vc_irq_opts *opts);
+void vc_irq_destroy(vc_irq *irq);
+int vc_irq_cpu_add(vc_irq *irq, uint32_t cpu, uint32_t vm, bool intercept, uint32_t load);
+int vc_irq_cpu_remove(vc_irq *irq, uint32_t cpu);
+int vc_irq_cpu_assign(vc_irq *irq, uint32_t cpu, uint32_t vm);
+int vc_irq_cpu_set_intercept(vc_irq *irq, uint32_t cpu, bool intercept);
+int vc_irq_cpu_set_load(vc_irq *irq, uint32_t cpu, uint32_t load);
+int vc_irq_device_add(vc_irq *irq, uint32_t device, uint32_t requester, uint32_t mode, uint32_t vm, uint32_t irqnum);
+int vc_irq_device_remove(vc_irq *irq, uint32_t device);
+int vc_irq_device_set_mode(vc_irq *irq, uint32_t device, uint32_t mode);
+int vc_irq_device_assign(vc_irq *irq, uint32_t device, uint32_t vm);
+int vc_irq_rebalance(vc_irq *irq);
+const struct vc_irq_change *vc_irq_changes(size_t *out_count, const vc_irq *irq);
+int vc_irq_route(struct vc_irq_route *out, const vc_irq *irq, uint32_t device);
+int vc_irq_device_by_requester(uint32_t *out, const vc_irq *irq, uint32_t requester);
+int vc_irq_counts(size_t *out_devices, size_t *out_cpus, const vc_irq *irq);
+int vc_irq_indicator_create(vc_irq_indicator **out);
+void vc_irq_indicator_destroy(vc_irq_indicator *ind);
+int vc_irq_indicator_set(vc_irq_indicator *ind, uint32_t requester);
+int vc_irq_indicator_test(const vc_irq_indicator *ind, uint32_t requester);
+int vc_irq_indicator_scan(vc_irq_indicator *ind, uint16_t *buf, size_t max);
+
+/* trace.h */
+#define VC_TRACE_BUCKETS 32
+enum vc_trace_source { VC_TRACE_USERSPACE = 1, VC_TRACE_KERNEL = 2 };
+typedef struct vc_trace vc_trace;
+struct vc_trace_opts {
+	size_t sz;
+	int pid;
+	uint32_t pad;
+};
+struct vc_trace_row {
+	enum vc_trace_source source;
+	uint32_t reason;
+	uint64_t addr;
+	int write;
+	uint64_t count;
+	uint64_t timed;
+	uint64_t total_ns;
+	uint64_t hist[32];
+};
+struct vc_trace_probe {
+	const char *name;
+	uint64_t count;
+	int attached;
+};
+int vc_trace_open(vc_trace **out, const struct vc_trace_opts *opts);
+void vc_trace_close(vc_trace *t);
+int vc_trace_snapshot(vc_trace *t, struct vc_trace_row *rows, unsigned max);
+int vc_trace_probes(vc_trace *t, struct vc_trace_probe *probes, unsigned max);
+const char *vc_trace_reason_name(uint32_t reason);
 """
 
 
