@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: MIT
 # Installs the build into a staging directory, then builds every examples/*.c out of
 # tree through pkg-config (shared, and one against the static archive) and runs them.
-# usage: check_install.sh BUILD_DIR SRC_DIR CC SANITIZE
+# With the Python binding: imports the installed package from where it was installed.
+# usage: check_install.sh BUILD_DIR SRC_DIR CC SANITIZE [PYTHON PYTHON_INSTALL_DIR]
 set -euo pipefail
-build=$1 src=$2 cc=$3 sanitize=$4
+build=$1 src=$2 cc=$3 sanitize=$4 python=${5:-} pydir=${6:-}
 
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
@@ -69,4 +70,18 @@ sed -n '/^```c$/,/^```$/{/^```/d;p}' "$src/README.md" >"$stage/readme.c"
 	-o "$stage/readme" "${libs[@]}"
 LD_LIBRARY_PATH=$libdir "$stage/readme" 2>/dev/null || { echo "FAIL: README example exited $?"; exit 1; }
 echo "ok   README.md usage example"
+
+# The Python binding, imported from where `meson install` put it (the libraries from the
+# stage; a sanitized build needs its runtime preloaded).
+if [ -n "$python" ]; then
+	case $pydir in /*) ;; *) pydir=$(pkg-config --variable=prefix virtcore)/$pydir ;; esac
+	[ -f "$stage$pydir/virtcore/__init__.py" ] ||
+		{ echo "FAIL: the Python package is not in $pydir"; exit 1; }
+	preload=
+	[ "$sanitize" = none ] || preload="$("$cc" -print-file-name=libasan.so) $("$cc" -print-file-name=libubsan.so)"
+	v=$(cd "$stage" && ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD=$preload PYTHONPATH=$stage$pydir \
+		LD_LIBRARY_PATH=$libdir "$python" -c 'import virtcore; print(virtcore.version())') ||
+		{ echo "FAIL: the installed Python package does not import"; exit 1; }
+	echo "ok   python3 -c 'import virtcore; print(virtcore.version())': $v (from $pydir)"
+fi
 echo "install: $n example(s) built out of tree and run"

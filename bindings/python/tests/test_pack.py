@@ -26,6 +26,7 @@ def test_create_from_bytes_paths_and_files_then_read_back(tmp_path):
         assert 'b' in disk and 'zz' not in disk
         assert disk.info.count == 3 and disk.info.used == 5 + 2 * 100000
         disk.verify()
+        assert disk.read('a') == b'hello' and disk.read(1) == (tmp_path / 'b.bin').read_bytes()
         disk.extract('b', tmp_path / 'out.bin')
         assert (tmp_path / 'out.bin').read_bytes() == (tmp_path / 'b.bin').read_bytes()
         os.mkdir(tmp_path / 'all')

@@ -121,6 +121,18 @@ class Disk:
         """The images' names, in order."""
         return [image.name for image in self]
 
+    def read(self, key):
+        """Image @key's bytes, as stored (verify() checks them against the digests)."""
+        image = self[key]
+        fd = os.open(self._path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            data = os.pread(fd, image.size, image.offset)
+        finally:
+            os.close(fd)
+        if len(data) != image.size:
+            raise Error(5, 'the disk ends inside image %r' % image.name, self._path)
+        return data
+
     def extract(self, key, path, mode=0o644):
         """Writes image @key (index or name) to @path, checked against its digest; nothing
         is left at @path on a failure."""
