@@ -92,7 +92,7 @@ def main():
         return ns
 
     cmsg = ctypes.create_string_buffer(msg, 16)
-    tx_handle = ctypes.c_void_p(int(virtcore._ffi.cast('uintptr_t', tx._r)))
+    tx_handle = ctypes.c_void_p(int(virtcore._ffi.cast('uintptr_t', tx._h)))
 
     def ctypes_push(k):
         f, h, p, ns = c.vc_ring_push, tx_handle, cmsg, 0

@@ -9,6 +9,7 @@ addresses, read and written by address with bounds checked.
         assert m.read(0x1000, 5) == b'hello'
 """
 from ._errors import check
+from ._handle import Handle
 from ._native import ffi, lib
 
 __all__ = ['Map', 'READONLY']
@@ -16,34 +17,19 @@ __all__ = ['Map', 'READONLY']
 READONLY = lib.VC_GMEM_READONLY
 
 
-class Map:
+class Map(Handle):
     """A map of guest-physical regions. Each region's buffer (a mmap, bytearray, or any
     writable buffer) is kept alive by the map while it is added."""
+    _what = 'map'
 
     def __init__(self):
         out = ffi.new('vc_gmem **')
         check(lib.vc_gmem_create(out), 'gmem')
-        self._gm = out[0]
+        self._own(out[0], lib.vc_gmem_destroy)
         self._buffers = {}
 
-    def close(self):
-        if getattr(self, '_gm', None) is not None:
-            lib.vc_gmem_destroy(self._gm)
-            self._gm = None
-            self._buffers.clear()
-
-    __del__ = close
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def _handle(self):
-        if self._gm is None:
-            raise ValueError('the map is closed')
-        return self._gm
+    def _closed(self):
+        self._buffers.clear()
 
     def add(self, gpa, buffer, readonly=False):
         """Maps @buffer (writable, whole) at guest-physical @gpa."""
@@ -60,7 +46,7 @@ class Map:
     def read(self, gpa, length):
         """@length bytes at @gpa (they may span adjacent regions; all must be mapped)."""
         buf = ffi.new('char[]', length or 1)
-        rc = lib.vc_gmem_read(self._gm, gpa, buf, length)
+        rc = lib.vc_gmem_read(self._h, gpa, buf, length)
         if rc:
             self._fail(rc, 'read', gpa)
         return ffi.unpack(buf, length)
@@ -69,7 +55,7 @@ class Map:
         """Fills @out from @gpa: a writable buffer (bytearray, memoryview, mmap) or, fastest,
         a buffer from buffer(). No new object: the hot path."""
         buf = out if isinstance(out, ffi.CData) else ffi.from_buffer(out, require_writable=True)
-        rc = lib.vc_gmem_read(self._gm, gpa, buf, len(buf))
+        rc = lib.vc_gmem_read(self._h, gpa, buf, len(buf))
         if rc:
             self._fail(rc, 'read', gpa)
 
@@ -92,12 +78,12 @@ class Map:
         out = []
         info = ffi.new('struct vc_gmem_region_info *')
         for i in range(lib.vc_gmem_region_count(self._handle())):
-            check(lib.vc_gmem_region(info, self._gm, i), 'gmem')
+            check(lib.vc_gmem_region(info, self._h, i), 'gmem')
             out.append((info.gpa, info.size, bool(info.flags & READONLY)))
         return out
 
     def __repr__(self):
-        if self._gm is None:
+        if self._h is None:
             return '<virtcore.gmem.Map (closed)>'
         return '<virtcore.gmem.Map %s>' % ', '.join(
             '%#x+%#x%s' % (g, s, ' ro' if ro else '') for g, s, ro in self.regions())

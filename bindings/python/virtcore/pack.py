@@ -13,6 +13,7 @@ import os
 import uuid as _uuid
 
 from ._errors import Error, NotFoundError, check, fspath
+from ._handle import Handle
 from ._native import ffi, lib
 
 ALIGN_4K = lib.VC_PACK_ALIGN_4K
@@ -55,34 +56,16 @@ class Info:
             self.count, self.used, self.disk_size, self.align, self.uuid)
 
 
-class Disk:
+class Disk(Handle):
     """An open, validated packed disk (read-only). A context manager; iterating gives
     its Images in order; d[i] and d['name'] look one up (NotFoundError if absent)."""
+    _what = 'disk'
 
     def __init__(self, path):
         self._path = os.fspath(path)
         out = ffi.new('vc_pack **')
         check(lib.vc_pack_open(out, fspath(path)), self._path)
-        self._p = out[0]
-
-    def close(self):
-        """Closes the disk (also done by `with` and when the object is collected)."""
-        if getattr(self, '_p', None) is not None:
-            lib.vc_pack_close(self._p)
-            self._p = None
-
-    __del__ = close
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def _handle(self):
-        if self._p is None:
-            raise ValueError('the disk is closed')
-        return self._p
+        self._own(out[0], lib.vc_pack_close)
 
     @property
     def info(self):
@@ -155,7 +138,7 @@ class Disk:
             raise
 
     def __repr__(self):
-        if self._p is None:
+        if self._h is None:
             return '<virtcore.pack.Disk %r (closed)>' % self._path
         return '<virtcore.pack.Disk %r: %d images>' % (self._path, len(self))
 

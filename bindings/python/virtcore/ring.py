@@ -9,6 +9,7 @@ either side of a ring a guest or another process uses, or test one.
         assert rx.pop() == b'hello' + bytes(59)
 """
 from ._errors import check
+from ._handle import Handle
 from ._native import ffi, lib
 
 __all__ = ['Ring', 'format', 'size']
@@ -38,11 +39,12 @@ def format(buffer, slot_count=256, slot_size=64, mode='event-idx'):  # noqa: A00
     check(lib.vc_ring_format(mem, len(mem), opts), 'ring: format')
 
 
-class Ring:
+class Ring(Handle):
     """One side ('producer' or 'consumer') of the ring at the start of @buffer. With
     @eventfd (an int from os.eventfd), the producer notifies through it and the consumer
     can wait() on it; always_notify makes the producer notify on every publish (the
-    baseline the doze protocol beats)."""
+    baseline the doze protocol beats). close() detaches (the shared memory stays)."""
+    _what = 'ring'
 
     def __init__(self, buffer, role, eventfd=None, always_notify=False):
         if role not in _ROLES:
@@ -59,36 +61,18 @@ class Ring:
                   'ring: eventfd')
         out = ffi.new('vc_ring **')
         check(lib.vc_ring_attach(out, self._mem, len(self._mem), opts), 'ring: attach')
-        self._r = out[0]
-        self.slot_size = lib.vc_ring_slot_size(self._r)
-        self.slot_count = lib.vc_ring_slot_count(self._r)
+        self._own(out[0], lib.vc_ring_detach)
+        self.slot_size = lib.vc_ring_slot_size(self._h)
+        self.slot_count = lib.vc_ring_slot_count(self._h)
         self._slot = ffi.new('unsigned char[]', self.slot_size)
 
-    def close(self):
-        """Detaches (the shared memory stays as it is)."""
-        if getattr(self, '_r', None) is not None:
-            lib.vc_ring_detach(self._r)
-            self._r = None
-
-    __del__ = close
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def _handle(self):
-        if self._r is None:
-            raise ValueError('the ring is detached')
-        return self._r
 
     def push(self, message):
         """Publishes one message (bytes-like, at most slot_size; the rest of the slot is
         zeroed). True if pushed, False if the ring is full."""
         if type(message) is not bytes:
             message = ffi.from_buffer(message)
-        rc = lib.vc_ring_push(self._r, message, len(message))
+        rc = lib.vc_ring_push(self._h, message, len(message))
         if rc < 0:
             self._handle()  # a detached ring says so
             check(rc, 'ring: push')
@@ -127,7 +111,7 @@ class Ring:
         return {name: getattr(s, name) for name, _ in ffi.typeof(s[0]).fields}
 
     def __repr__(self):
-        if self._r is None:
+        if self._h is None:
             return '<virtcore.ring.Ring %s (detached)>' % self.role
         return '<virtcore.ring.Ring %s: %d slots of %d bytes%s>' % (
             self.role, self.slot_count, self.slot_size, ', broken' if self.broken else '')

@@ -10,6 +10,7 @@ import mmap
 import os
 
 from ._errors import check, fspath
+from ._handle import Handle
 from ._native import ffi, lib
 
 __all__ = ['Page', 'Writer', 'SIZE']
@@ -78,9 +79,11 @@ class Page:
         return '<virtcore.timerpage.Page %d ticks, %d Hz TSC>' % (self.ticks, self._page.tsc_hz)
 
 
-class Writer:
+class Writer(Handle):
     """A timer page of this process's own, in a memfd (fd: to share or map into a guest).
-    start() ticks it from a thread at tick_hz; update() publishes once by hand."""
+    start() ticks it from a thread at tick_hz; update() publishes once by hand. `with`
+    starts the ticks and ends with close()."""
+    _what = 'timer page writer'
 
     def __init__(self, tick_hz=1000):
         opts = ffi.new('struct vc_timerpage_opts *')
@@ -88,28 +91,18 @@ class Writer:
         opts.tick_hz = tick_hz
         out = ffi.new('vc_timerpage **')
         check(lib.vc_timerpage_create_memfd(out, opts), 'timerpage')
-        self._tp = out[0]
-        self.fd = lib.vc_timerpage_fd(self._tp)
+        self._own(out[0], lib.vc_timerpage_destroy)
+        self.fd = lib.vc_timerpage_fd(self._h)
 
     def start(self):
-        check(lib.vc_timerpage_start(self._tp), 'timerpage: start')
+        check(lib.vc_timerpage_start(self._handle()), 'timerpage: start')
 
     def stop(self):
-        check(lib.vc_timerpage_stop(self._tp), 'timerpage: stop')
+        check(lib.vc_timerpage_stop(self._handle()), 'timerpage: stop')
 
     def update(self):
-        check(lib.vc_timerpage_update(self._tp), 'timerpage: update')
-
-    def close(self):
-        if getattr(self, '_tp', None) is not None:
-            lib.vc_timerpage_destroy(self._tp)
-            self._tp = None
-
-    __del__ = close
+        check(lib.vc_timerpage_update(self._handle()), 'timerpage: update')
 
     def __enter__(self):
         self.start()
         return self
-
-    def __exit__(self, *exc):
-        self.close()

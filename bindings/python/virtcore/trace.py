@@ -9,6 +9,7 @@ and kernel BTF: without them open() raises UnsupportedError or Error with the re
             print(row['reason'], row['addr'], row['count'], row['mean_ns'])
 """
 from ._errors import check
+from ._handle import Handle
 from ._native import ffi, lib
 
 __all__ = ['Tracer']
@@ -16,8 +17,9 @@ __all__ = ['Tracer']
 _SOURCES = {lib.VC_TRACE_USERSPACE: 'userspace', lib.VC_TRACE_KERNEL: 'kernel'}
 
 
-class Tracer:
+class Tracer(Handle):
     """Attached tracer: pid 0 traces every process."""
+    _what = 'tracer'
 
     def __init__(self, pid=0):
         opts = ffi.new('struct vc_trace_opts *')
@@ -25,27 +27,14 @@ class Tracer:
         opts.pid = pid
         out = ffi.new('vc_trace **')
         check(lib.vc_trace_open(out, opts), 'trace')
-        self._t = out[0]
-
-    def close(self):
-        if getattr(self, '_t', None) is not None:
-            lib.vc_trace_close(self._t)
-            self._t = None
-
-    __del__ = close
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+        self._own(out[0], lib.vc_trace_close)
 
     def snapshot(self):
         """Exits since open, as dicts (source, reason, reason_name, addr, write, count,
         timed, total_ns, mean_ns, hist), most frequent first."""
-        n = check(lib.vc_trace_snapshot(self._t, ffi.NULL, 0), 'trace: snapshot')
+        n = check(lib.vc_trace_snapshot(self._handle(), ffi.NULL, 0), 'trace: snapshot')
         rows = ffi.new('struct vc_trace_row[]', max(n, 1))
-        n = min(check(lib.vc_trace_snapshot(self._t, rows, n), 'trace: snapshot'), n)
+        n = min(check(lib.vc_trace_snapshot(self._handle(), rows, n), 'trace: snapshot'), n)
         out = []
         for r in rows[0:n]:
             out.append({'source': _SOURCES.get(r.source, str(r.source)), 'reason': r.reason,
@@ -59,5 +48,5 @@ class Tracer:
     def probes(self):
         """{probe name: count} for libvirtcore's USDT probes that are attached."""
         probes = ffi.new('struct vc_trace_probe[]', 32)
-        n = min(check(lib.vc_trace_probes(self._t, probes, 32), 'trace: probes'), 32)
+        n = min(check(lib.vc_trace_probes(self._handle(), probes, 32), 'trace: probes'), 32)
         return {ffi.string(p.name).decode(): p.count for p in probes[0:n] if p.attached}
