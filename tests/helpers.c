@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 // Helpers shared by the Criterion tests.
+#include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <virtcore/common.h>
 
@@ -75,4 +77,20 @@ static int remove_one(const char *p, const struct stat *st, int flag, struct FTW
 void th_remove_tree(const char *path)
 {
 	nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void *th_read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	long n = -1;
+	if (f && fseek(f, 0, SEEK_END) == 0)
+		n = ftell(f);
+	char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
+	if (!buf || fseek(f, 0, SEEK_SET) || fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		fprintf(stderr, "th_read_file: %s: %s\n", path, strerror(errno));
+		abort();
+	}
+	fclose(f);
+	*len = (size_t)n;
+	return buf;
 }

@@ -30,6 +30,10 @@ void th_scratch_end(void);
 /* th_dir/NAME, in one of four rotating buffers (so a call may hold four at once). */
 char *th_path(const char *name);
 
+/* The whole file at @path, malloc'd (*@len its size, the buffer one byte longer). A file
+ * that cannot be read ends the test process with the path and the reason. */
+void *th_read_file(const char *path, size_t *len);
+
 /* Removes @path and, if it is a directory, everything below it. */
 void th_remove_tree(const char *path);
 

@@ -19,25 +19,11 @@
 
 #define IMAGE_VA 0xffffffffc0010000ull
 
-static uint8_t *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	cr_assert_not_null(f, "%s", path);
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	uint8_t *buf = malloc((size_t)n + 1);
-	cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
 static uint8_t *object(const char *var, size_t *len)
 {
 	const char *path = getenv(var);
 	cr_assert_not_null(path, "%s is not set: run through meson", var);
-	return slurp(path, len);
+	return th_read_file(path, len);
 }
 
 /* Every import resolves to a fixed address near the image, and is remembered. */

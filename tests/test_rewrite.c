@@ -46,20 +46,6 @@ static const char *build_object(const char *name)
 	return p;
 }
 
-static void *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	cr_assert_not_null(f, "%s", path);
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	void *buf = malloc(n ? (size_t)n : 1);
-	cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
 static void spill(const char *path, const void *data, size_t len)
 {
 	FILE *f = fopen(path, "wb");
@@ -109,7 +95,7 @@ static char *oracle_lines(const char *obj)
 	snprintf(cmd, sizeof(cmd), "python3 '%s/objdump_oracle.py' '%s' > '%s' && sort -o '%s' '%s'",
 		 src_dir(), obj, th_path("oracle.txt"), th_path("oracle.txt"), th_path("oracle.txt"));
 	run(cmd);
-	char *raw = slurp(th_path("oracle.txt"), &len);
+	char *raw = th_read_file(th_path("oracle.txt"), &len);
 	out = calloc(1, len + 1);
 	memcpy(out, raw, len);
 	free(raw);
@@ -350,7 +336,7 @@ static uint8_t *patched(const vc_rewrite *m, size_t *plen)
 static void check_patched(const char *obj)
 {
 	size_t len, plen;
-	uint8_t *orig = slurp(obj, &len);
+	uint8_t *orig = th_read_file(obj, &len);
 	vc_rewrite *m = open_object(obj);
 	uint8_t *img = patched(m, &plen);
 	cr_assert_gt(plen, len);
@@ -446,7 +432,7 @@ Test(rewrite, restore_refuses_what_it_cannot_undo, .init = begin, .fini = end)
 {
 	size_t len, plen;
 	const char *obj = build_object("tables.S");
-	uint8_t *orig = slurp(obj, &len);
+	uint8_t *orig = th_read_file(obj, &len);
 	vc_rewrite *m = open_object(obj);
 	uint8_t *img = patched(m, &plen);
 	uint8_t *back = malloc(plen);
@@ -522,7 +508,7 @@ static int try_open(const void *img, size_t len, const char *says)
 Test(rewrite, bad_inputs_get_clear_errors, .init = begin, .fini = end)
 {
 	size_t len;
-	uint8_t *orig = slurp(build_object("tables.S"), &len);
+	uint8_t *orig = th_read_file(build_object("tables.S"), &len);
 	uint8_t *img = malloc(len);
 	Elf64_Ehdr eh;
 	memcpy(&eh, orig, sizeof(eh));
@@ -649,7 +635,7 @@ Test(rewrite, fast_lengths_agree_with_zydis, .init = begin, .fini = end)
 	static const char *const sources[] = {"driver.c", "sensitive.S", "lookalikes.S"};
 	for (size_t f = 0; f < 3; f++) {
 		size_t len;
-		uint8_t *img = slurp(build_object(sources[f]), &len);
+		uint8_t *img = th_read_file(build_object(sources[f]), &len);
 		Elf64_Ehdr eh;
 		memcpy(&eh, img, sizeof(eh));
 		for (unsigned i = 0; i < eh.e_shnum; i++) {

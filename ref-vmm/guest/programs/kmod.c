@@ -7,8 +7,6 @@
 // kernel promotes it to a jump into a stub, whose work this program's segment entry
 // finishes at CPL3 with the same emulator. At the end: the trap, promotion and stub
 // counts per class, read from the state page the kernel and the stubs share.
-#include <stdarg.h>
-
 #include "../kmod_abi.h"
 #include "../user/ulib.h"
 
@@ -19,16 +17,7 @@ static struct kmod_state *state(void)
 
 /* ---- what a module may call (its "kernel" API) ---- */
 
-static int printk(const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vfmt(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	write(buf, n < (int)sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
-	return n;
-}
+/* printk is the program library's printf (same contract: a format, the console). */
 
 /* The virtual CR0 and GDTR this module's CPU has (what smsw and sgdt must report). */
 static uint64_t kmod_virt_cr0(void)
@@ -233,7 +222,7 @@ int main(void)
 		return 2;
 	}
 	static const struct kmod_export exports[] = {
-		{(uint64_t)(uintptr_t)"printk", (uint64_t)(uintptr_t)printk},
+		{(uint64_t)(uintptr_t)"printk", (uint64_t)(uintptr_t)printf},
 		{(uint64_t)(uintptr_t)"kmod_virt_cr0", (uint64_t)(uintptr_t)kmod_virt_cr0},
 		{(uint64_t)(uintptr_t)"kmod_virt_gdtr", (uint64_t)(uintptr_t)kmod_virt_gdtr},
 	};
