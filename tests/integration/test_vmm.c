@@ -222,8 +222,10 @@ Test(vmm, a_rewritten_module_runs_deprivileged_and_sees_its_virtual_cpu)
 {
 	need_kvm();
 	run(&r, "--kernel", env("VC_GUEST"), "--module", kmod_path("VC_KMOD_WHY_PATCHED"),
-	    "--append", "quiet run=kmod:0", NULL);
+	    "--append", "quiet run=kmod:0:again", NULL);
 	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	/* one module per task: the kernel's pages for a module are never freed */
+	assert_has(r.out, "kmod: a second module: this task has asked for a module already");
 	assert_has(r.out, "8 sites (7 promotable), rewritten");
 	assert_has(r.out, "why: 6 of 6 right");
 	assert_has(r.out, "kmod: flags                   6 traps");

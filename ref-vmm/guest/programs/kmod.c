@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
-// kmod:N[:promote=T][:bench=ITER] — runs boot module N, an ELF object built like a
+// kmod:N[:promote=T][:bench=ITER][:again] — runs boot module N, an ELF object built like a
 // kernel module, deprivileged: the kernel loads it into this task's module area
 // (SYS_KMOD_LOAD), binds its imports to the functions below, and this task calls its
 // init_module() (or, with bench=, kmod_bench(ITER)) at CPL3. A site vc-rewrite trapped
 // is emulated by the kernel when it traps; after T traps (default 16, 0: never) the
 // kernel promotes it to a jump into a stub, whose work this program's segment entry
 // finishes at CPL3 with the same emulator. At the end: the trap, promotion and stub
-// counts per class, read from the state page the kernel and the stubs share.
+// counts per class, read from the state page the kernel and the stubs share. With
+// `again`, asks for a second module first, which the kernel must refuse (one per task).
 #include "../kmod_abi.h"
 #include "../user/ulib.h"
 
@@ -218,7 +219,7 @@ int main(void)
 	option(a, "promote=", &promote);
 	int bench = option(a, "bench=", &iters) != NULL;
 	if (module < 0 || (bench && iters <= 0)) {
-		printf("kmod: usage: run=kmod:N[:promote=T][:bench=ITERATIONS]\n");
+		printf("kmod: usage: run=kmod:N[:promote=T][:bench=ITERATIONS][:again]\n");
 		return 2;
 	}
 	static const struct kmod_export exports[] = {
@@ -236,6 +237,14 @@ int main(void)
 	if (rc < 0) {
 		printf("kmod: module %ld refused: %s\n", module, r.error);
 		return 1;
+	}
+	long unused;
+	if (option(a, "again", &unused)) {
+		static struct kmod_load second;
+		second = r;
+		printf("kmod: a second module: %s\n",
+		       syscall4(SYS_KMOD_LOAD, (long)(uintptr_t)&second, 0, 0, 0) < 0 ? second.error
+										: "loaded (WRONG)");
 	}
 	printf("kmod: module %ld loaded at %lx: %lu bytes, %u sites (%u promotable), %s%s\n", module,
 	       (unsigned long)KMOD_IMAGE_VA, (unsigned long)r.image_bytes, r.sites, r.promotable,
